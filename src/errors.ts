@@ -1,0 +1,43 @@
+/**
+ * One error type for the whole connector. Callers branch on `code` and the flags, never on message
+ * text; the message is for the operator and names the cause and what to do about it.
+ */
+export const ErrorCode = {
+  CONFIG_INVALID: "PSTN_CONFIG_INVALID",
+  USAGE: "PSTN_USAGE",
+  STACK_JAVA_MISSING: "PSTN_STACK_JAVA_MISSING",
+  STACK_MAVEN_MISSING: "PSTN_STACK_MAVEN_MISSING",
+  STACK_RESOLVE_FAILED: "PSTN_STACK_RESOLVE_FAILED",
+  STACK_PORT_IN_USE: "PSTN_STACK_PORT_IN_USE",
+  STACK_START_FAILED: "PSTN_STACK_START_FAILED",
+  STACK_START_TIMEOUT: "PSTN_STACK_START_TIMEOUT",
+  STACK_BUSY: "PSTN_STACK_BUSY",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface PstnErrorOptions {
+  cause?: unknown;
+  retriable?: boolean;
+  retryAfterMs?: number;
+  statusCode?: number;
+}
+
+export class PstnError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly statusCode: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: PstnErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "PstnError";
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+    this.statusCode = options.statusCode;
+  }
+}
+
+export function isPstnError(error: unknown, code?: ErrorCode): error is PstnError {
+  return error instanceof PstnError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,161 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Kafka, logLevel } from "kafkajs";
+import { ErrorCode, PstnError } from "../errors.js";
+import { runCommand } from "./tools.js";
+
+export interface KafkaNodeSpec {
+  nodeId: number;
+  port: number;
+  controllerPort: number;
+  dataDir: string;
+  configFile: string;
+  logFile: string;
+}
+
+export interface KafkaClusterSpec {
+  nodes: KafkaNodeSpec[];
+  /** Replication factor of new and internal topics, and min ISR: 1/1 alone, 3/2 on three nodes. */
+  replicationFactor: number;
+  minInsyncReplicas: number;
+  heapMb: number;
+}
+
+/** Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding. */
+export function newClusterId(): string {
+  return randomBytes(16).toString("base64url");
+}
+
+export function kafkaBrokers(cluster: KafkaClusterSpec): string[] {
+  return cluster.nodes.map((node) => `127.0.0.1:${node.port}`);
+}
+
+/** The server.properties of one combined broker+controller node of a static KRaft quorum. */
+export function kafkaNodeProperties(cluster: KafkaClusterSpec, node: KafkaNodeSpec): string {
+  const voters = cluster.nodes.map((n) => `${n.nodeId}@127.0.0.1:${n.controllerPort}`).join(",");
+  const rf = cluster.replicationFactor;
+  const isr = cluster.minInsyncReplicas;
+  const internalPartitions = 10; // default 50 makes the first consumer group slow on two cores
+  const properties: Record<string, string | number | boolean> = {
+    "process.roles": "broker,controller",
+    "node.id": node.nodeId,
+    "controller.quorum.voters": voters,
+    listeners: `PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}`,
+    "advertised.listeners": `PLAINTEXT://127.0.0.1:${node.port}`,
+    "controller.listener.names": "CONTROLLER",
+    "inter.broker.listener.name": "PLAINTEXT",
+    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "log.dirs": node.dataDir,
+    "num.partitions": 1,
+    "default.replication.factor": rf,
+    "min.insync.replicas": isr,
+    "offsets.topic.replication.factor": rf,
+    "offsets.topic.num.partitions": internalPartitions,
+    "transaction.state.log.replication.factor": rf,
+    "transaction.state.log.min.isr": isr,
+    "transaction.state.log.num.partitions": internalPartitions,
+    "share.coordinator.state.topic.replication.factor": rf,
+    "share.coordinator.state.topic.min.isr": isr,
+    "group.initial.rebalance.delay.ms": 0,
+    // Topics are created on purpose (by the connector or a test), never by a typo.
+    "auto.create.topics.enable": false,
+    "log.segment.bytes": 64 * 1024 * 1024,
+  };
+  return `${Object.entries(properties)
+    .map(([key, value]) => `${key}=${value}`)
+    .join("\n")}\n`;
+}
+
+const LOG4J2_PROPERTIES = `status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.controller.name = org.apache.kafka.controller
+logger.controller.level = INFO
+`;
+
+export async function writeKafkaFiles(cluster: KafkaClusterSpec, runDir: string): Promise<string> {
+  const log4jFile = join(runDir, "kafka-log4j2.properties");
+  await writeFile(log4jFile, LOG4J2_PROPERTIES);
+  for (const node of cluster.nodes) {
+    await mkdir(node.dataDir, { recursive: true });
+    await writeFile(node.configFile, kafkaNodeProperties(cluster, node));
+  }
+  return log4jFile;
+}
+
+export function kafkaJvmArgs(options: {
+  classpath: string;
+  log4jFile: string;
+  heapMb: number;
+  marker: string;
+}): string[] {
+  return [
+    `-Xms${Math.min(256, options.heapMb)}m`,
+    `-Xmx${options.heapMb}m`,
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-Djava.awt.headless=true",
+    `-Dlog4j2.configurationFile=${options.log4jFile}`,
+    options.marker,
+    "-cp",
+    options.classpath,
+  ];
+}
+
+/** Formats a node's log dir for the cluster unless it already is (a restarted node keeps its data). */
+export async function formatKafkaStorage(
+  java: string,
+  jvmArgs: readonly string[],
+  node: KafkaNodeSpec,
+  clusterId: string,
+): Promise<void> {
+  if (existsSync(join(node.dataDir, "meta.properties"))) return;
+  const result = await runCommand(java, [
+    ...jvmArgs,
+    "kafka.tools.StorageTool",
+    "format",
+    "--cluster-id",
+    clusterId,
+    "--config",
+    node.configFile,
+  ]);
+  await writeFile(`${node.logFile}.format`, result.stdout + result.stderr);
+  if (result.code !== 0) {
+    throw new PstnError(
+      ErrorCode.STACK_START_FAILED,
+      `formatting Kafka node ${node.nodeId}'s storage failed; read ${node.logFile}.format`,
+    );
+  }
+}
+
+/** Ready when the node answers metadata requests and sees every broker of the cluster. */
+export function kafkaReadinessProbe(port: number, expectedBrokers: number): () => Promise<boolean> {
+  return async () => {
+    const kafka = new Kafka({
+      clientId: "pstn-stack-probe",
+      brokers: [`127.0.0.1:${port}`],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 1000,
+      requestTimeout: 2000,
+      retry: { retries: 0 },
+    });
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      return cluster.brokers.length >= expectedBrokers && cluster.controller !== null;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  };
+}
