@@ -37,15 +37,21 @@ export function spawnServer(
 
 /** True when `pid` is alive and is the process we started (its command line holds `marker`). */
 export function isOurProcess(pid: number, marker: string): boolean {
+  if (!isRunning(pid)) return false;
   try {
-    process.kill(pid, 0);
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(marker);
   } catch {
     return false;
   }
+}
+
+/** Alive and not a zombie (an exited child its parent has not reaped yet is not running). */
+export function isRunning(pid: number): boolean {
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    if (cmdline.length === 0) return false; // a zombie: exited, not yet reaped
-    return cmdline.split("\0").includes(marker);
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The state follows the parenthesised command name, which may itself hold spaces or parens.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
   } catch {
     return false;
   }
