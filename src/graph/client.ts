@@ -1,0 +1,230 @@
+import pRetry from "p-retry";
+import { type Dispatcher, request, errors as undiciErrors } from "undici";
+import type { TokenSource } from "../auth/token-provider.js";
+import { ErrorCode, PstnError } from "../errors.js";
+import type { Metrics } from "../metrics/index.js";
+import { type CallLogPage, parseCallLogPage } from "./body.js";
+import type { RequestPacer } from "./pacer.js";
+import { parseRetryAfter } from "./retry-after.js";
+import { type CallLogFunction, callLogUrl } from "./url.js";
+
+export interface GraphClientOptions {
+  endpoint: string;
+  apiVersion: string;
+  tokens: TokenSource;
+  dispatcher: Dispatcher;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  maxRetries: number;
+  pacer: RequestPacer;
+  metrics?: Metrics;
+  /** For the 403 message: whose permission is missing. */
+  clientId?: string;
+  tenantId?: string;
+  /** Backoff for failures without Retry-After; defaults suit Graph, tests shrink them. */
+  backoff?: { minMs: number; maxMs: number };
+  now?: () => number;
+}
+
+const BODY_EXCERPT = 300;
+
+/** Reads Graph's call-log functions page by page, retrying only what is worth retrying. */
+export class GraphClient {
+  private readonly options: GraphClientOptions;
+  private readonly now: () => number;
+
+  constructor(options: GraphClientOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+  }
+
+  functionUrl(fn: CallLogFunction, from: Date, to: Date): string {
+    return callLogUrl(this.options.endpoint, this.options.apiVersion, fn, from, to);
+  }
+
+  /** Every page of a window, following `@odata.nextLink` as given. */
+  async *pages(fn: CallLogFunction, from: Date, to: Date, signal?: AbortSignal): AsyncGenerator<CallLogPage> {
+    let url: string | undefined = this.functionUrl(fn, from, to);
+    while (url !== undefined) {
+      const page = await this.getPage(url, signal);
+      yield page;
+      url = page.nextLink;
+    }
+  }
+
+  /** One page, with retries: 429/503/504 after Retry-After, other 5xx and network errors with backoff. */
+  async getPage(url: string, signal?: AbortSignal): Promise<CallLogPage> {
+    const { pacer, maxRetries, metrics } = this.options;
+    const backoff = this.options.backoff ?? { minMs: 1000, maxMs: 60_000 };
+    const started = this.now();
+    let attempts = 0;
+    try {
+      return await pRetry(
+        async () => {
+          attempts++;
+          await pacer.take(signal);
+          return await this.attempt(url, signal);
+        },
+        {
+          retries: maxRetries,
+          minTimeout: backoff.minMs,
+          maxTimeout: backoff.maxMs,
+          factor: 2,
+          randomize: true,
+          signal,
+          shouldRetry: ({ error }) => error instanceof PstnError && error.retriable,
+          onFailedAttempt: ({ error }) => {
+            if (!(error instanceof PstnError) || !error.retriable) return;
+            metrics?.graphRetries.inc({ reason: error.code });
+            // Every request of the app waits for it, not only this one.
+            if (error.retryAfterMs !== undefined) pacer.holdFor(error.retryAfterMs);
+          },
+        },
+      );
+    } catch (error) {
+      if (error instanceof PstnError && error.retriable) {
+        const seconds = ((this.now() - started) / 1000).toFixed(1);
+        throw new PstnError(
+          ErrorCode.GRAPH_RETRIES_EXHAUSTED,
+          `Graph request failed after ${attempts} attempts over ${seconds} s: ${error.message}`,
+          { cause: error, statusCode: error.statusCode },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** One try, plus the single immediate retry a token rejected before its expiry deserves. */
+  private async attempt(url: string, signal?: AbortSignal): Promise<CallLogPage> {
+    const token = await this.options.tokens.getToken();
+    try {
+      return await this.fetchPage(url, token, signal);
+    } catch (error) {
+      if (!(error instanceof PstnError) || error.code !== ErrorCode.GRAPH_UNAUTHORIZED) throw error;
+      this.options.tokens.invalidate(token);
+      const fresh = await this.options.tokens.getToken();
+      return await this.fetchPage(url, fresh, signal);
+    }
+  }
+
+  private async fetchPage(url: string, token: string, signal?: AbortSignal): Promise<CallLogPage> {
+    const { metrics } = this.options;
+    const startedAt = performance.now();
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        method: "GET",
+        dispatcher: this.options.dispatcher,
+        headers: { authorization: `Bearer ${token}`, accept: "application/json" },
+        headersTimeout: this.options.headersTimeoutMs,
+        bodyTimeout: this.options.bodyTimeoutMs,
+        signal,
+      });
+    } catch (error) {
+      metrics?.graphRequests.inc({ code: "network" });
+      throw networkError(error, signal);
+    }
+    const status = response.statusCode;
+    metrics?.graphRequests.inc({ code: String(status) });
+    let text: string;
+    try {
+      text = await response.body.text();
+    } catch (error) {
+      throw networkError(error, signal);
+    } finally {
+      metrics?.graphRequestDuration.observe((performance.now() - startedAt) / 1000);
+    }
+    if (status === 200) return parseCallLogPage(text);
+    throw this.httpError(status, response.headers, text);
+  }
+
+  private httpError(status: number, headers: Dispatcher.ResponseData["headers"], text: string): PstnError {
+    const retryAfterMs = parseRetryAfter(headers["retry-after"], this.now());
+    const graphMessage = graphErrorMessage(text);
+    const detail = `HTTP ${status}${graphMessage ? `: ${graphMessage}` : ""}`;
+    switch (true) {
+      case status === 429:
+        this.options.metrics?.graphThrottled.inc();
+        return new PstnError(ErrorCode.GRAPH_THROTTLED, `Graph throttled the request (${detail})`, {
+          retriable: true,
+          retryAfterMs,
+          statusCode: status,
+        });
+      case status === 503 || status === 504:
+        return new PstnError(ErrorCode.GRAPH_UNAVAILABLE, `Graph is unavailable (${detail})`, {
+          retriable: true,
+          retryAfterMs,
+          statusCode: status,
+        });
+      case status === 500 || status === 502:
+        return new PstnError(ErrorCode.GRAPH_HTTP, `Graph failed (${detail})`, {
+          retriable: true,
+          statusCode: status,
+        });
+      case status === 401:
+        return new PstnError(ErrorCode.GRAPH_UNAUTHORIZED, `Graph rejected the access token (${detail})`, {
+          statusCode: status,
+        });
+      case status === 403: {
+        const app = this.options.clientId ? `app ${this.options.clientId}` : "the app";
+        const tenant = this.options.tenantId ? ` in tenant ${this.options.tenantId}` : "";
+        return new PstnError(
+          ErrorCode.GRAPH_FORBIDDEN,
+          `Graph refused the call log (${detail}): ${app} needs the application permission CallRecords.Read.All with admin consent${tenant}`,
+          { statusCode: status },
+        );
+      }
+      case status === 400:
+        // Our request is wrong (a range over 90 days, a malformed instant): retrying cannot help.
+        return new PstnError(
+          ErrorCode.GRAPH_BAD_REQUEST,
+          `Graph refused the request as malformed (${detail})`,
+          {
+            statusCode: status,
+          },
+        );
+      default:
+        return new PstnError(ErrorCode.GRAPH_HTTP, `Graph answered ${detail}`, { statusCode: status });
+    }
+  }
+}
+
+function graphErrorMessage(text: string): string {
+  try {
+    const body = JSON.parse(text) as {
+      error?: { code?: string; message?: string } | string;
+      error_description?: string;
+    };
+    if (typeof body.error === "object" && body.error) {
+      return [body.error.code, body.error.message].filter(Boolean).join(": ").slice(0, BODY_EXCERPT);
+    }
+  } catch {
+    // not JSON: fall through to the raw excerpt
+  }
+  return text.slice(0, BODY_EXCERPT).replace(/\s+/g, " ").trim();
+}
+
+const RETRIABLE_NETWORK = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "ENOTFOUND",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_CLOSED",
+]);
+
+function networkError(error: unknown, signal: AbortSignal | undefined): Error {
+  if (signal?.aborted) return new PstnError(ErrorCode.ABORTED, "stopped", { cause: error });
+  const code = (error as { code?: string }).code ?? "";
+  const message = (error as Error).message ?? String(error);
+  const retriable = RETRIABLE_NETWORK.has(code) || error instanceof undiciErrors.UndiciError;
+  return new PstnError(ErrorCode.GRAPH_NETWORK, `Graph request failed: ${code ? `${code} ` : ""}${message}`, {
+    cause: error,
+    retriable,
+  });
+}

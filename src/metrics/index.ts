@@ -1,0 +1,109 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** Every metric of the connector, on one registry; names per CONTRACT.md. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly rowsFetched: Counter;
+  readonly rowsPublished: Counter;
+  readonly rowsDuplicate: Counter;
+  readonly rowsDeadLettered: Counter<"reason">;
+  readonly rowsUnknownProperties: Counter;
+  readonly graphRequests: Counter<"code">;
+  readonly graphThrottled: Counter;
+  readonly graphRetries: Counter<"reason">;
+  readonly graphRequestDuration: Histogram;
+  readonly tokenRequests: Counter<"outcome">;
+  readonly kafkaProduceDuration: Histogram;
+  readonly kafkaTransactions: Counter<"outcome">;
+  readonly watermark: Gauge;
+  readonly lastSuccess: Gauge;
+  readonly dedupeIds: Gauge;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    const p = "pstn_connector_";
+    this.rowsFetched = new Counter({
+      name: `${p}rows_fetched_total`,
+      help: "Rows read from Graph, duplicates included",
+      registers,
+    });
+    this.rowsPublished = new Counter({
+      name: `${p}rows_published_total`,
+      help: "Rows committed to the topic",
+      registers,
+    });
+    this.rowsDuplicate = new Counter({
+      name: `${p}rows_duplicate_total`,
+      help: "Rows dropped because their id was already published",
+      registers,
+    });
+    this.rowsDeadLettered = new Counter({
+      name: `${p}rows_dead_lettered_total`,
+      help: "Rows that could not be encoded, committed to the dead-letter topic with the reason",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.rowsUnknownProperties = new Counter({
+      name: `${p}rows_unknown_properties_total`,
+      help: "Properties Graph sent that the schema does not carry (ignored)",
+      registers,
+    });
+    this.graphRequests = new Counter({
+      name: `${p}graph_requests_total`,
+      help: "Graph requests by HTTP status (or 'network' when none came back)",
+      labelNames: ["code"],
+      registers,
+    });
+    this.graphThrottled = new Counter({
+      name: `${p}graph_throttled_total`,
+      help: "Graph answers 429",
+      registers,
+    });
+    this.graphRetries = new Counter({
+      name: `${p}graph_retries_total`,
+      help: "Graph requests retried, by reason",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.graphRequestDuration = new Histogram({
+      name: `${p}graph_request_duration_seconds`,
+      help: "Time to a complete Graph page, by attempt",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    });
+    this.tokenRequests = new Counter({
+      name: `${p}token_requests_total`,
+      help: "Access tokens acquired from Entra ID, by outcome",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.kafkaProduceDuration = new Histogram({
+      name: `${p}kafka_produce_duration_seconds`,
+      help: "Time to send and commit one batch (one Kafka transaction)",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.kafkaTransactions = new Counter({
+      name: `${p}kafka_transactions_total`,
+      help: "Kafka transactions by outcome",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.watermark = new Gauge({
+      name: `${p}watermark_timestamp_seconds`,
+      help: "Every window up to this instant has been read and its rows published",
+      registers,
+    });
+    this.lastSuccess = new Gauge({
+      name: `${p}last_success_timestamp_seconds`,
+      help: "When the last poll (or backfill slice) completed",
+      registers,
+    });
+    this.dedupeIds = new Gauge({
+      name: `${p}dedupe_ids`,
+      help: "Row ids remembered for dedupe (those inside the lookback horizon)",
+      registers,
+    });
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: p });
+  }
+}

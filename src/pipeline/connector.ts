@@ -1,0 +1,314 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { SchemaRegistry } from "@kafkajs/confluent-schema-registry";
+import { SchemaType } from "@kafkajs/confluent-schema-registry";
+import { CompressionTypes, type Kafka, type Message } from "kafkajs";
+import { createRowCodec, PSTN_ROW_SCHEMA_TEXT, type RowCodec } from "../avro/index.js";
+import { ErrorCode, isPstnError, PstnError } from "../errors.js";
+import type { GraphClient } from "../graph/client.js";
+import { type CallLogFunction, CallLogFunction as Functions } from "../graph/url.js";
+import { TransactionalPublisher } from "../kafka/publisher.js";
+import { ensureTopics, type TopicNames } from "../kafka/topics.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics/index.js";
+import { planPoll, sliceRange, type Window } from "../windows/planner.js";
+import { BatchBuilder, type PageTally } from "./batch.js";
+import { Health } from "./health.js";
+
+export interface ConnectorOptions {
+  tenantId: string;
+  /** Names the connector among others on the same tenant and stream (CONNECTOR_NAME). */
+  name: string;
+  stream?: "pstn";
+  topics: TopicNames;
+  dataPartitions?: number;
+  start: Date;
+  pollIntervalMs: number;
+  lookbackMs: number;
+  sliceMs: number;
+  /** A transaction is committed at the latest after this many rows (and at every slice's end). */
+  maxBatchRows?: number;
+  compression?: CompressionTypes;
+  graph: GraphClient;
+  kafka: Kafka;
+  registry: SchemaRegistry;
+  metrics: Metrics;
+  logger: Logger;
+  health?: Health;
+  now?: () => number;
+  /** Called after each committed transaction, for the live view. */
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface Progress {
+  fetched: number;
+  published: number;
+  duplicates: number;
+  deadLettered: number;
+  watermark: Date | undefined;
+}
+
+const FINAL_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.KAFKA_FENCED,
+  ErrorCode.GRAPH_FORBIDDEN,
+  ErrorCode.GRAPH_BAD_REQUEST,
+  ErrorCode.CONFIG_INVALID,
+]);
+
+/** A failure that a later attempt cannot fix: the command stops and says why. */
+export function isFinal(error: unknown): boolean {
+  return (
+    isPstnError(error) &&
+    (FINAL_CODES.has(error.code) || (error.code === ErrorCode.AUTH_FAILED && !error.retriable))
+  );
+}
+
+/**
+ * Graph → windows → dedupe → Avro → Kafka. A session is one transactional producer with the state
+ * it restored; any failure while a batch is open ends the session, and the next one rebuilds what
+ * was committed from Kafka, so an uncommitted row is never taken for published.
+ */
+export class Connector {
+  readonly health: Health;
+  private readonly options: ConnectorOptions;
+  private readonly now: () => number;
+  private readonly fn: CallLogFunction = Functions.pstn;
+  private codec: RowCodec | undefined;
+  private schemaId: number | undefined;
+  private publisher: TransactionalPublisher | undefined;
+  private readonly progress: Progress = {
+    fetched: 0,
+    published: 0,
+    duplicates: 0,
+    deadLettered: 0,
+    watermark: undefined,
+  };
+
+  constructor(options: ConnectorOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+    this.health = options.health ?? new Health();
+  }
+
+  identity(suffix = ""): string {
+    return `${this.options.tenantId}/${this.options.stream ?? "pstn"}/${this.options.name}${suffix}`;
+  }
+
+  /** Topics exist and the schema is registered; safe to call again. */
+  async prepare(): Promise<void> {
+    if (this.schemaId !== undefined) return;
+    const admin = this.options.kafka.admin();
+    await admin.connect();
+    try {
+      const created = await ensureTopics(admin, this.options.topics, {
+        dataPartitions: this.options.dataPartitions ?? 6,
+      });
+      if (created.length > 0) this.options.logger.info({ topics: created }, "created topics");
+    } finally {
+      await admin.disconnect();
+    }
+    this.health.set("kafka", true);
+    try {
+      const { id } = await this.options.registry.register(
+        { type: SchemaType.AVRO, schema: PSTN_ROW_SCHEMA_TEXT },
+        { subject: `${this.options.topics.data}-value` },
+      );
+      this.schemaId = id;
+    } catch (error) {
+      this.health.set("registry", false);
+      throw new PstnError(
+        ErrorCode.REGISTRY_FAILED,
+        `registering the schema failed: ${(error as Error).message}`,
+        {
+          cause: error,
+          retriable: true,
+        },
+      );
+    }
+    this.health.set("registry", true);
+    this.codec = createRowCodec();
+    this.options.logger.info(
+      { schemaId: this.schemaId, subject: `${this.options.topics.data}-value` },
+      "schema registered",
+    );
+  }
+
+  /** Polls until `signal` aborts. Retriable failures wait and start a new session. */
+  async run(signal: AbortSignal): Promise<void> {
+    const identity = this.identity();
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        await this.prepare();
+        const publisher = await this.session(identity, this.options.lookbackMs);
+        const now = new Date(this.now());
+        const plan = planPoll({
+          watermark: publisher.tracker.watermark,
+          start: this.options.start,
+          now,
+          lookbackMs: this.options.lookbackMs,
+          sliceMs: this.options.sliceMs,
+        });
+        await this.readWindows(publisher, plan.windows, this.options.lookbackMs, signal);
+        this.options.metrics.lastSuccess.set(this.now() / 1000);
+        failures = 0;
+      } catch (error) {
+        if (signal.aborted) break;
+        await this.endSession();
+        if (isFinal(error)) throw error;
+        failures++;
+        const waitMs = Math.min(this.options.pollIntervalMs, 1000 * 2 ** Math.min(failures, 6));
+        this.options.logger.error(
+          { err: error, attempt: failures, retryInMs: waitMs },
+          "poll failed; retrying with a new session",
+        );
+        await sleep(waitMs, undefined, { signal }).catch(() => undefined);
+        continue;
+      }
+      await sleep(this.options.pollIntervalMs, undefined, { signal }).catch(() => undefined);
+    }
+    await this.endSession();
+  }
+
+  /** Reads `[from, to]` once, under its own identity so that a restart resumes it. */
+  async backfill(from: Date, to: Date, signal: AbortSignal): Promise<void> {
+    const identity = this.identity(`/backfill/${from.toISOString()}/${to.toISOString()}`);
+    let failures = 0;
+    for (;;) {
+      try {
+        await this.prepare();
+        const publisher = await this.session(identity, 0, from);
+        const resumeAt =
+          publisher.tracker.watermark && publisher.tracker.watermark > from
+            ? publisher.tracker.watermark
+            : from;
+        if (publisher.tracker.watermark && publisher.tracker.watermark >= to) break;
+        await this.readWindows(publisher, sliceRange(resumeAt, to, this.options.sliceMs), 0, signal);
+        this.options.metrics.lastSuccess.set(this.now() / 1000);
+        break;
+      } catch (error) {
+        await this.endSession();
+        if (signal.aborted || isFinal(error)) throw error;
+        failures++;
+        const waitMs = Math.min(30_000, 1000 * 2 ** Math.min(failures, 5));
+        this.options.logger.error(
+          { err: error, attempt: failures, retryInMs: waitMs },
+          "backfill failed; retrying",
+        );
+        await sleep(waitMs, undefined, { signal });
+      }
+    }
+    await this.endSession();
+  }
+
+  get stats(): Readonly<Progress> {
+    return this.progress;
+  }
+
+  async close(): Promise<void> {
+    await this.endSession();
+  }
+
+  private async session(
+    identity: string,
+    lookbackMs: number,
+    start = this.options.start,
+  ): Promise<TransactionalPublisher> {
+    if (this.publisher) return this.publisher;
+    this.publisher = await TransactionalPublisher.open({
+      kafka: this.options.kafka,
+      transactionalId: `pstn-connector:${identity}`,
+      identity,
+      topics: this.options.topics,
+      compression: this.options.compression ?? CompressionTypes.GZIP,
+      lookbackMs,
+      start,
+      metrics: this.options.metrics,
+      logger: this.options.logger,
+    });
+    this.health.set("kafka", true);
+    const watermark = this.publisher.tracker.watermark;
+    this.progress.watermark = watermark;
+    if (watermark) this.options.metrics.watermark.set(watermark.getTime() / 1000);
+    this.options.metrics.dedupeIds.set(this.publisher.tracker.ids.size);
+    return this.publisher;
+  }
+
+  private async endSession(): Promise<void> {
+    const publisher = this.publisher;
+    this.publisher = undefined;
+    await publisher?.close().catch(() => undefined);
+  }
+
+  /**
+   * Reads each window's pages into batches; a batch is committed when it is full and at each
+   * window's end, the latter with the checkpoint that moves the watermark to the window's end.
+   */
+  private async readWindows(
+    publisher: TransactionalPublisher,
+    windows: readonly Window[],
+    lookbackMs: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { graph, metrics, logger } = this.options;
+    const maxBatchRows = this.options.maxBatchRows ?? 5000;
+    const tracker = publisher.tracker;
+    for (const window of windows) {
+      let batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
+      try {
+        for await (const page of graph.pages(this.fn, window.from, window.to, signal)) {
+          this.health.set("graph", true);
+          this.count(batch.addPage(page.rows, window));
+          if (batch.size >= maxBatchRows) {
+            await this.commit(publisher, batch, []);
+            batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
+          }
+        }
+      } catch (error) {
+        if (isPstnError(error) && error.code.startsWith("PSTN_GRAPH")) this.health.set("graph", false);
+        throw error;
+      }
+      const watermark = tracker.watermark && tracker.watermark > window.to ? tracker.watermark : window.to;
+      const horizon = new Date(Math.max(this.options.start.getTime(), watermark.getTime() - lookbackMs));
+      const stateRecords = tracker.advance(watermark, horizon);
+      await this.commit(publisher, batch, stateRecords);
+      this.progress.watermark = tracker.watermark;
+      metrics.watermark.set(watermark.getTime() / 1000);
+      metrics.dedupeIds.set(tracker.ids.size);
+      logger.debug({ from: window.from, to: window.to, watermark }, "window done");
+      this.options.onProgress?.(this.progress);
+    }
+  }
+
+  private async commit(
+    publisher: TransactionalPublisher,
+    batch: BatchBuilder,
+    extraState: Message[],
+  ): Promise<void> {
+    const state = [
+      ...publisher.tracker.idsMessages(batch.newIds),
+      ...extraState,
+      ...publisher.tracker.takeTombstones(),
+    ];
+    await publisher.commit({ data: batch.data, dlq: batch.dlq, state });
+    this.options.metrics.rowsPublished.inc(batch.data.length);
+    this.progress.published += batch.data.length;
+    this.progress.deadLettered += batch.dlq.length;
+    this.options.onProgress?.(this.progress);
+  }
+
+  private count(tally: PageTally): void {
+    const { metrics } = this.options;
+    metrics.rowsFetched.inc(tally.fetched);
+    if (tally.duplicates > 0) metrics.rowsDuplicate.inc(tally.duplicates);
+    if (tally.unknownProperties > 0) metrics.rowsUnknownProperties.inc(tally.unknownProperties);
+    for (const reason of tally.deadReasons) metrics.rowsDeadLettered.inc({ reason: reasonLabel(reason) });
+    this.progress.fetched += tally.fetched;
+    this.progress.duplicates += tally.duplicates;
+  }
+}
+
+/** Reasons read `<field>: ...`: the field is a bounded label. */
+function reasonLabel(reason: string): string {
+  const field = /^([A-Za-z]+)[:\s]/.exec(reason)?.[1];
+  return field && field.length <= 40 ? field : "other";
+}

@@ -1,0 +1,74 @@
+import type { Message } from "kafkajs";
+import { HorizonIdSet } from "../dedupe/id-set.js";
+import { checkpointKey, encodeCheckpoint, encodeIds, idsKey } from "./records.js";
+
+/**
+ * What the connector knows it has published: the watermark and the ids inside the horizon, with
+ * the state-topic keys that hold them. Ids are added the moment a row is batched; if that batch's
+ * transaction fails the whole tracker is thrown away and rebuilt from Kafka, so it never holds an
+ * id that is not committed for longer than the failing session lives.
+ */
+export class StateTracker {
+  readonly ids = new HorizonIdSet();
+  watermark: Date | undefined;
+  private readonly keysByBucket = new Map<number, string[]>();
+  private pendingTombstones: string[] = [];
+  private nextSeq: number;
+
+  constructor(
+    readonly identity: string,
+    restored?: { watermark?: Date; nextSeq: number; staleKeys: string[] },
+  ) {
+    this.watermark = restored?.watermark;
+    this.nextSeq = restored?.nextSeq ?? 0;
+    this.pendingTombstones = restored?.staleKeys ?? [];
+  }
+
+  /** Rebuilds one restored id record. */
+  restoreIds(bucket: number, key: string, ids: readonly string[]): void {
+    for (const id of ids) this.ids.add(id, bucket);
+    const keys = this.keysByBucket.get(bucket);
+    if (keys) keys.push(key);
+    else this.keysByBucket.set(bucket, [key]);
+  }
+
+  /** State records for ids newly published in one transaction, grouped by bucket. */
+  idsMessages(newIds: ReadonlyMap<number, string[]>): Message[] {
+    const messages: Message[] = [];
+    for (const [bucket, ids] of newIds) {
+      if (ids.length === 0) continue;
+      const key = idsKey(this.identity, bucket, this.nextSeq++);
+      const keys = this.keysByBucket.get(bucket);
+      if (keys) keys.push(key);
+      else this.keysByBucket.set(bucket, [key]);
+      messages.push({ key, value: encodeIds(ids) });
+    }
+    return messages;
+  }
+
+  /**
+   * Moves the watermark and forgets the hours the horizon has passed; returns the checkpoint
+   * record and the tombstones for the forgotten hours' keys.
+   */
+  advance(watermark: Date, horizon: Date): Message[] {
+    if (!this.watermark || watermark > this.watermark) this.watermark = watermark;
+    for (const bucket of this.ids.forgetBefore(horizon.getTime())) {
+      this.pendingTombstones.push(...(this.keysByBucket.get(bucket) ?? []));
+      this.keysByBucket.delete(bucket);
+    }
+    return [{ key: checkpointKey(this.identity), value: encodeCheckpoint({ watermark: this.watermark }) }];
+  }
+
+  /** Tombstones not yet sent; the caller sends them in its next transaction. */
+  takeTombstones(): Message[] {
+    const tombstones = this.pendingTombstones.map((key) => ({ key, value: null }));
+    this.pendingTombstones = [];
+    return tombstones;
+  }
+
+  liveKeyCount(): number {
+    let count = 0;
+    for (const keys of this.keysByBucket.values()) count += keys.length;
+    return count;
+  }
+}
