@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { ErrorCode, isPstnError } from "../errors.js";
+import { checkCommand } from "./check.js";
 import type { Command } from "./command.js";
+import { backfillCommand, runCommand } from "./run.js";
 import { stackCommand } from "./stack.js";
 
-const commands: readonly Command[] = [stackCommand];
+const commands: readonly Command[] = [runCommand, backfillCommand, checkCommand, stackCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
@@ -33,7 +35,8 @@ async function main(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (error) {
     if (isPstnError(error)) {
-      process.stderr.write(`pstn-connector ${name}: ${error.message}\n`);
+      // A configuration error lists every problem, one line each.
+      for (const line of error.message.split("\n")) process.stderr.write(`pstn-connector ${name}: ${line}\n`);
       return error.code === ErrorCode.USAGE || error.code === ErrorCode.CONFIG_INVALID ? 2 : 1;
     }
     process.stderr.write(`pstn-connector ${name}: ${(error as Error)?.stack ?? String(error)}\n`);

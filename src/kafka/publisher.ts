@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type CompressionTypes, type Kafka, KafkaJSError, type Message, type Producer } from "kafkajs";
+import type { CompressionTypes, Kafka, Message, Producer } from "kafkajs";
 import { ErrorCode, PstnError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
@@ -136,7 +136,7 @@ function publishError(error: unknown, transactionalId: string): PstnError {
       { cause: error },
     );
   }
-  const message = error instanceof KafkaJSError ? error.message : String(error);
+  const message = error instanceof Error ? error.message : String(error);
   return new PstnError(ErrorCode.KAFKA_PUBLISH_FAILED, `publishing to Kafka failed: ${message}`, {
     cause: error,
     retriable: true,

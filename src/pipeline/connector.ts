@@ -169,35 +169,44 @@ export class Connector {
     await this.endSession();
   }
 
-  /** Reads `[from, to]` once, under its own identity so that a restart resumes it. */
-  async backfill(from: Date, to: Date, signal: AbortSignal): Promise<void> {
+  /**
+   * Reads `[from, to]` once, under its own identity so that a restart resumes it. Resolves true
+   * when the range is done, false when `signal` stopped it first.
+   */
+  async backfill(from: Date, to: Date, signal: AbortSignal): Promise<boolean> {
     const identity = this.identity(`/backfill/${from.toISOString()}/${to.toISOString()}`);
     let failures = 0;
-    for (;;) {
-      try {
-        await this.prepare();
-        const publisher = await this.session(identity, 0, from);
-        const resumeAt =
-          publisher.tracker.watermark && publisher.tracker.watermark > from
-            ? publisher.tracker.watermark
-            : from;
-        if (publisher.tracker.watermark && publisher.tracker.watermark >= to) break;
-        await this.readWindows(publisher, sliceRange(resumeAt, to, this.options.sliceMs), 0, signal);
-        this.options.metrics.lastSuccess.set(this.now() / 1000);
-        break;
-      } catch (error) {
-        await this.endSession();
-        if (signal.aborted || isFinal(error)) throw error;
-        failures++;
-        const waitMs = Math.min(30_000, 1000 * 2 ** Math.min(failures, 5));
-        this.options.logger.error(
-          { err: error, attempt: failures, retryInMs: waitMs },
-          "backfill failed; retrying",
-        );
-        await sleep(waitMs, undefined, { signal });
+    try {
+      for (;;) {
+        try {
+          await this.prepare();
+          const publisher = await this.session(identity, 0, from);
+          const watermark = publisher.tracker.watermark;
+          if (watermark && watermark >= to) return true;
+          const resumeAt = watermark && watermark > from ? watermark : from;
+          await this.readWindows(publisher, sliceRange(resumeAt, to, this.options.sliceMs), 0, signal);
+          this.options.metrics.lastSuccess.set(this.now() / 1000);
+          return true;
+        } catch (error) {
+          await this.endSession();
+          if (signal.aborted) return false;
+          if (isFinal(error)) throw error;
+          failures++;
+          const waitMs = Math.min(30_000, 1000 * 2 ** Math.min(failures, 5));
+          this.options.logger.error(
+            { err: error, attempt: failures, retryInMs: waitMs },
+            "backfill failed; retrying",
+          );
+          const stopped = await sleep(waitMs, undefined, { signal }).then(
+            () => false,
+            () => true,
+          );
+          if (stopped) return false;
+        }
       }
+    } finally {
+      await this.endSession();
     }
-    await this.endSession();
   }
 
   get stats(): Readonly<Progress> {

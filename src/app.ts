@@ -1,0 +1,132 @@
+import { rootCertificates } from "node:tls";
+import { SchemaRegistry } from "@kafkajs/confluent-schema-registry";
+import { Kafka, type SASLOptions } from "kafkajs";
+import { Agent, type Dispatcher } from "undici";
+import { MsalTokenSource, type TokenSource } from "./auth/token-provider.js";
+import { type ConnectorConfig, resolveStart } from "./config/index.js";
+import { GraphClient } from "./graph/client.js";
+import { RequestPacer } from "./graph/pacer.js";
+import { createLogger, kafkaLogCreator, type Logger } from "./log.js";
+import { Metrics } from "./metrics/index.js";
+import { Connector, type Progress } from "./pipeline/connector.js";
+import { Health } from "./pipeline/health.js";
+
+export interface AppOptions {
+  /** A CA to trust besides the system's (the simulator's); in production NODE_EXTRA_CA_CERTS does this. */
+  extraCaPem?: string;
+  logger?: Logger;
+  metrics?: Metrics;
+  now?: () => number;
+  onProgress?: (progress: Progress) => void;
+  /** Pacer burst: requests allowed back to back before the per-minute rate applies. */
+  pacerBurst?: number;
+  /** Backoff of Graph retries without Retry-After. */
+  graphBackoff?: { minMs: number; maxMs: number };
+  maxBatchRows?: number;
+}
+
+export interface App {
+  config: ConnectorConfig;
+  connector: Connector;
+  metrics: Metrics;
+  health: Health;
+  logger: Logger;
+  tokens: TokenSource;
+  graph: GraphClient;
+  kafka: Kafka;
+  registry: SchemaRegistry;
+  dispatcher: Dispatcher;
+  close(): Promise<void>;
+}
+
+/** Wires the connector's parts from one validated configuration. */
+export function createApp(config: ConnectorConfig, options: AppOptions = {}): App {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const metrics = options.metrics ?? new Metrics();
+  const health = new Health();
+  const now = options.now ?? Date.now;
+  const dispatcher = new Agent({
+    connect: {
+      timeout: config.graph.connectTimeoutMs,
+      ...(options.extraCaPem ? { ca: [...rootCertificates, options.extraCaPem] } : {}),
+    },
+    keepAliveTimeout: 30_000,
+  });
+  const tokens = new MsalTokenSource({
+    tenantId: config.azure.tenantId,
+    clientId: config.azure.clientId,
+    clientSecret: config.azure.clientSecret,
+    clientCertificatePath: config.azure.clientCertificatePath,
+    authorityHost: config.azure.authorityHost,
+    scope: config.graph.scope,
+    dispatcher,
+    timeoutMs: config.graph.headersTimeoutMs,
+    metrics,
+    now,
+  });
+  const graph = new GraphClient({
+    endpoint: config.graph.endpoint,
+    apiVersion: config.graph.apiVersion,
+    tokens,
+    dispatcher,
+    headersTimeoutMs: config.graph.headersTimeoutMs,
+    bodyTimeoutMs: config.graph.bodyTimeoutMs,
+    maxRetries: config.graph.maxRetries,
+    pacer: new RequestPacer(config.graph.maxRequestsPerMinute, options.pacerBurst ?? 10, now),
+    metrics,
+    clientId: config.azure.clientId,
+    tenantId: config.azure.tenantId,
+    backoff: options.graphBackoff,
+    now,
+  });
+  const kafka = new Kafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    ssl: config.kafka.ssl,
+    sasl: config.kafka.sasl as SASLOptions | undefined,
+    connectionTimeout: config.kafka.connectTimeoutMs,
+    requestTimeout: config.kafka.requestTimeoutMs,
+    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 30_000 },
+    logCreator: kafkaLogCreator(logger),
+  });
+  const registry = new SchemaRegistry({
+    host: config.schemaRegistry.url,
+    ...(config.schemaRegistry.username
+      ? { auth: { username: config.schemaRegistry.username, password: config.schemaRegistry.password ?? "" } }
+      : {}),
+  });
+  const connector = new Connector({
+    tenantId: config.azure.tenantId,
+    name: config.connector.name,
+    topics: { data: config.kafka.topic, dlq: config.kafka.dlqTopic, state: config.kafka.stateTopic },
+    start: resolveStart(config.connector.start, new Date(now())),
+    pollIntervalMs: config.connector.pollIntervalMs,
+    lookbackMs: config.connector.lookbackMs,
+    sliceMs: config.connector.windowSliceMs,
+    maxBatchRows: options.maxBatchRows,
+    graph,
+    kafka,
+    registry,
+    metrics,
+    logger,
+    health,
+    now,
+    onProgress: options.onProgress,
+  });
+  return {
+    config,
+    connector,
+    metrics,
+    health,
+    logger,
+    tokens,
+    graph,
+    kafka,
+    registry,
+    dispatcher,
+    async close() {
+      await connector.close();
+      await dispatcher.close();
+    },
+  };
+}

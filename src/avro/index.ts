@@ -1,0 +1,9 @@
+/**
+ * Avro encoding of pstnCallLogRow: the schema, the per-row codec, and the exact conversions
+ * (decimal text ↔ Avro decimal bytes, ISO instants ↔ timestamp-micros) it is built from.
+ */
+export { createRowCodec, type EncodeResult, type RowCodec } from "./codec.js";
+export { bytesToDecimalText, decimalToUnscaled, unscaledToBytes } from "./decimal.js";
+export { decodedToGraphJson, normaliseGraphRow } from "./json.js";
+export { PSTN_ROW_SCHEMA, PSTN_ROW_SCHEMA_PATH, PSTN_ROW_SCHEMA_TEXT } from "./schema.js";
+export { isoToMicros, microsToIso } from "./timestamp.js";

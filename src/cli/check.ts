@@ -1,0 +1,95 @@
+import { request } from "undici";
+import { createApp } from "../app.js";
+import { ErrorCode, PstnError } from "../errors.js";
+import { CallLogFunction } from "../graph/url.js";
+import { createLogger } from "../log.js";
+import { type Command, parseCommandArgs } from "./command.js";
+import { CONFIG_HELP, CONFIG_OPTION, loadCommandConfig } from "./runtime.js";
+
+const help = `Usage: pstn-connector check [options]
+
+Validates the configuration, then reaches each dependency once: an access token from Entra ID, one
+getPstnCalls page from Graph (the last minute), the Kafka cluster, the schema registry. Prints one
+line per check; exits 0 when all pass, 2 with one line per problem otherwise.
+
+Options:
+${CONFIG_HELP}
+  -h, --help           this help
+`;
+
+interface CheckResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export const checkCommand: Command = {
+  name: "check",
+  summary: "validate configuration and reach token, Graph, Kafka and registry",
+  help,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, CONFIG_OPTION);
+    if (values.help) {
+      process.stdout.write(help);
+      return 0;
+    }
+    if (positionals.length > 0)
+      throw new PstnError(ErrorCode.USAGE, `unexpected argument: ${positionals.join(" ")}`);
+    const config = loadCommandConfig(values.config);
+    const app = createApp(config, { logger: createLogger("silent") });
+    const results: CheckResult[] = [];
+    const attempt = async (name: string, action: () => Promise<string>) => {
+      try {
+        results.push({ name, ok: true, detail: await action() });
+      } catch (error) {
+        results.push({ name, ok: false, detail: (error as Error).message.split("\n")[0] ?? String(error) });
+      }
+    };
+    try {
+      await attempt("token", async () => {
+        await app.tokens.getToken();
+        return `access token for ${config.graph.scope} from ${config.azure.authorityHost}`;
+      });
+      await attempt("graph", async () => {
+        const to = new Date();
+        const from = new Date(to.getTime() - 60_000);
+        const page = await app.graph.getPage(app.graph.functionUrl(CallLogFunction.pstn, from, to));
+        return `${config.graph.endpoint}/${config.graph.apiVersion} getPstnCalls answered (${page.rows.length} rows in the last minute)`;
+      });
+      await attempt("kafka", async () => {
+        const admin = app.kafka.admin();
+        await admin.connect();
+        try {
+          const cluster = await admin.describeCluster();
+          return `${cluster.brokers.length} broker(s) at ${config.kafka.brokers.join(",")}`;
+        } finally {
+          await admin.disconnect();
+        }
+      });
+      await attempt("registry", async () => {
+        const headers: Record<string, string> = {};
+        if (config.schemaRegistry.username) {
+          const basic = Buffer.from(
+            `${config.schemaRegistry.username}:${config.schemaRegistry.password ?? ""}`,
+          );
+          headers.authorization = `Basic ${basic.toString("base64")}`;
+        }
+        const response = await request(`${config.schemaRegistry.url}/subjects`, {
+          headers,
+          headersTimeout: 10_000,
+        });
+        await response.body.dump();
+        if (response.statusCode !== 200)
+          throw new Error(`GET /subjects answered HTTP ${response.statusCode}`);
+        return `schema registry at ${config.schemaRegistry.url}`;
+      });
+    } finally {
+      await app.close();
+    }
+    for (const result of results) {
+      const line = `${result.ok ? "ok  " : "FAIL"} ${result.name}: ${result.detail}\n`;
+      (result.ok ? process.stdout : process.stderr).write(line);
+    }
+    return results.every((result) => result.ok) ? 0 : 2;
+  },
+};

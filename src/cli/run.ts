@@ -1,0 +1,115 @@
+import { createApp } from "../app.js";
+import { ErrorCode, PstnError } from "../errors.js";
+import { startMetricsServer } from "../metrics/server.js";
+import { type Command, parseCommandArgs } from "./command.js";
+import { CONFIG_HELP, CONFIG_OPTION, loadCommandConfig, shutdownSignal } from "./runtime.js";
+
+const runHelp = `Usage: pstn-connector run [options]
+
+Polls Graph every POLL_INTERVAL, reading [watermark - LOOKBACK, now], and publishes each new row once
+to KAFKA_TOPIC until stopped. SIGTERM/SIGINT: stops taking new work, abandons the open transaction
+(its rows are read again by the next start), closes cleanly, exits 0.
+
+Options:
+${CONFIG_HELP}
+  -h, --help           this help
+`;
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "poll Graph and publish until stopped",
+  help: runHelp,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, CONFIG_OPTION);
+    if (values.help) {
+      process.stdout.write(runHelp);
+      return 0;
+    }
+    if (positionals.length > 0)
+      throw new PstnError(ErrorCode.USAGE, `unexpected argument: ${positionals.join(" ")}`);
+    const config = loadCommandConfig(values.config);
+    const app = createApp(config);
+    const server = await startMetricsServer(app.metrics, app.health, config.metricsPort);
+    const shutdown = shutdownSignal((name) => app.logger.info({ signal: name }, "stopping"));
+    app.logger.info(
+      { metricsPort: server.port, topic: config.kafka.topic, identity: app.connector.identity() },
+      "starting",
+    );
+    try {
+      await app.connector.run(shutdown.signal);
+      app.logger.info("stopped");
+      return 0;
+    } finally {
+      shutdown.dispose();
+      await app.close();
+      await server.close();
+      app.logger.flush();
+    }
+  },
+};
+
+const backfillHelp = `Usage: pstn-connector backfill --from <ISO> [--to <ISO>] [options]
+
+Publishes the rows that started in [from, to] once (sliced into requests of at most WINDOW_SLICE,
+never over Graph's 90 days), then exits. It keeps its own progress and dedupe state, so running it
+again after a crash resumes, and rows it already published are not sent again.
+
+Options:
+  --from <ISO>         first instant, e.g. 2026-01-01T00:00:00Z (required)
+  --to <ISO>           last instant (default: now)
+${CONFIG_HELP}
+  -h, --help           this help
+`;
+
+export const backfillCommand: Command = {
+  name: "backfill",
+  summary: "publish a fixed time range once, then exit",
+  help: backfillHelp,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      ...CONFIG_OPTION,
+      from: { type: "string" },
+      to: { type: "string" },
+    });
+    if (values.help) {
+      process.stdout.write(backfillHelp);
+      return 0;
+    }
+    if (positionals.length > 0)
+      throw new PstnError(ErrorCode.USAGE, `unexpected argument: ${positionals.join(" ")}`);
+    const from = parseInstant("--from", values.from);
+    const to = values.to === undefined ? new Date() : parseInstant("--to", values.to);
+    if (from > to) throw new PstnError(ErrorCode.USAGE, "--from must not be after --to");
+    const config = loadCommandConfig(values.config);
+    const app = createApp(config);
+    const server = await startMetricsServer(app.metrics, app.health, config.metricsPort);
+    const shutdown = shutdownSignal((name) => app.logger.info({ signal: name }, "stopping"));
+    app.logger.info({ from, to }, "backfill starting");
+    try {
+      const done = await app.connector.backfill(from, to, shutdown.signal);
+      app.logger.info({ ...app.connector.stats }, done ? "backfill done" : "backfill stopped before the end");
+      if (!done)
+        process.stderr.write(
+          "pstn-connector backfill: stopped before the range was done; run it again to resume\n",
+        );
+      return done ? 0 : 1;
+    } finally {
+      shutdown.dispose();
+      await app.close();
+      await server.close();
+      app.logger.flush();
+    }
+  },
+};
+
+function parseInstant(flag: string, value: string | undefined): Date {
+  if (value === undefined) throw new PstnError(ErrorCode.USAGE, `${flag} is required (an ISO-8601 instant)`);
+  const date = /^\d{4}-\d{2}-\d{2}(T.*)?$/.test(value) ? new Date(value) : new Date(Number.NaN);
+  if (Number.isNaN(date.getTime())) {
+    throw new PstnError(
+      ErrorCode.USAGE,
+      `${flag}: "${value}" is not an ISO-8601 instant; use e.g. 2026-01-01T00:00:00Z`,
+    );
+  }
+  return date;
+}

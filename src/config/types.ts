@@ -1,0 +1,75 @@
+/** The connector's configuration: one typed object, loaded and validated once at start-up. */
+
+export const GRAPH_CLOUDS = ["global", "usgov", "dod", "china"] as const;
+export type GraphCloud = (typeof GRAPH_CLOUDS)[number];
+
+export const GRAPH_API_VERSIONS = ["v1.0", "beta"] as const;
+export type GraphApiVersion = (typeof GRAPH_API_VERSIONS)[number];
+
+export const SASL_MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512"] as const;
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Where a first run begins: a fixed instant, or a duration before the moment the run starts. */
+export type StartSpec = { kind: "instant"; at: Date } | { kind: "ago"; ms: number };
+
+export interface ConnectorConfig {
+  azure: {
+    tenantId: string;
+    clientId: string;
+    clientSecret?: string;
+    clientCertificatePath?: string;
+    /** e.g. `https://login.microsoftonline.com`, no trailing slash. */
+    authorityHost: string;
+    cloud: GraphCloud;
+  };
+  graph: {
+    /** e.g. `https://graph.microsoft.com`, no trailing slash. */
+    endpoint: string;
+    apiVersion: GraphApiVersion;
+    /** `${endpoint}/.default` */
+    scope: string;
+    connectTimeoutMs: number;
+    headersTimeoutMs: number;
+    bodyTimeoutMs: number;
+    maxRetries: number;
+    maxRequestsPerMinute: number;
+  };
+  kafka: {
+    brokers: string[];
+    topic: string;
+    dlqTopic: string;
+    stateTopic: string;
+    clientId: string;
+    ssl: boolean;
+    sasl?: { mechanism: SaslMechanism; username: string; password: string };
+    connectTimeoutMs: number;
+    requestTimeoutMs: number;
+  };
+  schemaRegistry: { url: string; username?: string; password?: string };
+  connector: {
+    name: string;
+    start: StartSpec;
+    pollIntervalMs: number;
+    lookbackMs: number;
+    windowSliceMs: number;
+  };
+  metricsPort: number;
+  logLevel: LogLevel;
+}
+
+/** One documented variable: what `--help` and the generated operations reference print. */
+export interface ConfigVariable {
+  readonly name: string;
+  /** Heading it is listed under in the reference. */
+  readonly group: "Azure" | "Graph" | "Kafka" | "Schema registry" | "Connector" | "Operations";
+  readonly description: string;
+  /** The default as an operator would write it, or a sentence naming where it comes from; `undefined` when there is none. */
+  readonly default: string | undefined;
+  readonly required: boolean;
+  /** Its value never appears in logs, metrics or error messages. */
+  readonly secret: boolean;
+  readonly example: string;
+}
