@@ -37,6 +37,12 @@ export function kafkaLogCreator(logger: Logger) {
   return (_level: KafkaLogLevel) =>
     ({ level, log }: LogEntry) => {
       const { message, ...extra } = log;
+      // Every send of ours is inside a transaction that is aborted and re-read on failure, so a
+      // bounded retry count cannot break exactly-once; kafkajs warns about it on each connect.
+      if (message.startsWith("Limiting retries for the idempotent producer")) {
+        child.debug(extra, message);
+        return;
+      }
       switch (level) {
         case KafkaLogLevel.ERROR:
         case KafkaLogLevel.WARN:

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { CompressionTypes, Kafka, Message, Producer } from "kafkajs";
+import { type CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from "kafkajs";
 import { ErrorCode, PstnError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
@@ -51,6 +51,9 @@ export class TransactionalPublisher {
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: options.transactionTimeoutMs ?? 60_000,
+      // murmur2 on the key, as Java clients and Kafka Connect partition: the same id lands on the
+      // same partition whoever writes it.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     await producer.connect();
     try {

@@ -1,0 +1,232 @@
+/**
+ * The simulated Graph endpoint: `/{v1.0|beta}/communications/callRecords/getPstnCalls(...)` with
+ * Graph's authentication, validation, paging and error shapes, and the request faults.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { SimulatorContext } from "./context.js";
+import {
+  checkBudget,
+  drawRequest,
+  type FaultResponse,
+  latencyMs,
+  maybeRevokeTokens,
+  noteArrival,
+  type RequestDraws,
+  randomFault,
+  retryAfterHeader,
+} from "./faults.js";
+import { GRAPH_CONTENT_TYPE, header, send } from "./http.js";
+import { CALL_RECORDS_PERMISSION } from "./options.js";
+import { DAY_MS, type Instant, parseInstant } from "./time.js";
+
+const MAX_RANGE_MS = 90 * DAY_MS;
+const FUNCTION_PATH =
+  /^\/(v1\.0|beta)\/communications\/callRecords\/(?:microsoft\.graph\.callRecords\.)?(getPstnCalls|getDirectRoutingCalls)\((.*)\)$/i;
+
+interface GraphReply {
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+}
+
+interface RequestInfo {
+  requestId: string;
+  clientRequestId: string;
+  /** When the request arrived (on the simulator's clock). */
+  now: number;
+  /** When the answer leaves, after the configured latency: what Retry-After counts from. */
+  sentAt: number;
+}
+
+function graphError(info: RequestInfo, status: number, code: string, message: string): GraphReply {
+  const date = new Date(info.now).toISOString().replace(/\.\d+Z$/, "Z");
+  const body = JSON.stringify({
+    error: {
+      code,
+      message,
+      innerError: { date, "request-id": info.requestId, "client-request-id": info.clientRequestId },
+    },
+  });
+  return { status, body, headers: {} };
+}
+
+function faultReply(
+  ctx: SimulatorContext,
+  info: RequestInfo,
+  client: string,
+  fault: FaultResponse,
+): GraphReply {
+  const reply = graphError(info, fault.status, fault.code, fault.message);
+  if (fault.retryAfterSeconds !== undefined) {
+    reply.headers["Retry-After"] = retryAfterHeader(ctx, client, fault.retryAfterSeconds, info.sentAt);
+  }
+  return reply;
+}
+
+const UNAUTHORIZED_MESSAGES = {
+  missing: "Access token is empty.",
+  malformed: "Access token validation failure. Invalid audience.",
+  unknown: "Access token validation failure.",
+  revoked: "Access token has been revoked or is no longer valid.",
+  expired: "Lifetime validation failed, the token is expired.",
+} as const;
+
+interface FunctionCall {
+  version: string;
+  name: string;
+  fromText: string;
+  toText: string;
+  from: Instant;
+  to: Instant;
+  skip: number;
+}
+
+/** Parses the function call in the path; a string is the 400's message. */
+function parseCall(rawPath: string, search: URLSearchParams): FunctionCall | string | undefined {
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    return "The request URI is not valid.";
+  }
+  const match = FUNCTION_PATH.exec(path);
+  if (!match) return undefined;
+  const [, version, name, args] = match as unknown as [string, string, string, string];
+  const values = new Map<string, string>();
+  for (const part of args.split(",")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) return `Invalid function parameter '${part}'.`;
+    const key = part.slice(0, eq).trim().toLowerCase();
+    const canonical = key === "from" ? "fromdatetime" : key === "to" ? "todatetime" : key;
+    values.set(canonical, part.slice(eq + 1).trim());
+  }
+  const fromText = values.get("fromdatetime");
+  const toText = values.get("todatetime");
+  if (fromText === undefined || toText === undefined) {
+    return `The function '${name}' requires the parameters fromDateTime and toDateTime.`;
+  }
+  const from = parseInstant(fromText);
+  if (!from) return `Invalid value '${fromText}' for parameter fromDateTime: not a DateTimeOffset.`;
+  const to = parseInstant(toText);
+  if (!to) return `Invalid value '${toText}' for parameter toDateTime: not a DateTimeOffset.`;
+  if (from.ms > to.ms || (from.ms === to.ms && from.sub > to.sub)) {
+    return "fromDateTime must be earlier than or equal to toDateTime.";
+  }
+  if (to.ms - from.ms + (to.sub - from.sub) / 10_000 > MAX_RANGE_MS) {
+    return "The date range between fromDateTime and toDateTime cannot be more than 90 days.";
+  }
+  const skipText = search.get("$skip");
+  let skip = 0;
+  if (skipText !== null) {
+    if (!/^\d{1,9}$/.test(skipText))
+      return `Invalid value '${skipText}' for $skip: a non-negative integer is expected.`;
+    skip = Number(skipText);
+  }
+  return { version, name, fromText, toText, from, to, skip };
+}
+
+function page(ctx: SimulatorContext, call: FunctionCall, info: RequestInfo): GraphReply {
+  const beta = call.version.toLowerCase() === "beta";
+  const direct = call.name.toLowerCase() === "getdirectroutingcalls";
+  const type = direct ? "directRoutingLogRow" : "pstnCallLogRow";
+  const context = `${ctx.url}/${call.version}/$metadata#Collection(microsoft.graph.callRecords.${type})`;
+  const pageSize = ctx.options.pageSize;
+  // Direct Routing calls are not simulated: an empty collection.
+  const result = direct
+    ? { rows: [], more: false }
+    : ctx.store.page(call.from, call.to, call.skip, pageSize, info.now, beta);
+  ctx.stats.rowsServed += result.rows.length;
+  let next = "";
+  if (result.more) {
+    const link = `${ctx.url}/${call.version}/communications/callRecords/${call.name}(from=${call.fromText},to=${call.toText})?$skip=${call.skip + result.rows.length}`;
+    // Graph has spelled the key both ways; clients must read it without regard to case.
+    const key =
+      (ctx.options.seed + Math.floor(call.skip / pageSize)) % 2 === 0 ? "@odata.nextLink" : "@odata.NextLink";
+    next = `,"${key}":${JSON.stringify(link)}`;
+  }
+  const body = `{"@odata.context":${JSON.stringify(context)},"@odata.count":${result.rows.length}${next},"value":[${result.rows.join(",")}]}`;
+  return { status: 200, body, headers: {} };
+}
+
+function answer(
+  ctx: SimulatorContext,
+  req: IncomingMessage,
+  info: RequestInfo,
+  draws: RequestDraws,
+): GraphReply {
+  const authorization = header(req, "authorization");
+  const client = authorization ?? "anonymous";
+  noteArrival(ctx, client, info.now);
+  maybeRevokeTokens(ctx);
+
+  const check = ctx.tokens.check(authorization);
+  if (!check.ok) {
+    const reply = graphError(info, 401, "InvalidAuthenticationToken", UNAUTHORIZED_MESSAGES[check.reason]);
+    reply.headers["WWW-Authenticate"] =
+      `Bearer realm="", authorization_uri="${ctx.url}/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`;
+    return reply;
+  }
+  if (!check.token.roles.includes(CALL_RECORDS_PERMISSION)) {
+    return graphError(
+      info,
+      403,
+      "Forbidden",
+      `Missing application roles. API required roles: ${CALL_RECORDS_PERMISSION}. Application roles: ${check.token.roles.join(",")}.`,
+    );
+  }
+  const overBudget = checkBudget(ctx, check.token.clientId, info.now);
+  if (overBudget) return faultReply(ctx, info, client, overBudget);
+  const fault = randomFault(ctx, draws);
+  if (fault) return faultReply(ctx, info, client, fault);
+
+  const url = new URL(req.url ?? "/", ctx.url);
+  if (req.method !== "GET") {
+    return graphError(
+      info,
+      405,
+      "Request_BadRequest",
+      `Method ${req.method ?? ""} is not allowed on this resource.`,
+    );
+  }
+  const call = parseCall(url.pathname, url.searchParams);
+  if (call === undefined) {
+    const segment = url.pathname.split("/").slice(2).join("/");
+    return graphError(info, 404, "ResourceNotFound", `Resource not found for the segment '${segment}'.`);
+  }
+  if (typeof call === "string") return graphError(info, 400, "BadRequest", call);
+  return page(ctx, call, info);
+}
+
+/** Answers one Graph request (after the configured latency). */
+export function handleGraph(ctx: SimulatorContext, req: IncomingMessage, res: ServerResponse): void {
+  ctx.stats.graphRequests++;
+  const draws = drawRequest(ctx);
+  const delay = latencyMs(ctx, draws);
+  const now = ctx.options.now();
+  const info: RequestInfo = {
+    requestId: randomUUID(),
+    clientRequestId: header(req, "client-request-id") ?? randomUUID(),
+    now,
+    sentAt: now + delay,
+  };
+  const reply = answer(ctx, req, info, draws);
+  if (reply.status === 429) ctx.stats.throttled++;
+  const status = String(reply.status);
+  ctx.stats.byStatus[status] = (ctx.stats.byStatus[status] ?? 0) + 1;
+  const headers = {
+    ...reply.headers,
+    "request-id": info.requestId,
+    "client-request-id": info.clientRequestId,
+    Date: new Date(info.sentAt).toUTCString(),
+  };
+  if (delay <= 0) {
+    send(res, reply.status, reply.body, headers, GRAPH_CONTENT_TYPE);
+    return;
+  }
+  const timer = setTimeout(() => {
+    ctx.timers.delete(timer);
+    send(res, reply.status, reply.body, headers, GRAPH_CONTENT_TYPE);
+  }, delay);
+  ctx.timers.add(timer);
+}

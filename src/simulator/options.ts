@@ -1,0 +1,174 @@
+import { ErrorCode, PstnError } from "../errors.js";
+
+/** Faults the simulator injects into Graph requests and rows; every probability is in [0, 1]. */
+export interface SimulatorFaults {
+  /** Probability that a Graph request gets 429. */
+  throttleRate?: number;
+  /** Retry-After on 429 (and on the 503s that carry one), in seconds; default 1. */
+  retryAfterSeconds?: number;
+  /** Send Retry-After as an HTTP-date instead of seconds. */
+  retryAfterHttpDate?: boolean;
+  /** Probability of 503; half of them carry Retry-After, half do not (alternating). */
+  unavailableRate?: number;
+  /** Probability of 504. */
+  gatewayTimeoutRate?: number;
+  /** Sliding-window budget per app; past it: 429 with Retry-After = seconds until a slot frees. */
+  budget?: { requests: number; perMs: number };
+  /** Every N Graph requests, all tokens issued so far become invalid (401) before their expiry. */
+  revokeTokensEveryRequests?: number;
+  /** Probability that a row carries a property Graph does not document (yet). */
+  extraPropertyRate?: number;
+  /** Probability that a row is malformed: `id` missing, or `startDateTime` not a date. */
+  malformedRowRate?: number;
+  /** Probability that a row's charge does not fit decimal(38, 12). */
+  oversizedChargeRate?: number;
+  /** Latency added to each Graph response, drawn uniformly. */
+  pageLatencyMs?: { min: number; max: number };
+}
+
+export interface SimulatorOptions {
+  /** Default 1; the same seed and options give the same rows. */
+  seed?: number;
+  /** Default {@link DEFAULT_TENANT_ID}. */
+  tenantId?: string;
+  /** Default {@link DEFAULT_CLIENT_ID}. */
+  clientId?: string;
+  /** Secret accepted for the client_secret grant, if set. */
+  clientSecret?: string;
+  /** PEM of the client's certificate; if set, client_assertion JWTs signed by its key are accepted. */
+  clientCertificatePem?: string;
+  /** Application permissions granted to the app; default ["CallRecords.Read.All"]. */
+  grantedPermissions?: string[];
+  /** Default 0 (a free port); the host is always 127.0.0.1. */
+  port?: number;
+  /** The server's TLS certificate and key (PEM); default a fresh self-signed one for 127.0.0.1. */
+  serverCertificate?: { certificatePem: string; privateKeyPem: string };
+  /** First possible call start. */
+  dataStart: Date;
+  /** No call starts after this; default none: rows keep coming as the clock moves. */
+  dataEnd?: Date;
+  /** Average rate of calls. */
+  callsPerHour: number;
+  /** From `since` on, calls come at this rate instead: a short live phase busier than a long history. */
+  live?: { since: Date; callsPerHour: number };
+  /** A row becomes visible at start + delay, the delay drawn per row; default {0, 0}. */
+  visibilityDelayMs?: { min: number; max: number };
+  /** Rows per page; default 1000. */
+  pageSize?: number;
+  /** Clock in ms; default Date.now. */
+  now?: () => number;
+  /** Default 3600. */
+  tokenLifetimeSeconds?: number;
+  faults?: SimulatorFaults;
+}
+
+export const DEFAULT_TENANT_ID = "6f1e3c55-2b7a-4d8e-9c41-0a5b7d2e8f13";
+export const DEFAULT_CLIENT_ID = "3c9d1a7e-58b2-4f06-a1e4-7b2c9d0e6f45";
+export const CALL_RECORDS_PERMISSION = "CallRecords.Read.All";
+
+/** The options with defaults applied, validated. */
+export interface ResolvedOptions {
+  seed: number;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string | undefined;
+  clientCertificatePem: string | undefined;
+  grantedPermissions: readonly string[];
+  port: number;
+  serverCertificate: { certificatePem: string; privateKeyPem: string } | undefined;
+  dataStartMs: number;
+  dataEndMs: number;
+  callsPerHour: number;
+  live?: { sinceMs: number; callsPerHour: number };
+  visibilityDelayMs: { min: number; max: number };
+  pageSize: number;
+  now: () => number;
+  tokenLifetimeSeconds: number;
+}
+
+function invalid(message: string): PstnError {
+  return new PstnError(ErrorCode.CONFIG_INVALID, `simulator: ${message}`);
+}
+
+function checkRange(name: string, range: { min: number; max: number } | undefined): void {
+  if (range === undefined) return;
+  if (
+    !(Number.isFinite(range.min) && Number.isFinite(range.max) && range.min >= 0 && range.max >= range.min)
+  ) {
+    throw invalid(`${name} must be {min, max} with 0 <= min <= max`);
+  }
+}
+
+export function validateFaults(faults: SimulatorFaults | undefined): SimulatorFaults {
+  const f = faults ?? {};
+  for (const key of [
+    "throttleRate",
+    "unavailableRate",
+    "gatewayTimeoutRate",
+    "extraPropertyRate",
+    "malformedRowRate",
+    "oversizedChargeRate",
+  ] as const) {
+    const value = f[key];
+    if (value !== undefined && !(value >= 0 && value <= 1)) {
+      throw invalid(`faults.${key} must be a probability in [0, 1], got ${value}`);
+    }
+  }
+  if (
+    f.retryAfterSeconds !== undefined &&
+    !(Number.isInteger(f.retryAfterSeconds) && f.retryAfterSeconds >= 0)
+  ) {
+    throw invalid(`faults.retryAfterSeconds must be a whole number >= 0, got ${f.retryAfterSeconds}`);
+  }
+  if (f.budget !== undefined && !(f.budget.requests >= 1 && f.budget.perMs >= 1)) {
+    throw invalid("faults.budget needs requests >= 1 and perMs >= 1");
+  }
+  if (
+    f.revokeTokensEveryRequests !== undefined &&
+    !(Number.isInteger(f.revokeTokensEveryRequests) && f.revokeTokensEveryRequests >= 1)
+  ) {
+    throw invalid("faults.revokeTokensEveryRequests must be a whole number >= 1");
+  }
+  checkRange("faults.pageLatencyMs", f.pageLatencyMs);
+  return { ...f };
+}
+
+export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
+  const dataStartMs = options.dataStart?.getTime();
+  if (dataStartMs === undefined || !Number.isFinite(dataStartMs))
+    throw invalid("dataStart must be a valid Date");
+  const dataEndMs = options.dataEnd === undefined ? Number.POSITIVE_INFINITY : options.dataEnd.getTime();
+  if (Number.isNaN(dataEndMs) || dataEndMs < dataStartMs)
+    throw invalid("dataEnd must be a Date after dataStart");
+  if (!(Number.isFinite(options.callsPerHour) && options.callsPerHour >= 0)) {
+    throw invalid(`callsPerHour must be a number >= 0, got ${options.callsPerHour}`);
+  }
+  if (options.live && !(Number.isFinite(options.live.callsPerHour) && options.live.callsPerHour >= 0)) {
+    throw invalid(`live.callsPerHour must be a number >= 0, got ${options.live.callsPerHour}`);
+  }
+  const pageSize = options.pageSize ?? 1000;
+  if (!(Number.isInteger(pageSize) && pageSize >= 1)) throw invalid(`pageSize must be a whole number >= 1`);
+  const port = options.port ?? 0;
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw invalid(`port must be 0..65535`);
+  const tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;
+  if (!(tokenLifetimeSeconds > 0)) throw invalid("tokenLifetimeSeconds must be > 0");
+  checkRange("visibilityDelayMs", options.visibilityDelayMs);
+  return {
+    seed: (options.seed ?? 1) >>> 0,
+    tenantId: options.tenantId ?? DEFAULT_TENANT_ID,
+    clientId: options.clientId ?? DEFAULT_CLIENT_ID,
+    clientSecret: options.clientSecret,
+    clientCertificatePem: options.clientCertificatePem,
+    grantedPermissions: options.grantedPermissions ?? [CALL_RECORDS_PERMISSION],
+    port,
+    serverCertificate: options.serverCertificate,
+    dataStartMs,
+    dataEndMs,
+    callsPerHour: options.callsPerHour,
+    live: options.live && { sinceMs: options.live.since.getTime(), callsPerHour: options.live.callsPerHour },
+    visibilityDelayMs: options.visibilityDelayMs ?? { min: 0, max: 0 },
+    pageSize,
+    now: options.now ?? Date.now,
+    tokenLifetimeSeconds,
+  };
+}

@@ -1,0 +1,233 @@
+/**
+ * The simulator's HTTPS server on 127.0.0.1: routes to the Entra ID endpoints, the Graph endpoint
+ * and the ground-truth endpoints under `/_sim/`.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import {
+  instanceDiscovery,
+  isKnownTenant,
+  openIdConfiguration,
+  tokenEndpoint,
+  unknownTenant,
+} from "./auth.js";
+import { generateServerCertificate, registerCertificate, type ServerCertificate } from "./certificates.js";
+import type { SimulatorContext, SimulatorStats } from "./context.js";
+import { handleGraph } from "./graph.js";
+import { sendJson } from "./http.js";
+import { resolveOptions, type SimulatorFaults, type SimulatorOptions, validateFaults } from "./options.js";
+import { hash, Random } from "./random.js";
+import type { SimulatedRow } from "./rows.js";
+import { RowStore } from "./store.js";
+import { type Instant, parseInstant } from "./time.js";
+import { TokenStore } from "./tokens.js";
+
+export type GraphVersion = "v1.0" | "beta";
+
+export interface GraphSimulator {
+  /** `https://127.0.0.1:<port>`: both the authority host and the Graph endpoint. */
+  readonly url: string;
+  /** The server's self-signed certificate: trust it explicitly or through NODE_EXTRA_CA_CERTS. */
+  readonly caCertificatePem: string;
+  readonly tenantId: string;
+  readonly clientId: string;
+  /**
+   * Ground truth: every row visible now that started within [from, to] (inclusive, each bound
+   * optional), exactly as served, sorted by start then id. Beta's shape by default; with "v1.0"
+   * without `administrativeUnitInfos`, as v1.0 serves them.
+   */
+  visibleRows(from?: Date, to?: Date, version?: GraphVersion): SimulatedRow[];
+  /**
+   * Every row that will ever exist within [from, to], visible yet or not (for tests that wait until
+   * all are visible). Needs an end: `to` or the option `dataEnd`.
+   */
+  allRows(from?: Date, to?: Date, version?: GraphVersion): SimulatedRow[];
+  stats(): SimulatorStats;
+  /** Every token issued so far becomes invalid (Graph answers 401 InvalidAuthenticationToken). */
+  revokeTokens(): void;
+  /** Replaces the faults (none when undefined) from the next request on. */
+  setFaults(faults: SimulatorOptions["faults"]): void;
+  close(): Promise<void>;
+}
+
+let defaultCertificate: Promise<ServerCertificate> | undefined;
+
+/** One certificate per process for simulators that bring none: trusted once, it serves them all. */
+function serverCertificate(options: SimulatorOptions): Promise<ServerCertificate> {
+  if (options.serverCertificate) return Promise.resolve(options.serverCertificate);
+  defaultCertificate ??= generateServerCertificate().catch((error: unknown) => {
+    defaultCertificate = undefined;
+    throw error;
+  });
+  return defaultCertificate;
+}
+
+function rowFaults(faults: SimulatorFaults) {
+  return {
+    extraPropertyRate: faults.extraPropertyRate ?? 0,
+    malformedRowRate: faults.malformedRowRate ?? 0,
+    oversizedChargeRate: faults.oversizedChargeRate ?? 0,
+  };
+}
+
+function bound(date: Date | undefined, fallback: number): Instant {
+  const ms = date === undefined ? fallback : date.getTime();
+  if (Number.isNaN(ms)) throw new RangeError("not a valid Date");
+  return { ms, sub: 0 };
+}
+
+function groundTruth(ctx: SimulatorContext, res: ServerResponse, url: URL): void {
+  if (url.pathname === "/_sim/stats") {
+    sendJson(res, 200, { ...ctx.stats, byStatus: { ...ctx.stats.byStatus } });
+    return;
+  }
+  const fromText = url.searchParams.get("from");
+  const toText = url.searchParams.get("to");
+  const from = fromText ? parseInstant(fromText) : { ms: ctx.options.dataStartMs, sub: 0 };
+  const to = toText ? parseInstant(toText) : { ms: Number.POSITIVE_INFINITY, sub: 0 };
+  if (!from || !to) {
+    sendJson(res, 400, { error: { code: "BadRequest", message: "from and to must be ISO-8601 instants" } });
+    return;
+  }
+  const beta = url.searchParams.get("version") !== "v1.0";
+  sendJson(res, 200, ctx.store.rows(from, to, ctx.options.now(), beta));
+}
+
+async function route(ctx: SimulatorContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", ctx.url);
+  const path = url.pathname;
+  if (/^\/(v1\.0|beta)\//i.test(path)) {
+    handleGraph(ctx, req, res);
+    return;
+  }
+  if (path === "/_sim/visible" || path === "/_sim/stats") {
+    groundTruth(ctx, res, url);
+    return;
+  }
+  if (/^\/[^/]+\/discovery\/instance$/.test(path)) {
+    instanceDiscovery(ctx, res);
+    return;
+  }
+  const tenantPath =
+    /^\/([^/]+)\/(v2\.0\/\.well-known\/openid-configuration|\.well-known\/openid-configuration|oauth2\/v2\.0\/token|discovery\/v2\.0\/keys)$/.exec(
+      path,
+    );
+  if (tenantPath) {
+    const tenant = decodeURIComponent(tenantPath[1] as string);
+    const endpoint = tenantPath[2] as string;
+    if (endpoint === "oauth2/v2.0/token") {
+      if (req.method !== "POST") {
+        sendJson(res, 405, { error: "invalid_request", error_description: "The token endpoint takes POST." });
+        return;
+      }
+      await tokenEndpoint(ctx, req, res, tenant);
+    } else if (!isKnownTenant(ctx, tenant)) {
+      unknownTenant(ctx, res, tenant);
+    } else if (endpoint === "discovery/v2.0/keys") {
+      sendJson(res, 200, { keys: [] });
+    } else {
+      openIdConfiguration(ctx, res, tenant);
+    }
+    return;
+  }
+  sendJson(res, 404, { error: { code: "ResourceNotFound", message: `No resource at '${path}'.` } });
+}
+
+export async function startGraphSimulator(options: SimulatorOptions): Promise<GraphSimulator> {
+  const resolved = resolveOptions(options);
+  const faults = validateFaults(options.faults);
+  const tls = await serverCertificate(options);
+  const tokens = new TokenStore(resolved.now);
+  const ctx: SimulatorContext = {
+    options: resolved,
+    url: "",
+    faults,
+    store: new RowStore(
+      {
+        seed: resolved.seed,
+        callsPerHour: resolved.callsPerHour,
+        live: resolved.live,
+        dataStartMs: resolved.dataStartMs,
+        dataEndMs: resolved.dataEndMs,
+        visibilityDelayMs: resolved.visibilityDelayMs,
+      },
+      rowFaults(faults),
+    ),
+    tokens,
+    certificate: resolved.clientCertificatePem
+      ? registerCertificate(resolved.clientCertificatePem)
+      : undefined,
+    faultRandom: new Random(hash(resolved.seed, 0xfa17)),
+    stats: {
+      graphRequests: 0,
+      byStatus: {},
+      tokenRequests: 0,
+      tokensIssued: 0,
+      throttled: 0,
+      retryAfterViolations: 0,
+      rowsServed: 0,
+    },
+    retryAfterUntil: new Map(),
+    budgetWindows: new Map(),
+    unavailableCount: 0,
+    timers: new Set(),
+  };
+
+  const server = createServer({ cert: tls.certificatePem, key: tls.privateKeyPem }, (req, res) => {
+    route(ctx, req, res).catch((error: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      sendJson(res, 500, { error: { code: "InternalServerError", message: `simulator: ${message}` } });
+    });
+  });
+  server.on("tlsClientError", () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(resolved.port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  ctx.url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url: ctx.url,
+    caCertificatePem: tls.certificatePem,
+    tenantId: resolved.tenantId,
+    clientId: resolved.clientId,
+    visibleRows: (from, to, version = "beta") =>
+      ctx.store.rows(
+        bound(from, resolved.dataStartMs),
+        bound(to, Number.POSITIVE_INFINITY),
+        resolved.now(),
+        version === "beta",
+      ),
+    allRows: (from, to, version = "beta") =>
+      ctx.store.rows(
+        bound(from, resolved.dataStartMs),
+        bound(to, resolved.dataEndMs),
+        undefined,
+        version === "beta",
+      ),
+    stats: () => ({ ...ctx.stats, byStatus: { ...ctx.stats.byStatus } }),
+    revokeTokens: () => tokens.revokeAll(),
+    setFaults: (next) => {
+      ctx.faults = validateFaults(next);
+      ctx.store.setRowFaults(rowFaults(ctx.faults));
+    },
+    close: () => {
+      closed ??= new Promise<void>((resolve) => {
+        for (const timer of ctx.timers) clearTimeout(timer);
+        ctx.timers.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import avro from "avsc";
+import type { Kafka, KafkaMessage } from "kafkajs";
+import { request } from "undici";
+import { type App, type AppOptions, createApp } from "../../src/app.js";
+import { decodedToGraphJson } from "../../src/avro/index.js";
+import { loadConfig } from "../../src/config/index.js";
+import { createLogger } from "../../src/log.js";
+import type { GraphSimulator } from "../../src/simulator/index.js";
+import { uniqueName } from "./kafka.js";
+import type { TestStack } from "./stack.js";
+
+export interface ConnectorEnv {
+  [name: string]: string;
+}
+
+/** The environment a connector needs to run against the simulator and the test stack. */
+export function connectorEnv(sim: GraphSimulator, stack: TestStack, extra: ConnectorEnv = {}): ConnectorEnv {
+  return {
+    AZURE_TENANT_ID: sim.tenantId,
+    AZURE_CLIENT_ID: sim.clientId,
+    AZURE_CLIENT_SECRET: "simulator-secret",
+    AZURE_AUTHORITY_HOST: sim.url,
+    GRAPH_ENDPOINT: sim.url,
+    KAFKA_BROKERS: stack.brokers.join(","),
+    SCHEMA_REGISTRY_URL: stack.registryUrl,
+    KAFKA_TOPIC: uniqueName("pstn-calls"),
+    METRICS_PORT: "0",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
+    ...extra,
+  };
+}
+
+export function createTestApp(sim: GraphSimulator, env: ConnectorEnv, options: AppOptions = {}): App {
+  const config = loadConfig({ env });
+  return createApp(config, {
+    extraCaPem: sim.caCertificatePem,
+    logger: createLogger(config.logLevel),
+    graphBackoff: { minMs: 50, maxMs: 400 },
+    ...options,
+  });
+}
+
+/** Waits until `predicate` holds, polling; fails with `what` after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+const schemaCache = new Map<number, avro.Type>();
+
+/**
+ * Decodes a message as a downstream consumer would: the schema comes from the registry, by the id
+ * in the message's own wire-format header, never from the project's schema object.
+ */
+export async function decodeFromRegistry(
+  registryUrl: string,
+  value: Buffer,
+): Promise<Record<string, unknown>> {
+  if (value[0] !== 0) throw new Error(`magic byte ${value[0]}, not 0`);
+  const id = value.readUInt32BE(1);
+  let type = schemaCache.get(id);
+  if (!type) {
+    const response = await request(`${registryUrl}/schemas/ids/${id}`);
+    const body = (await response.body.json()) as { schema: string };
+    type = avro.Type.forSchema(JSON.parse(body.schema), { wrapUnions: false });
+    schemaCache.set(id, type);
+  }
+  return decodedToGraphJson(type.fromBuffer(value.subarray(5)) as Record<string, unknown>);
+}
+
+export function keysOf(messages: readonly KafkaMessage[]): string[] {
+  return messages.map((m) => m.key?.toString("utf8") ?? "");
+}
+
+export async function topicMessageCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}

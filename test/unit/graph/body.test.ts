@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ErrorCode, isPstnError } from "../../../src/errors.js";
+import { parseCallLogPage } from "../../../src/graph/body.js";
+
+function isBadResponse(error: unknown): boolean {
+  assert.ok(isPstnError(error, ErrorCode.GRAPH_BAD_RESPONSE), `got ${String(error)}`);
+  assert.equal(error.retriable, true);
+  return true;
+}
+
+describe("parseCallLogPage", () => {
+  test("charge and connectionCharge keep their exact source text", () => {
+    const text = `{"value":[
+      {"id":"a","charge":0.1234567890123456789,"connectionCharge":1e-7,"duration":61},
+      {"id":"b","charge": -0.5 ,"connectionCharge" :  0.00,"duration":0},
+      {"id":"c","charge":12345678901234567890.123456789012,"connectionCharge":1E+3},
+      {"id":"d","charge":0,"connectionCharge":-2.5e-12}
+    ]}`;
+    const { rows, nextLink } = parseCallLogPage(text);
+    assert.equal(nextLink, undefined);
+    assert.equal(rows.length, 4);
+    assert.equal(rows[0]!.charge, "0.1234567890123456789");
+    assert.equal(rows[0]!.connectionCharge, "1e-7");
+    assert.equal(rows[1]!.charge, "-0.5");
+    assert.equal(rows[1]!.connectionCharge, "0.00");
+    assert.equal(rows[2]!.charge, "12345678901234567890.123456789012");
+    assert.equal(rows[2]!.connectionCharge, "1E+3");
+    assert.equal(rows[3]!.charge, "0");
+    assert.equal(rows[3]!.connectionCharge, "-2.5e-12");
+  });
+
+  test("other numbers stay numbers; null charges stay null", () => {
+    const { rows } = parseCallLogPage(
+      '{"value":[{"id":"a","duration":61,"charge":null,"connectionCharge":null,"other":1.5,"surcharge":0.1}]}',
+    );
+    const row = rows[0]!;
+    assert.equal(row.duration, 61);
+    assert.equal(typeof row.duration, "number");
+    assert.equal(row.other, 1.5);
+    assert.equal(row.surcharge, 0.1);
+    assert.equal(row.charge, null);
+    assert.equal(row.connectionCharge, null);
+  });
+
+  test("a string value containing the text of a charge property is untouched", () => {
+    const inner = 'note "charge": 1, "connectionCharge":2.5 end';
+    const text = JSON.stringify({ value: [{ id: "a", note: inner, charge: 3 }] }).replace(
+      '"charge":3',
+      '"charge":3.10',
+    );
+    const { rows } = parseCallLogPage(text);
+    assert.equal(rows[0]!.note, inner);
+    assert.equal(rows[0]!.charge, "3.10");
+    // A string value that is just the word "charge" next to a number is untouched as well.
+    const other = parseCallLogPage('{"value":[{"kind":"charge","n":1,"charge":"7.00"}]}');
+    assert.equal(other.rows[0]!.kind, "charge");
+    assert.equal(other.rows[0]!.n, 1);
+    assert.equal(other.rows[0]!.charge, "7.00");
+  });
+
+  test("unknown properties and nested objects pass through", () => {
+    const { rows } = parseCallLogPage(
+      '{"value":[{"id":"a","administrativeUnitInfos":[{"id":"au1"}],"brandNew":{"x":[1,2]}}]}',
+    );
+    assert.deepEqual(rows[0], { id: "a", administrativeUnitInfos: [{ id: "au1" }], brandNew: { x: [1, 2] } });
+  });
+
+  test("@odata.nextLink is read whatever its casing", () => {
+    const link =
+      "https://graph.microsoft.com/v1.0/communications/callRecords/getPstnCalls(from=2019-11-01,to=2019-12-01)?$skip=1000";
+    for (const key of [
+      "@odata.nextLink",
+      "@odata.NextLink",
+      "@odata.nextlink",
+      "@ODATA.NEXTLINK",
+      "@Odata.NextLink",
+    ]) {
+      const page = parseCallLogPage(JSON.stringify({ "@odata.count": 1, value: [{ id: "x" }], [key]: link }));
+      assert.equal(page.nextLink, link, key);
+      assert.equal(page.rows.length, 1);
+    }
+  });
+
+  test("no nextLink (or an empty one) is undefined", () => {
+    assert.equal(parseCallLogPage('{"value":[]}').nextLink, undefined);
+    assert.equal(parseCallLogPage('{"value":[],"@odata.nextLink":""}').nextLink, undefined);
+    assert.equal(parseCallLogPage('{"value":[],"@odata.nextLink":null}').nextLink, undefined);
+    assert.equal(parseCallLogPage('{"value":[],"@odata.nextLinks":"http://x"}').nextLink, undefined);
+    assert.equal(parseCallLogPage('{"value":[],"@odata.context":"http://x"}').nextLink, undefined);
+  });
+
+  test("an empty page has no rows", () => {
+    assert.deepEqual(parseCallLogPage('{"@odata.count":0,"value":[]}'), { rows: [], nextLink: undefined });
+  });
+
+  test("truncated JSON is a retriable PSTN_GRAPH_BAD_RESPONSE", () => {
+    const full = JSON.stringify({ value: [{ id: "a", charge: 1.25 }, { id: "b" }] });
+    for (const cut of [1, 10, full.length - 1]) {
+      assert.throws(() => parseCallLogPage(full.slice(0, cut)), isBadResponse);
+    }
+    assert.throws(() => parseCallLogPage(""), isBadResponse);
+    assert.throws(() => parseCallLogPage("<html>gateway</html>"), isBadResponse);
+  });
+
+  test("JSON without a value array is a retriable PSTN_GRAPH_BAD_RESPONSE", () => {
+    for (const text of ['{"values":[]}', '{"value":{}}', '{"value":null}', "[]", "null", "42", '"value"']) {
+      assert.throws(() => parseCallLogPage(text), isBadResponse, text);
+    }
+  });
+});
