@@ -27,7 +27,8 @@ live progress and the latest events decoded from the topic. Ctrl-C stops everyth
 
 Options:
   --days <n>             history the simulated tenant has, read as a backfill first (default 100)
-  --calls-per-hour <n>   the tenant's call rate (default 60)
+  --calls-per-hour <n>   the tenant's call rate over its history (default 60)
+  --live-calls-per-hour <n>  the call rate from start-up on, arriving up to 20 s late (default 1800)
   --duration <seconds>   stop by itself after this long and print a summary (default: until Ctrl-C)
   -h, --help             this help
 `;
@@ -40,6 +41,7 @@ export const demoCommand: Command = {
     const { values, positionals } = parseCommandArgs(argv, {
       days: { type: "string" },
       "calls-per-hour": { type: "string" },
+      "live-calls-per-hour": { type: "string" },
       duration: { type: "string" },
     });
     if (values.help) {
@@ -50,6 +52,8 @@ export const demoCommand: Command = {
       throw new PstnError(ErrorCode.USAGE, `unexpected argument: ${positionals.join(" ")}`);
     const days = parseIntegerOption("days", values.days, 1, 3650) ?? 100;
     const callsPerHour = parseIntegerOption("calls-per-hour", values["calls-per-hour"], 1, 1_000_000) ?? 60;
+    const liveCallsPerHour =
+      parseIntegerOption("live-calls-per-hour", values["live-calls-per-hour"], 0, 1_000_000) ?? 1800;
     const durationS = parseIntegerOption("duration", values.duration, 1, 86_400);
     const shutdown = shutdownSignal();
     const cleanups: Array<() => Promise<unknown>> = [];
@@ -63,6 +67,7 @@ export const demoCommand: Command = {
         clientSecret: secret,
         dataStart: new Date(now - days * DAY),
         callsPerHour,
+        live: { since: new Date(now), callsPerHour: liveCallsPerHour },
         visibilityDelayMs: { min: 0, max: 20_000 },
         faults: {
           throttleRate: 0.03,

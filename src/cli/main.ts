@@ -4,9 +4,17 @@ import { checkCommand } from "./check.js";
 import type { Command } from "./command.js";
 import { demoCommand } from "./demo.js";
 import { backfillCommand, runCommand } from "./run.js";
+import { simulateCommand } from "./simulate.js";
 import { stackCommand } from "./stack.js";
 
-const commands: readonly Command[] = [runCommand, backfillCommand, demoCommand, checkCommand, stackCommand];
+const commands: readonly Command[] = [
+  runCommand,
+  backfillCommand,
+  demoCommand,
+  simulateCommand,
+  checkCommand,
+  stackCommand,
+];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;

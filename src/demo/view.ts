@@ -30,7 +30,7 @@ const number = new Intl.NumberFormat("en-US");
 export function renderView(state: ViewState): string[] {
   const { progress } = state;
   const watermark = progress.watermark;
-  const lag = watermark ? `${Math.max(0, Math.round((state.now - watermark.getTime()) / 1000))} s` : "-";
+  const lag = watermark ? formatLag(state.now - watermark.getTime()) : "-";
   const requests = Object.values(state.graphByCode).reduce((a, b) => a + b, 0);
   const byCode = Object.entries(state.graphByCode)
     .sort(([a], [b]) => a.localeCompare(b))
@@ -60,6 +60,24 @@ export function renderView(state: ViewState): string[] {
     "  Ctrl-C stops the connector, the simulator and the stack it started.",
   );
   return lines;
+}
+
+/** "6 s", "4 min 12 s", "70 d 1 h": the two largest units. */
+export function formatLag(ms: number): string {
+  let seconds = Math.max(0, Math.round(ms / 1000));
+  const parts: string[] = [];
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3600],
+    ["min", 60],
+    ["s", 1],
+  ] as const) {
+    if (seconds >= size || (unit === "s" && parts.length === 0)) {
+      parts.push(`${Math.floor(seconds / size)} ${unit}`);
+      seconds %= size;
+    }
+  }
+  return parts.slice(0, 2).join(" ");
 }
 
 function pad(value: number): string {

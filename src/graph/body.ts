@@ -9,9 +9,9 @@ export interface CallLogPage {
  * `charge` and `connectionCharge` are money: Graph writes them as JSON numbers (Double on v1.0,
  * Decimal on beta), which JSON.parse would turn into binary floating point. This turns such a
  * number token into a string token holding its exact source text, before parsing. A match can
- * only start at a real key: inside a JSON string every `"` is escaped, so `"charge":` cannot occur.
+ * only be a real key: inside a JSON string every `"` is escaped, and a real key follows `{` or `,`.
  */
-const MONEY_NUMBER = /"(charge|connectionCharge)"(\s*):(\s*)(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g;
+const MONEY_NUMBER = /(?<=[{,]\s*)"(charge|connectionCharge)"(\s*):(\s*)(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g;
 
 export function parseCallLogPage(text: string): CallLogPage {
   let body: unknown;

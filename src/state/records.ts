@@ -80,10 +80,15 @@ export function decodeBarrier(value: Buffer): string | undefined {
   return typeof parsed.nonce === "string" ? parsed.nonce : undefined;
 }
 
-function parseJson(value: Buffer, what: string): unknown {
+function parseJson(value: Buffer, what: string): Record<string, unknown> {
+  let parsed: unknown;
   try {
-    return JSON.parse(value.toString("utf8"));
+    parsed = JSON.parse(value.toString("utf8"));
   } catch (error) {
     throw new PstnError(ErrorCode.STATE_INVALID, `state topic: ${what} record is not JSON`, { cause: error });
   }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new PstnError(ErrorCode.STATE_INVALID, `state topic: ${what} record is not a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
 }

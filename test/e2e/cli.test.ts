@@ -1,0 +1,185 @@
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { request } from "undici";
+import { CliProcess, cleanEnv, parseEnvLines, runCli } from "../support/cli.js";
+import { waitFor } from "../support/connector.js";
+import { uniqueName } from "../support/kafka.js";
+import { startTestStack, type TestStack } from "../support/stack.js";
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePromise) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolvePromise(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+async function metricValue(port: number, name: string): Promise<number> {
+  const response = await request(`http://127.0.0.1:${port}/metrics`);
+  const text = await response.body.text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.split(" ").pop()) : Number.NaN;
+}
+
+describe("pstn-connector commands as processes: simulate, check, run, demo", () => {
+  let stack: TestStack;
+  let simulator: CliProcess;
+  let simEnv: Record<string, string>;
+
+  before(async () => {
+    stack = await startTestStack();
+    simulator = new CliProcess(
+      [
+        "simulate",
+        "--port",
+        "0",
+        "--history",
+        "3d",
+        "--calls-per-hour",
+        "200",
+        "--throttle-rate",
+        "0.05",
+        "--client-secret",
+        "s3cret",
+      ],
+      cleanEnv({}),
+    );
+    await waitFor(
+      "the simulator to print its settings",
+      () => simulator.stdout.includes("NODE_EXTRA_CA_CERTS="),
+      30_000,
+    );
+    simEnv = parseEnvLines(simulator.stdout);
+  });
+  after(async () => {
+    simulator?.kill("SIGINT");
+    await simulator?.done;
+    await stack?.stop();
+  });
+
+  function connectorEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return cleanEnv({
+      ...simEnv,
+      KAFKA_BROKERS: stack.brokers.join(","),
+      SCHEMA_REGISTRY_URL: stack.registryUrl,
+      KAFKA_TOPIC: uniqueName("cli-calls"),
+      CONNECTOR_START: "3d",
+      LOG_LEVEL: "warn",
+      ...extra,
+    });
+  }
+
+  test("simulate prints the connector's settings, sourceable", () => {
+    assert.deepEqual(Object.keys(simEnv).sort(), [
+      "AZURE_AUTHORITY_HOST",
+      "AZURE_CLIENT_ID",
+      "AZURE_CLIENT_SECRET",
+      "AZURE_TENANT_ID",
+      "GRAPH_ENDPOINT",
+      "NODE_EXTRA_CA_CERTS",
+    ]);
+    assert.match(simEnv.GRAPH_ENDPOINT!, /^https:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(simEnv.AZURE_CLIENT_SECRET, "s3cret");
+  });
+
+  test("check reaches token, Graph, Kafka and registry: exit 0, one line each", async () => {
+    const result = await runCli(["check"], connectorEnv());
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.trim().split("\n");
+    assert.deepEqual(
+      lines.map((line) => line.split(":")[0]),
+      ["ok   token", "ok   graph", "ok   kafka", "ok   registry"],
+    );
+  });
+
+  test("check with a wrong secret: exit 2, the token line says why, and the secret is not printed", async () => {
+    const result = await runCli(["check"], connectorEnv({ AZURE_CLIENT_SECRET: "wrong-secret-value" }));
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^FAIL token: Entra ID refused the credentials of app .*AADSTS7000215/m);
+    assert.doesNotMatch(result.stdout + result.stderr, /wrong-secret-value/);
+  });
+
+  test("invalid configuration: exit 2, one line per problem, nothing else", async () => {
+    const result = await runCli(
+      ["run"],
+      cleanEnv({
+        AZURE_TENANT_ID: "not a tenant!",
+        POLL_INTERVAL: "often",
+        KAFKA_BROKERS: "nohost",
+        LOOKBAK: "1h",
+      }),
+    );
+    assert.equal(result.code, 2);
+    const lines = result.stderr.trim().split("\n");
+    assert.ok(lines.length >= 5, result.stderr);
+    for (const line of lines) assert.match(line, /^pstn-connector run: [A-Z_]+: /);
+    assert.match(result.stderr, /POLL_INTERVAL: "often" is not a duration/);
+    assert.match(result.stderr, /LOOKBAK: unknown variable; did you mean LOOKBACK\?/);
+    assert.equal(result.stdout, "");
+  });
+
+  test("run publishes, serves /metrics, /healthz and /readyz, and stops cleanly on SIGTERM with exit 0", async () => {
+    const port = await freePort();
+    const run = new CliProcess(["run"], connectorEnv({ METRICS_PORT: String(port), POLL_INTERVAL: "2s" }));
+    try {
+      await waitFor(
+        "rows to be published",
+        async () => (await metricValue(port, "pstn_connector_rows_published_total").catch(() => 0)) > 100,
+        60_000,
+      );
+      await waitFor(
+        "a first complete poll",
+        async () =>
+          (await metricValue(port, "pstn_connector_last_success_timestamp_seconds").catch(() => 0)) > 0,
+        60_000,
+      );
+      const health = await request(`http://127.0.0.1:${port}/healthz`);
+      assert.equal(health.statusCode, 200);
+      await health.body.dump();
+      await waitFor(
+        "/readyz to answer 200",
+        async () => {
+          const ready = await request(`http://127.0.0.1:${port}/readyz`);
+          await ready.body.dump();
+          return ready.statusCode === 200;
+        },
+        30_000,
+      );
+      for (const name of [
+        "pstn_connector_rows_fetched_total",
+        "pstn_connector_watermark_timestamp_seconds",
+        "pstn_connector_last_success_timestamp_seconds",
+        "pstn_connector_graph_request_duration_seconds_count",
+        "pstn_connector_kafka_produce_duration_seconds_count",
+        "pstn_connector_process_cpu_seconds_total",
+      ]) {
+        assert.ok((await metricValue(port, name)) > 0, `${name} > 0`);
+      }
+      assert.ok((await metricValue(port, 'pstn_connector_graph_requests_total{code="200"}')) > 0);
+    } finally {
+      run.kill("SIGTERM");
+    }
+    const result = await run.done;
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    assert.doesNotMatch(result.stderr, /s3cret/);
+  });
+
+  test("demo --duration runs simulator and connector against the given stack and exits 0 with a summary", async () => {
+    const result = await runCli(
+      ["demo", "--days", "2", "--duration", "15"],
+      cleanEnv({
+        KAFKA_BROKERS: stack.brokers.join(","),
+        SCHEMA_REGISTRY_URL: stack.registryUrl,
+        KAFKA_TOPIC: uniqueName("demo-calls"),
+      }),
+    );
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    const published = Number(/^demo: stopped\. .*published (\d+)/m.exec(result.stdout)?.[1] ?? "0");
+    assert.ok(published > 50, result.stdout);
+    await sleep(0);
+  });
+});
