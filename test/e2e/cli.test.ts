@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { request } from "undici";
+import { Kafka, logLevel } from "kafkajs";
+import { Agent, request } from "undici";
 import { CliProcess, cleanEnv, parseEnvLines, runCli } from "../support/cli.js";
 import { waitFor } from "../support/connector.js";
-import { uniqueName } from "../support/kafka.js";
+import { consumeAll, uniqueName } from "../support/kafka.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
 function freePort(): Promise<number> {
@@ -166,6 +168,38 @@ describe("pstn-connector commands as processes: simulate, check, run, demo", () 
     const result = await run.done;
     assert.equal(result.code, 0, result.stderr.slice(-2000));
     assert.doesNotMatch(result.stderr, /s3cret/);
+  });
+
+  test("backfill --from --to publishes exactly the range's rows, and a second run publishes nothing more", async () => {
+    const to = new Date(Date.now() - 86_400_000);
+    const from = new Date(to.getTime() - 36 * 3_600_000);
+    const env = connectorEnv({ WINDOW_SLICE: "12h" });
+    const first = await runCli(["backfill", "--from", from.toISOString(), "--to", to.toISOString()], env);
+    assert.equal(first.code, 0, first.stderr.slice(-2000));
+    const again = await runCli(["backfill", "--from", from.toISOString(), "--to", to.toISOString()], env);
+    assert.equal(again.code, 0, again.stderr.slice(-2000));
+
+    const ca = readFileSync(simEnv.NODE_EXTRA_CA_CERTS!, "utf8");
+    const truthResponse = await request(
+      `${simEnv.GRAPH_ENDPOINT}/_sim/visible?from=${from.toISOString()}&to=${to.toISOString()}&version=v1.0`,
+      { dispatcher: new Agent({ connect: { ca } }) },
+    );
+    const truth = (await truthResponse.body.json()) as Array<{ id: string }>;
+    assert.ok(truth.length > 100, `36 h at 200 calls/hour, got ${truth.length}`);
+    const kafka = new Kafka({
+      clientId: "backfill-test",
+      brokers: stack.brokers,
+      logLevel: logLevel.NOTHING,
+    });
+    const messages = await consumeAll(kafka, env.KAFKA_TOPIC!, { expected: truth.length, settleMs: 1500 });
+    assert.equal(messages.length, truth.length, "each row once, the second run added none");
+    assert.deepEqual(new Set(messages.map((m) => m.key?.toString())), new Set(truth.map((row) => row.id)));
+  });
+
+  test("backfill without --from is a usage error: exit 2", async () => {
+    const result = await runCli(["backfill"], connectorEnv());
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--from is required/);
   });
 
   test("demo --duration runs simulator and connector against the given stack and exits 0 with a summary", async () => {
