@@ -1,14 +1,17 @@
 import { createApp } from "../app.js";
 import { ErrorCode, PstnError } from "../errors.js";
 import { startMetricsServer } from "../metrics/server.js";
+import { runWithStandby } from "../pipeline/standby.js";
 import { type Command, parseCommandArgs } from "./command.js";
 import { CONFIG_HELP, CONFIG_OPTION, loadCommandConfig, shutdownSignal } from "./runtime.js";
 
 const runHelp = `Usage: pstn-connector run [options]
 
 Polls Graph every POLL_INTERVAL, reading [watermark - LOOKBACK, now], and publishes each new row once
-to KAFKA_TOPIC until stopped. SIGTERM/SIGINT: stops taking new work, abandons the open transaction
-(its rows are read again by the next start), closes cleanly, exits 0.
+to KAFKA_TOPIC until stopped. Replicas with the same identity (tenant, CONNECTOR_NAME) elect one
+active instance; the others stand by and take over within CONNECTOR_FAILOVER_TIMEOUT of its loss.
+SIGTERM/SIGINT: stops taking new work, abandons the open transaction (its rows are read again by
+the next active instance), closes cleanly, exits 0.
 
 Options:
 ${CONFIG_HELP}
@@ -36,7 +39,9 @@ export const runCommand: Command = {
       "starting",
     );
     try {
-      await app.connector.run(shutdown.signal);
+      await runWithStandby(app.connector, shutdown.signal, {
+        sessionTimeoutMs: config.connector.failoverTimeoutMs,
+      });
       app.logger.info("stopped");
       return 0;
     } finally {

@@ -185,6 +185,13 @@ function validate(read: Reader): ConnectorConfig | undefined {
       maxReason: "Graph's limit per request",
     }),
   );
+  const failoverTimeoutMs = read.get("CONNECTOR_FAILOVER_TIMEOUT", (text) =>
+    check.duration(text, {
+      allowZero: false,
+      maxMs: 30 * 60_000,
+      maxReason: "Kafka's largest session timeout",
+    }),
+  );
   const metricsPort = read.get("METRICS_PORT", check.port);
   const logLevel = read.get("LOG_LEVEL", (text) => check.choice(text, LOG_LEVELS, "a log level"));
 
@@ -200,6 +207,7 @@ function validate(read: Reader): ConnectorConfig | undefined {
       pollIntervalMs: present(pollIntervalMs),
       lookbackMs: present(lookbackMs),
       windowSliceMs: present(windowSliceMs),
+      failoverTimeoutMs: present(failoverTimeoutMs),
     },
     metricsPort: present(metricsPort),
     logLevel: present(logLevel),

@@ -55,6 +55,8 @@ export interface ConnectorConfig {
     pollIntervalMs: number;
     lookbackMs: number;
     windowSliceMs: number;
+    /** Consumer-group session timeout of the leader election: how soon a standby takes over. */
+    failoverTimeoutMs: number;
   };
   metricsPort: number;
   logLevel: LogLevel;

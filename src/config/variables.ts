@@ -23,6 +23,7 @@ export const DEFAULTS = {
   POLL_INTERVAL: "5m",
   LOOKBACK: "48h",
   WINDOW_SLICE: "1d",
+  CONNECTOR_FAILOVER_TIMEOUT: "10s",
   METRICS_PORT: "9464",
   LOG_LEVEL: "info",
 } as const;
@@ -330,6 +331,16 @@ export const CONFIG_VARIABLES = [
     required: false,
     secret: false,
     example: "12h",
+  },
+  {
+    name: "CONNECTOR_FAILOVER_TIMEOUT",
+    group: "Connector",
+    description:
+      "Instances with the same identity elect one active instance through a Kafka consumer group; the others stand by. This is how long the group waits for a silent active instance (the group session timeout, within the broker's group.min/max.session.timeout.ms) before a standby takes over.",
+    default: DEFAULTS.CONNECTOR_FAILOVER_TIMEOUT,
+    required: false,
+    secret: false,
+    example: "30s",
   },
   {
     name: "METRICS_PORT",

@@ -209,6 +209,11 @@ export class Connector {
     }
   }
 
+  /** The parts a wrapper (standby election) shares with the connector. */
+  get settings(): Pick<ConnectorOptions, "kafka" | "logger" | "topics"> {
+    return this.options;
+  }
+
   get stats(): Readonly<Progress> {
     return this.progress;
   }

@@ -18,8 +18,22 @@ export interface SimulatorStats {
   throttled: number;
   /** Graph requests that came back before the Retry-After their client was last given had passed. */
   retryAfterViolations: number;
-  /** Rows in the pages served. */
+  /** Rows in the pages served whole (not in pages cut off by a transport fault). */
   rowsServed: number;
+  /** Transport faults injected into Graph requests, by kind. */
+  faultsInjected: FaultsInjected;
+}
+
+/** Counts of the transport faults injected (each also counted in `byStatus` under the status sent). */
+export interface FaultsInjected {
+  /** 500s and 502s. */
+  serverError: number;
+  /** Pages whose body ended cleanly part-way. */
+  truncated: number;
+  /** Pages whose connection was destroyed part-way through the body. */
+  reset: number;
+  /** Pages stalled, before the headers or part-way through the body. */
+  stall: number;
 }
 
 export interface SimulatorContext {
@@ -39,6 +53,10 @@ export interface SimulatorContext {
   readonly budgetWindows: Map<string, number[]>;
   /** 503s sent so far (every other one carries Retry-After). */
   unavailableCount: number;
-  /** Pending latency timers, cleared on close. */
+  /** Server errors sent so far (500 and 502 alternate). */
+  serverErrorCount: number;
+  /** Stalls so far (before the headers and mid-body alternate). */
+  stallCount: number;
+  /** Pending latency and stall timers, cleared on close. */
   readonly timers: Set<NodeJS.Timeout>;
 }

@@ -1,8 +1,11 @@
 /**
- * Request faults: throttling (random and by budget), 503/504, latency, token revocation, and the
- * record of clients that come back before the Retry-After they were given.
+ * Request faults: throttling (random and by budget), 500/502/503/504, latency, token revocation,
+ * transport faults on pages (truncated, reset and stalled bodies), and the record of clients that
+ * come back before the Retry-After they were given.
  */
 import type { SimulatorContext } from "./context.js";
+import { DEFAULT_STALL_MS } from "./options.js";
+import { hash, Random } from "./random.js";
 
 /** A client that comes back this much early still counts as on time (timer and clock rounding). */
 const RETRY_AFTER_TOLERANCE_MS = 5;
@@ -22,7 +25,9 @@ export interface RetryAfterNote {
 export type FaultResponse =
   | { status: 429; code: "TooManyRequests"; message: string; retryAfterSeconds: number }
   | { status: 503; code: "ServiceUnavailable"; message: string; retryAfterSeconds: number | undefined }
-  | { status: 504; code: "GatewayTimeout"; message: string; retryAfterSeconds: undefined };
+  | { status: 504; code: "GatewayTimeout"; message: string; retryAfterSeconds: undefined }
+  | { status: 500; code: "InternalServerError"; message: string; retryAfterSeconds: undefined }
+  | { status: 502; code: "BadGateway"; message: string; retryAfterSeconds: undefined };
 
 /** The draws of one request: always the same number, so each request's fate depends only on its number. */
 export interface RequestDraws {
@@ -30,11 +35,40 @@ export interface RequestDraws {
   unavailable: number;
   gatewayTimeout: number;
   latency: number;
+  serverError: number;
+  truncated: number;
+  reset: number;
+  stall: number;
+  /** Where a cut-off or stalled body is cut, as a share of its bytes. */
+  cut: number;
 }
 
+/** What happens to a page (200) on its way to the client. */
+export type BodyFault =
+  | { kind: "truncated"; cutAt: number }
+  | { kind: "reset"; cutAt: number }
+  | { kind: "stallHeaders"; stallMs: number }
+  | { kind: "stallBody"; cutAt: number; stallMs: number };
+
+const SALT_TRANSPORT = 0x7a45;
+
+/** Draws the faults of request number `ctx.stats.graphRequests`. */
 export function drawRequest(ctx: SimulatorContext): RequestDraws {
   const r = ctx.faultRandom;
-  return { throttle: r.next(), unavailable: r.next(), gatewayTimeout: r.next(), latency: r.next() };
+  // The transport draws come from the request's number, not from the shared sequence, so that
+  // the older faults meet the same requests for a seed as before they existed.
+  const t = new Random(hash(ctx.options.seed, ctx.stats.graphRequests, SALT_TRANSPORT));
+  return {
+    throttle: r.next(),
+    unavailable: r.next(),
+    gatewayTimeout: r.next(),
+    latency: r.next(),
+    serverError: t.next(),
+    truncated: t.next(),
+    reset: t.next(),
+    stall: t.next(),
+    cut: t.next(),
+  };
 }
 
 /** Counts a violation if `client` is back before the Retry-After it was given has passed. */
@@ -106,6 +140,50 @@ export function randomFault(ctx: SimulatorContext, draws: RequestDraws): FaultRe
       message: "The gateway timed out.",
       retryAfterSeconds: undefined,
     };
+  }
+  if (draws.serverError < (f.serverErrorRate ?? 0)) {
+    ctx.stats.faultsInjected.serverError++;
+    return ctx.serverErrorCount++ % 2 === 0
+      ? {
+          status: 500,
+          code: "InternalServerError",
+          message: "An internal server error occurred while processing the request.",
+          retryAfterSeconds: undefined,
+        }
+      : {
+          status: 502,
+          code: "BadGateway",
+          message: "The upstream service returned an invalid response.",
+          retryAfterSeconds: undefined,
+        };
+  }
+  return undefined;
+}
+
+/** A byte offset strictly inside a body of `length` bytes (0 for an empty body). */
+function cutAt(length: number, draw: number): number {
+  if (length < 2) return 0;
+  return Math.min(length - 1, Math.max(1, Math.floor(length * (0.25 + draw * 0.5))));
+}
+
+/** The transport fault a page of `length` bytes meets, if any (counted). */
+export function bodyFault(ctx: SimulatorContext, draws: RequestDraws, length: number): BodyFault | undefined {
+  const f = ctx.faults;
+  const counts = ctx.stats.faultsInjected;
+  if (draws.truncated < (f.truncatedBodyRate ?? 0)) {
+    counts.truncated++;
+    return { kind: "truncated", cutAt: cutAt(length, draws.cut) };
+  }
+  if (draws.reset < (f.resetMidBodyRate ?? 0)) {
+    counts.reset++;
+    return { kind: "reset", cutAt: cutAt(length, draws.cut) };
+  }
+  if (draws.stall < (f.stallRate ?? 0)) {
+    counts.stall++;
+    const stallMs = f.stallMs ?? DEFAULT_STALL_MS;
+    return ctx.stallCount++ % 2 === 0
+      ? { kind: "stallHeaders", stallMs }
+      : { kind: "stallBody", cutAt: cutAt(length, draws.cut), stallMs };
   }
   return undefined;
 }

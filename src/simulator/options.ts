@@ -24,7 +24,34 @@ export interface SimulatorFaults {
   oversizedChargeRate?: number;
   /** Latency added to each Graph response, drawn uniformly. */
   pageLatencyMs?: { min: number; max: number };
+  /**
+   * Probability that a Graph request gets a server error: 500 and 502 alternating, with a
+   * Graph-style JSON error body and no Retry-After.
+   */
+  serverErrorRate?: number;
+  /**
+   * Probability that a page (200) is cut off part-way: the response ends cleanly (chunked) after
+   * only part of its JSON, so the client reads truncated, malformed JSON.
+   */
+  truncatedBodyRate?: number;
+  /**
+   * Probability that a page (200) is cut off by the connection: headers (with the full
+   * Content-Length) and part of the body are sent, then the socket is destroyed.
+   */
+  resetMidBodyRate?: number;
+  /**
+   * Probability that a page (200) stalls for {@link stallMs}: alternately before any header (the
+   * client's headers timeout) and after the headers and part of the body (its body timeout).
+   */
+  stallRate?: number;
+  /** How long a stall lasts, in ms; default 30000. */
+  stallMs?: number;
 }
+
+/** Default of {@link SimulatorFaults.stallMs}. */
+export const DEFAULT_STALL_MS = 30_000;
+/** The longest timer Node keeps (about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export interface SimulatorOptions {
   /** Default 1; the same seed and options give the same rows. */
@@ -108,6 +135,10 @@ export function validateFaults(faults: SimulatorFaults | undefined): SimulatorFa
     "extraPropertyRate",
     "malformedRowRate",
     "oversizedChargeRate",
+    "serverErrorRate",
+    "truncatedBodyRate",
+    "resetMidBodyRate",
+    "stallRate",
   ] as const) {
     const value = f[key];
     if (value !== undefined && !(value >= 0 && value <= 1)) {
@@ -128,6 +159,12 @@ export function validateFaults(faults: SimulatorFaults | undefined): SimulatorFa
     !(Number.isInteger(f.revokeTokensEveryRequests) && f.revokeTokensEveryRequests >= 1)
   ) {
     throw invalid("faults.revokeTokensEveryRequests must be a whole number >= 1");
+  }
+  if (
+    f.stallMs !== undefined &&
+    !(Number.isInteger(f.stallMs) && f.stallMs >= 0 && f.stallMs <= MAX_TIMER_MS)
+  ) {
+    throw invalid(`faults.stallMs must be a whole number of ms in [0, ${MAX_TIMER_MS}], got ${f.stallMs}`);
   }
   checkRange("faults.pageLatencyMs", f.pageLatencyMs);
   return { ...f };

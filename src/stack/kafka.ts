@@ -59,6 +59,8 @@ export function kafkaNodeProperties(cluster: KafkaClusterSpec, node: KafkaNodeSp
     "share.coordinator.state.topic.replication.factor": rf,
     "share.coordinator.state.topic.min.isr": isr,
     "group.initial.rebalance.delay.ms": 0,
+    // Lets tests fail over between connector replicas in a second or two (default minimum 6 s).
+    "group.min.session.timeout.ms": 1000,
     // Topics are created on purpose (by the connector or a test), never by a typo.
     "auto.create.topics.enable": false,
     "log.segment.bytes": 64 * 1024 * 1024,

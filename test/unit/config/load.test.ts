@@ -46,6 +46,7 @@ test("the smallest valid environment gets every default", () => {
       pollIntervalMs: 300_000,
       lookbackMs: 48 * 3_600_000,
       windowSliceMs: D,
+      failoverTimeoutMs: 10_000,
     },
     metricsPort: 9464,
     logLevel: "info",

@@ -43,7 +43,7 @@ test("unknown variables with the connector's own prefixes are problems", () => {
   );
   assert.ok(
     problems.includes(
-      "CONNECTOR_ID: unknown variable; the CONNECTOR_ variables are CONNECTOR_NAME, CONNECTOR_START",
+      "CONNECTOR_ID: unknown variable; the CONNECTOR_ variables are CONNECTOR_NAME, CONNECTOR_START, CONNECTOR_FAILOVER_TIMEOUT",
     ),
   );
   assert.ok(problems.includes("WINDOW_SIZE: unknown variable; the WINDOW_ variables are WINDOW_SLICE"));

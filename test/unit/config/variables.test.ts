@@ -42,6 +42,7 @@ const ADDITIONS: ReadonlyArray<[string, string]> = [
   ["KAFKA_STATE_TOPIC", "<KAFKA_TOPIC>.state"],
   ["KAFKA_CLIENT_ID", "pstn-connector"],
   ["WINDOW_SLICE", "1d"],
+  ["CONNECTOR_FAILOVER_TIMEOUT", "10s"],
   ["GRAPH_CONNECT_TIMEOUT", "10s"],
   ["GRAPH_HEADERS_TIMEOUT", "60s"],
   ["GRAPH_BODY_TIMEOUT", "120s"],

@@ -1,0 +1,98 @@
+import type { Consumer, Kafka } from "kafkajs";
+import type { Logger } from "../log.js";
+
+export interface LeadershipOptions {
+  kafka: Kafka;
+  /** One group per connector identity: its members compete for the one partition. */
+  groupId: string;
+  /** A single-partition topic the members subscribe to (the state topic). */
+  topic: string;
+  sessionTimeoutMs: number;
+  logger: Logger;
+}
+
+/**
+ * Elects one active instance among those sharing an identity: every instance joins the same
+ * consumer group on a one-partition topic, and the member assigned that partition is active. When
+ * it dies, the group notices after the session timeout and hands the partition to a standby.
+ * Exclusion itself does not rest on this: the new active instance's transactional producer fences
+ * the old one, so even two instances that both believe they are active cannot both commit.
+ */
+export class Leadership {
+  private active = false;
+  private activated: (() => void) | undefined;
+  private lost = new AbortController();
+
+  private constructor(
+    private readonly consumer: Consumer,
+    private readonly options: LeadershipOptions,
+  ) {}
+
+  static async join(options: LeadershipOptions): Promise<Leadership> {
+    const consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: Math.max(100, Math.floor(options.sessionTimeoutMs / 5)),
+      rebalanceTimeout: Math.max(options.sessionTimeoutMs, 5000),
+      maxWaitTimeInMs: 1000,
+      allowAutoTopicCreation: false,
+    });
+    const leadership = new Leadership(consumer, options);
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const assigned = (payload.memberAssignment[options.topic] ?? []).length > 0;
+      leadership.update(assigned);
+    });
+    consumer.on(consumer.events.CRASH, () => leadership.update(false));
+    consumer.on(consumer.events.STOP, () => leadership.update(false));
+    await consumer.connect();
+    await consumer.subscribe({ topic: options.topic, fromBeginning: false });
+    // Membership is all that matters: the records themselves are not read.
+    await consumer.run({ autoCommit: false, eachBatch: async () => undefined });
+    return leadership;
+  }
+
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  /** Resolves once this instance is the active one; rejects if `signal` aborts first. */
+  waitUntilActive(signal: AbortSignal): Promise<void> {
+    if (this.active) return Promise.resolve();
+    return new Promise((resolvePromise, reject) => {
+      const onAbort = () => {
+        this.activated = undefined;
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.activated = () => {
+        signal.removeEventListener("abort", onAbort);
+        resolvePromise();
+      };
+    });
+  }
+
+  /** Aborted when this instance stops being the active one. */
+  get lostSignal(): AbortSignal {
+    return this.lost.signal;
+  }
+
+  async leave(): Promise<void> {
+    this.update(false);
+    await this.consumer.disconnect().catch(() => undefined);
+  }
+
+  private update(assigned: boolean): void {
+    if (assigned === this.active) return;
+    this.active = assigned;
+    if (assigned) {
+      this.lost = new AbortController();
+      this.options.logger.info({ group: this.options.groupId }, "this instance is now the active one");
+      const activated = this.activated;
+      this.activated = undefined;
+      activated?.();
+    } else {
+      this.options.logger.warn({ group: this.options.groupId }, "this instance is no longer the active one");
+      this.lost.abort(new Error("leadership lost"));
+    }
+  }
+}
