@@ -5,7 +5,9 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { SimulatorContext } from "./context.js";
+import { deliver, later, type Outgoing } from "./delivery.js";
 import {
+  bodyFault,
   checkBudget,
   drawRequest,
   type FaultResponse,
@@ -16,7 +18,7 @@ import {
   randomFault,
   retryAfterHeader,
 } from "./faults.js";
-import { GRAPH_CONTENT_TYPE, header, send } from "./http.js";
+import { GRAPH_CONTENT_TYPE, header } from "./http.js";
 import { CALL_RECORDS_PERMISSION } from "./options.js";
 import { DAY_MS, type Instant, parseInstant } from "./time.js";
 
@@ -28,6 +30,8 @@ interface GraphReply {
   status: number;
   body: string;
   headers: Record<string, string>;
+  /** Rows in a page; 0 in an error. */
+  rows: number;
 }
 
 interface RequestInfo {
@@ -48,7 +52,7 @@ function graphError(info: RequestInfo, status: number, code: string, message: st
       innerError: { date, "request-id": info.requestId, "client-request-id": info.clientRequestId },
     },
   });
-  return { status, body, headers: {} };
+  return { status, body, headers: {}, rows: 0 };
 }
 
 function faultReply(
@@ -136,7 +140,6 @@ function page(ctx: SimulatorContext, call: FunctionCall, info: RequestInfo): Gra
   const result = direct
     ? { rows: [], more: false }
     : ctx.store.page(call.from, call.to, call.skip, pageSize, info.now, beta);
-  ctx.stats.rowsServed += result.rows.length;
   let next = "";
   if (result.more) {
     const link = `${ctx.url}/${call.version}/communications/callRecords/${call.name}(from=${call.fromText},to=${call.toText})?$skip=${call.skip + result.rows.length}`;
@@ -146,7 +149,7 @@ function page(ctx: SimulatorContext, call: FunctionCall, info: RequestInfo): Gra
     next = `,"${key}":${JSON.stringify(link)}`;
   }
   const body = `{"@odata.context":${JSON.stringify(context)},"@odata.count":${result.rows.length}${next},"value":[${result.rows.join(",")}]}`;
-  return { status: 200, body, headers: {} };
+  return { status: 200, body, headers: {}, rows: result.rows.length };
 }
 
 function answer(
@@ -198,7 +201,10 @@ function answer(
   return page(ctx, call, info);
 }
 
-/** Answers one Graph request (after the configured latency). */
+/**
+ * Answers one Graph request (after the configured latency). Transport faults hit pages only, after
+ * the page is built: the rows a request is given depend on its URL alone, faulted or not.
+ */
 export function handleGraph(ctx: SimulatorContext, req: IncomingMessage, res: ServerResponse): void {
   ctx.stats.graphRequests++;
   const draws = drawRequest(ctx);
@@ -214,19 +220,19 @@ export function handleGraph(ctx: SimulatorContext, req: IncomingMessage, res: Se
   if (reply.status === 429) ctx.stats.throttled++;
   const status = String(reply.status);
   ctx.stats.byStatus[status] = (ctx.stats.byStatus[status] ?? 0) + 1;
-  const headers = {
-    ...reply.headers,
-    "request-id": info.requestId,
-    "client-request-id": info.clientRequestId,
-    Date: new Date(info.sentAt).toUTCString(),
+  const out: Outgoing = {
+    status: reply.status,
+    headers: {
+      ...reply.headers,
+      "request-id": info.requestId,
+      "client-request-id": info.clientRequestId,
+      Date: new Date(info.sentAt).toUTCString(),
+    },
+    body: Buffer.from(reply.body),
+    contentType: GRAPH_CONTENT_TYPE,
+    rows: reply.rows,
   };
-  if (delay <= 0) {
-    send(res, reply.status, reply.body, headers, GRAPH_CONTENT_TYPE);
-    return;
-  }
-  const timer = setTimeout(() => {
-    ctx.timers.delete(timer);
-    send(res, reply.status, reply.body, headers, GRAPH_CONTENT_TYPE);
-  }, delay);
-  ctx.timers.add(timer);
+  const fault = reply.status === 200 ? bodyFault(ctx, draws, out.body.length) : undefined;
+  if (delay <= 0) deliver(ctx, res, out, fault);
+  else later(ctx, res, delay, () => deliver(ctx, res, out, fault));
 }

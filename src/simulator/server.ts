@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import {
   instanceDiscovery,
   isKnownTenant,
@@ -46,7 +46,10 @@ export interface GraphSimulator {
   stats(): SimulatorStats;
   /** Every token issued so far becomes invalid (Graph answers 401 InvalidAuthenticationToken). */
   revokeTokens(): void;
-  /** Replaces the faults (none when undefined) from the next request on. */
+  /**
+   * Replaces the faults (none when undefined) from the next request on (a response already
+   * stalled finishes its stall); e.g. `{ serverErrorRate: 1 }` starts a 5xx storm, `{}` ends it.
+   */
   setFaults(faults: SimulatorOptions["faults"]): void;
   close(): Promise<void>;
 }
@@ -77,9 +80,13 @@ function bound(date: Date | undefined, fallback: number): Instant {
   return { ms, sub: 0 };
 }
 
+function snapshot(stats: SimulatorStats): SimulatorStats {
+  return { ...stats, byStatus: { ...stats.byStatus }, faultsInjected: { ...stats.faultsInjected } };
+}
+
 function groundTruth(ctx: SimulatorContext, res: ServerResponse, url: URL): void {
   if (url.pathname === "/_sim/stats") {
-    sendJson(res, 200, { ...ctx.stats, byStatus: { ...ctx.stats.byStatus } });
+    sendJson(res, 200, snapshot(ctx.stats));
     return;
   }
   const fromText = url.searchParams.get("from");
@@ -167,10 +174,13 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
       throttled: 0,
       retryAfterViolations: 0,
       rowsServed: 0,
+      faultsInjected: { serverError: 0, truncated: 0, reset: 0, stall: 0 },
     },
     retryAfterUntil: new Map(),
     budgetWindows: new Map(),
     unavailableCount: 0,
+    serverErrorCount: 0,
+    stallCount: 0,
     timers: new Set(),
   };
 
@@ -185,6 +195,12 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
     });
   });
   server.on("tlsClientError", () => undefined);
+  // Every connection, handshaking or not, so that close() ends stalled responses at once.
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(resolved.port, "127.0.0.1", () => {
@@ -214,7 +230,7 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
         undefined,
         version === "beta",
       ),
-    stats: () => ({ ...ctx.stats, byStatus: { ...ctx.stats.byStatus } }),
+    stats: () => snapshot(ctx.stats),
     revokeTokens: () => tokens.revokeAll(),
     setFaults: (next) => {
       ctx.faults = validateFaults(next);
@@ -226,6 +242,8 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
         ctx.timers.clear();
         server.close(() => resolve());
         server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
+        sockets.clear();
       });
       return closed;
     },
