@@ -1,5 +1,6 @@
 import type { Consumer, Kafka } from "kafkajs";
 import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics/index.js";
 
 export interface LeadershipOptions {
   kafka: Kafka;
@@ -9,6 +10,7 @@ export interface LeadershipOptions {
   topic: string;
   sessionTimeoutMs: number;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 /**
@@ -84,6 +86,7 @@ export class Leadership {
   private update(assigned: boolean): void {
     if (assigned === this.active) return;
     this.active = assigned;
+    this.options.metrics?.active.set(assigned ? 1 : 0);
     if (assigned) {
       this.lost = new AbortController();
       this.options.logger.info({ group: this.options.groupId }, "this instance is now the active one");

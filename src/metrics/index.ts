@@ -18,6 +18,7 @@ export class Metrics {
   readonly watermark: Gauge;
   readonly lastSuccess: Gauge;
   readonly dedupeIds: Gauge;
+  readonly active: Gauge;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -102,6 +103,11 @@ export class Metrics {
     this.dedupeIds = new Gauge({
       name: `${p}dedupe_ids`,
       help: "Row ids remembered for dedupe (those inside the lookback horizon)",
+      registers,
+    });
+    this.active = new Gauge({
+      name: `${p}active`,
+      help: "1 while this instance is the elected active one of its identity, 0 while it stands by",
       registers,
     });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: p });

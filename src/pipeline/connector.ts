@@ -210,7 +210,7 @@ export class Connector {
   }
 
   /** The parts a wrapper (standby election) shares with the connector. */
-  get settings(): Pick<ConnectorOptions, "kafka" | "logger" | "topics"> {
+  get settings(): Pick<ConnectorOptions, "kafka" | "logger" | "topics" | "metrics"> {
     return this.options;
   }
 
@@ -230,7 +230,7 @@ export class Connector {
     if (this.publisher) return this.publisher;
     this.publisher = await TransactionalPublisher.open({
       kafka: this.options.kafka,
-      transactionalId: `pstn-connector:${identity}`,
+      transactionalId: transactionalIdOf(this.options.topics.state, identity),
       identity,
       topics: this.options.topics,
       compression: this.options.compression ?? CompressionTypes.GZIP,
@@ -319,6 +319,14 @@ export class Connector {
     this.progress.fetched += tally.fetched;
     this.progress.duplicates += tally.duplicates;
   }
+}
+
+/**
+ * The transactional id (and the election group) of an identity: per state topic too, so that two
+ * deployments of the same tenant and name writing to different topics never fence each other.
+ */
+export function transactionalIdOf(stateTopic: string, identity: string): string {
+  return `pstn-connector:${stateTopic}:${identity}`;
 }
 
 /** Reasons read `<field>: ...`: the field is a bounded label. */

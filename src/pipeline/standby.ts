@@ -1,6 +1,6 @@
 import { ErrorCode, isPstnError } from "../errors.js";
 import { Leadership } from "../kafka/leadership.js";
-import type { Connector } from "./connector.js";
+import { type Connector, transactionalIdOf } from "./connector.js";
 
 export interface StandbyOptions {
   sessionTimeoutMs: number;
@@ -15,14 +15,15 @@ export async function runWithStandby(
   signal: AbortSignal,
   options: StandbyOptions,
 ): Promise<void> {
-  const { kafka, logger, topics } = connector.settings;
+  const { kafka, logger, topics, metrics } = connector.settings;
   await connector.prepare();
   const leadership = await Leadership.join({
     kafka,
-    groupId: `pstn-connector.leader.${connector.identity()}`,
+    groupId: `${transactionalIdOf(topics.state, connector.identity())}:leader`,
     topic: topics.state,
     sessionTimeoutMs: options.sessionTimeoutMs,
     logger,
+    metrics,
   });
   try {
     while (!signal.aborted) {

@@ -1,14 +1,10 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, logLevel } from "kafkajs";
-import { request } from "undici";
-import { type GraphSimulator, startGraphSimulator } from "../../src/simulator/index.js";
+import { startGraphSimulator } from "../../src/simulator/index.js";
 import { CliProcess, cleanEnv } from "./cli.js";
 import { connectorEnv } from "./connector.js";
 import { consumeAll } from "./kafka.js";
+import { freePort, scrapeMetric, waitForMetric, writeCaFile } from "./processes.js";
 import type { TestStack } from "./stack.js";
 
 const DAY = 86_400_000;
@@ -65,9 +61,7 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
     faults: { throttleRate: 0.02, unavailableRate: 0.02, pageLatencyMs: { min: 20, max: 80 } },
   });
   try {
-    const dir = await mkdtemp(join(tmpdir(), "pstn-crash-"));
-    const caFile = join(dir, "simulator-ca.pem");
-    await writeFile(caFile, sim.caCertificatePem);
+    const caFile = await writeCaFile(sim.caCertificatePem);
     const port = await freePort();
     const env = cleanEnv({
       ...connectorEnv(sim, options.stack, {
@@ -89,8 +83,11 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
     ];
     for (const phase of plan) {
       const child = new CliProcess(["run"], env);
+      // Kill while it works: once elected (the killed one's membership must expire first), and for
+      // the live phase once the backfill is behind it.
+      await waitForMetric(port, "pstn_connector_active", (v) => v === 1, 120_000, child);
       if (phase === "live") await waitForWatermark(port, liveSince, 120_000, child);
-      const afterMs = Math.round((phase === "backfill" ? 800 : 300) + random() * 3_500);
+      const afterMs = Math.round(200 + random() * 3_000);
       await sleep(afterMs);
       const watermark = await scrapeWatermark(port);
       child.kill("SIGKILL");
@@ -138,50 +135,23 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
 }
 
 async function scrapeWatermark(port: number): Promise<number | undefined> {
-  try {
-    const response = await request(`http://127.0.0.1:${port}/metrics`, {
-      headersTimeout: 1000,
-      bodyTimeout: 1000,
-    });
-    const text = await response.body.text();
-    const line = text.split("\n").find((l) => l.startsWith("pstn_connector_watermark_timestamp_seconds "));
-    const value = line ? Number(line.split(" ")[1]) : Number.NaN;
-    return value > 0 ? value : undefined;
-  } catch {
-    return undefined;
-  }
+  const value = await scrapeMetric(port, "pstn_connector_watermark_timestamp_seconds");
+  return value !== undefined && value > 0 ? value : undefined;
 }
 
-async function waitForWatermark(
+function waitForWatermark(
   port: number,
   atLeastMs: number,
   timeoutMs: number,
   child: CliProcess,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  void child.done.then(() => {
-    exited = true;
-  });
-  for (;;) {
-    const watermark = await scrapeWatermark(port);
-    if (watermark !== undefined && watermark * 1000 >= atLeastMs) return;
-    if (exited) throw new Error(`the connector exited while waiting: ${child.stderr.slice(-1500)}`);
-    if (Date.now() > deadline) {
-      throw new Error(`watermark did not reach ${new Date(atLeastMs).toISOString()} in ${timeoutMs} ms`);
-    }
-    await sleep(250);
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePromise) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolvePromise(typeof address === "object" && address ? address.port : 0));
-    });
-  });
+): Promise<number> {
+  return waitForMetric(
+    port,
+    "pstn_connector_watermark_timestamp_seconds",
+    (v) => v * 1000 >= atLeastMs,
+    timeoutMs,
+    child,
+  );
 }
 
 /** mulberry32: kill moments differ by seed and repeat for the same seed. */
@@ -195,5 +165,3 @@ function seeded(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-export type { GraphSimulator };

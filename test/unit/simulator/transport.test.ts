@@ -129,6 +129,7 @@ test("close() returns promptly while stalled responses are open, and ends them",
     () => "answered",
     () => "failed",
   );
+  while (h.sim.stats().faultsInjected.stall < 1) await new Promise((resolve) => setTimeout(resolve, 5));
   const response = await open(h, url, bearer);
   assert.equal(response.statusCode, 200);
   const rest = response.body.text().then(
