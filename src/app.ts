@@ -86,7 +86,9 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     sasl: config.kafka.sasl as SASLOptions | undefined,
     connectionTimeout: config.kafka.connectTimeoutMs,
     requestTimeout: config.kafka.requestTimeoutMs,
-    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 30_000 },
+    // Short waits between retries: after a broker dies, a retry soon after its partitions move
+    // (the controller notices within broker.session.timeout.ms, 9 s by default) ends the pause.
+    retry: { retries: 12, initialRetryTime: 200, maxRetryTime: 4_000 },
     logCreator: kafkaLogCreator(logger),
   });
   const registry = new SchemaRegistry({

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Kafka, logLevel } from "kafkajs";
+import { startGraphSimulator } from "../../src/simulator/index.js";
+import { killKafkaNode, restartKafkaNode } from "../../src/stack/index.js";
+import { connectorEnv, createTestApp, waitFor } from "../support/connector.js";
+import { consumeAll } from "../support/kafka.js";
+import { startTestStack, type TestStack } from "../support/stack.js";
+
+const DAY = 86_400_000;
+let stack: TestStack;
+before(async () => {
+  stack = await startTestStack({ nodes: 3 });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+test("three brokers, RF 3, min ISR 2: the partition leader is killed mid-run and restarted later; no loss, no duplicate, no restart of the connector", async (t) => {
+  const now = Date.now();
+  const liveUntil = now + 40_000;
+  const sim = await startGraphSimulator({
+    seed: 51,
+    clientSecret: "simulator-secret",
+    dataStart: new Date(now - 20 * DAY),
+    dataEnd: new Date(liveUntil),
+    callsPerHour: 60,
+    live: { since: new Date(now), callsPerHour: 3_600 },
+    visibilityDelayMs: { min: 0, max: 3_000 },
+    pageSize: 200,
+    faults: { pageLatencyMs: { min: 40, max: 80 } },
+  });
+  t.after(() => sim.close());
+  const env = connectorEnv(sim, stack, {
+    CONNECTOR_START: "20d",
+    POLL_INTERVAL: "1s",
+    LOOKBACK: "20s",
+    GRAPH_MAX_REQUESTS_PER_MINUTE: "600",
+  });
+  const commits: number[] = [];
+  const app = createTestApp(sim, env, {
+    maxBatchRows: 500,
+    onProgress: () => commits.push(Date.now()),
+  });
+  t.after(() => app.close());
+  const stop = new AbortController();
+  let failed: unknown;
+  const running = app.connector.run(stop.signal).catch((error: unknown) => {
+    failed = error;
+  });
+  await waitFor("rows before the kill", () => app.connector.stats.published > 3000, 60_000);
+
+  // The state topic takes part in every transaction: kill its partition leader.
+  const kafka = new Kafka({ clientId: "failover-test", brokers: stack.brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const metadata = await admin.fetchTopicMetadata({ topics: [`${env.KAFKA_TOPIC}.state`] });
+  await admin.disconnect();
+  const leader = metadata.topics[0]!.partitions[0]!.leader;
+  const killedAt = Date.now();
+  await killKafkaNode(leader, { nodes: 3 });
+  const publishedAtKill = app.connector.stats.published;
+  await waitFor(
+    "commits to resume on the two remaining brokers",
+    () => commits.some((at) => at > killedAt + 500),
+    90_000,
+  );
+  const resumedAt = commits.find((at) => at > killedAt + 500)!;
+  await sleep(5_000);
+  await restartKafkaNode(leader, { nodes: 3 });
+  const restartedAt = Date.now();
+
+  await waitFor(
+    "the watermark to pass the end of the live phase",
+    () => (app.connector.stats.watermark?.getTime() ?? 0) > liveUntil + 5_000,
+    120_000,
+  );
+  stop.abort();
+  await running;
+  assert.equal(failed, undefined, "the connector kept running through the failover");
+
+  const truth = sim.visibleRows(undefined, undefined, "v1.0");
+  const messages = await consumeAll(kafka, env.KAFKA_TOPIC!, {
+    expected: truth.length,
+    timeoutMs: 60_000,
+    settleMs: 2000,
+  });
+  const keys = messages.map((m) => m.key?.toString());
+  assert.equal(new Set(keys).size, keys.length, "no duplicate");
+  assert.deepEqual(new Set(keys), new Set(truth.map((row) => row.id as string)), "no loss");
+  const before = commits.filter((at) => at <= killedAt).at(-1) ?? killedAt;
+  t.diagnostic(
+    `rows ${truth.length}; killed node ${leader} after ${publishedAtKill} rows; publishing paused ${resumedAt - before} ms ` +
+      `(last commit before the kill to the first after); node back after ${restartedAt - killedAt} ms`,
+  );
+});
