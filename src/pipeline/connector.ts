@@ -40,6 +40,8 @@ export interface ConnectorOptions {
 }
 
 export interface Progress {
+  /** Where reading began (fixed by the identity's first run); undefined before a session opened. */
+  start: Date | undefined;
   fetched: number;
   published: number;
   duplicates: number;
@@ -76,6 +78,7 @@ export class Connector {
   private schemaId: number | undefined;
   private publisher: TransactionalPublisher | undefined;
   private readonly progress: Progress = {
+    start: undefined,
     fetched: 0,
     published: 0,
     duplicates: 0,
@@ -143,7 +146,7 @@ export class Connector {
         const now = new Date(this.now());
         const plan = planPoll({
           watermark: publisher.tracker.watermark,
-          start: this.options.start,
+          start: publisher.tracker.start,
           now,
           lookbackMs: this.options.lookbackMs,
           sliceMs: this.options.sliceMs,
@@ -240,7 +243,12 @@ export class Connector {
       logger: this.options.logger,
     });
     this.health.set("kafka", true);
+    if (!this.publisher.tracker.watermark) {
+      // Fix a first run's start now, so that a start given as a duration ago stays where it was.
+      await this.publisher.commit({ data: [], dlq: [], state: [this.publisher.tracker.checkpointMessage()] });
+    }
     const watermark = this.publisher.tracker.watermark;
+    this.progress.start = this.publisher.tracker.start;
     this.progress.watermark = watermark;
     if (watermark) this.options.metrics.watermark.set(watermark.getTime() / 1000);
     this.options.metrics.dedupeIds.set(this.publisher.tracker.ids.size);
@@ -282,7 +290,7 @@ export class Connector {
         throw error;
       }
       const watermark = tracker.watermark && tracker.watermark > window.to ? tracker.watermark : window.to;
-      const horizon = new Date(Math.max(this.options.start.getTime(), watermark.getTime() - lookbackMs));
+      const horizon = new Date(Math.max(tracker.start.getTime(), watermark.getTime() - lookbackMs));
       const stateRecords = tracker.advance(watermark, horizon);
       await this.commit(publisher, batch, stateRecords);
       this.progress.watermark = tracker.watermark;

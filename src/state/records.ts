@@ -4,14 +4,19 @@ import { ErrorCode, PstnError } from "../errors.js";
  * Keys and values of the compacted state topic. Several connectors may share the topic: every key
  * starts with the connector's identity (tenant/stream/name) and a `|`.
  *
- *   <identity>|checkpoint            → {"v":1,"watermark":"<ISO>"}
+ *   <identity>|checkpoint            → {"v":1,"start":"<ISO>","watermark":"<ISO>"|null}
  *   <identity>|barrier               → {"v":1,"nonce":"..."}        (written at start-up, see restore)
  *   <identity>|ids|<bucketMs>|<seq>  → {"v":1,"ids":["...", ...]}   (ids one transaction published
  *                                                                   for rows starting in that hour)
  * A null value (tombstone) deletes a key once the horizon has passed its bucket.
  */
 export interface Checkpoint {
-  watermark: Date;
+  /**
+   * Where this identity's first run began: fixed at that run, so that a start given as a duration
+   * ago (`30d`) does not move forward with every restart.
+   */
+  start: Date;
+  watermark: Date | undefined;
 }
 
 export type StateKey =
@@ -44,19 +49,31 @@ export function parseStateKey(identity: string, key: string): StateKey | undefin
 }
 
 export function encodeCheckpoint(checkpoint: Checkpoint): Buffer {
-  return Buffer.from(JSON.stringify({ v: 1, watermark: checkpoint.watermark.toISOString() }));
+  return Buffer.from(
+    JSON.stringify({
+      v: 1,
+      start: checkpoint.start.toISOString(),
+      watermark: checkpoint.watermark?.toISOString() ?? null,
+    }),
+  );
 }
 
 export function decodeCheckpoint(value: Buffer): Checkpoint {
-  const parsed = parseJson(value, "checkpoint") as { v?: number; watermark?: string };
-  const watermark = new Date(parsed.watermark ?? "");
-  if (parsed.v !== 1 || Number.isNaN(watermark.getTime())) {
+  const parsed = parseJson(value, "checkpoint") as { v?: number; start?: unknown; watermark?: unknown };
+  const start = typeof parsed.start === "string" ? new Date(parsed.start) : undefined;
+  const watermark = typeof parsed.watermark === "string" ? new Date(parsed.watermark) : undefined;
+  const valid =
+    parsed.v === 1 &&
+    start !== undefined &&
+    !Number.isNaN(start.getTime()) &&
+    (parsed.watermark === null || (watermark !== undefined && !Number.isNaN(watermark.getTime())));
+  if (!valid) {
     throw new PstnError(
       ErrorCode.STATE_INVALID,
       `state topic: unreadable checkpoint ${value.toString().slice(0, 200)}`,
     );
   }
-  return { watermark };
+  return { start, watermark };
 }
 
 export function encodeIds(ids: readonly string[]): Buffer {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Kafka } from "kafkajs";
 import { ErrorCode, PstnError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { decodeBarrier, decodeCheckpoint, decodeIds, parseStateKey } from "./records.js";
+import { type Checkpoint, decodeBarrier, decodeCheckpoint, decodeIds, parseStateKey } from "./records.js";
 import { StateTracker } from "./tracker.js";
 
 export interface RestoreOptions {
@@ -12,6 +12,7 @@ export interface RestoreOptions {
   /** The nonce of the barrier this session committed just before: reading stops there. */
   barrierNonce: string;
   lookbackMs: number;
+  /** Where a first run begins; a restored checkpoint's own start wins. */
   start: Date;
   timeoutMs: number;
   logger?: Logger;
@@ -24,7 +25,7 @@ export interface RestoreOptions {
  */
 export async function restoreState(options: RestoreOptions): Promise<StateTracker> {
   const { kafka, stateTopic, identity, barrierNonce } = options;
-  let checkpoint: Date | undefined;
+  let checkpoint: Checkpoint | undefined;
   const idRecords = new Map<string, { bucket: number; ids: string[] }>();
   let maxSeq = -1;
 
@@ -64,7 +65,7 @@ export async function restoreState(options: RestoreOptions): Promise<StateTracke
                   return;
                 }
               } else if (parsed.kind === "checkpoint") {
-                checkpoint = message.value ? decodeCheckpoint(message.value).watermark : undefined;
+                checkpoint = message.value ? decodeCheckpoint(message.value) : undefined;
               } else {
                 maxSeq = Math.max(maxSeq, parsed.seq);
                 if (message.value)
@@ -80,21 +81,25 @@ export async function restoreState(options: RestoreOptions): Promise<StateTracke
     await consumer.disconnect().catch(() => undefined);
   }
 
+  // A first run fixes the start; later ones keep it whatever CONNECTOR_START now resolves to.
+  const start = checkpoint?.start ?? options.start;
+  const watermark = checkpoint?.watermark;
   const horizon = Math.max(
-    options.start.getTime(),
-    (checkpoint?.getTime() ?? -Infinity) - options.lookbackMs,
+    start.getTime(),
+    (watermark?.getTime() ?? Number.NEGATIVE_INFINITY) - options.lookbackMs,
   );
   const staleKeys: string[] = [];
   const live: Array<[string, { bucket: number; ids: string[] }]> = [];
   for (const entry of idRecords) {
-    if (entry[1].bucket + 3_600_000 <= horizon && checkpoint) staleKeys.push(entry[0]);
+    if (watermark && entry[1].bucket + 3_600_000 <= horizon) staleKeys.push(entry[0]);
     else live.push(entry);
   }
-  const tracker = new StateTracker(identity, { watermark: checkpoint, nextSeq: maxSeq + 1, staleKeys });
+  const tracker = new StateTracker(identity, start, { watermark, nextSeq: maxSeq + 1, staleKeys });
   for (const [key, record] of live) tracker.restoreIds(record.bucket, key, record.ids);
   options.logger?.info(
     {
-      watermark: checkpoint?.toISOString() ?? null,
+      start: start.toISOString(),
+      watermark: watermark?.toISOString() ?? null,
       ids: tracker.ids.size,
       liveKeys: live.length,
       staleKeys: staleKeys.length,

@@ -10,6 +10,8 @@ import { checkpointKey, encodeCheckpoint, encodeIds, idsKey } from "./records.js
  */
 export class StateTracker {
   readonly ids = new HorizonIdSet();
+  /** Where reading began; fixed by the first run and kept in every checkpoint. */
+  readonly start: Date;
   watermark: Date | undefined;
   private readonly keysByBucket = new Map<number, string[]>();
   private pendingTombstones: string[] = [];
@@ -17,8 +19,10 @@ export class StateTracker {
 
   constructor(
     readonly identity: string,
+    start: Date,
     restored?: { watermark?: Date; nextSeq: number; staleKeys: string[] },
   ) {
+    this.start = start;
     this.watermark = restored?.watermark;
     this.nextSeq = restored?.nextSeq ?? 0;
     this.pendingTombstones = restored?.staleKeys ?? [];
@@ -56,7 +60,14 @@ export class StateTracker {
       this.pendingTombstones.push(...(this.keysByBucket.get(bucket) ?? []));
       this.keysByBucket.delete(bucket);
     }
-    return [{ key: checkpointKey(this.identity), value: encodeCheckpoint({ watermark: this.watermark }) }];
+    return [this.checkpointMessage()];
+  }
+
+  checkpointMessage(): Message {
+    return {
+      key: checkpointKey(this.identity),
+      value: encodeCheckpoint({ start: this.start, watermark: this.watermark }),
+    };
   }
 
   /** Tombstones not yet sent; the caller sends them in its next transaction. */

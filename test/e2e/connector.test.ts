@@ -170,4 +170,34 @@ describe("the connector end to end: simulator → Kafka → registry", () => {
       "the second must publish exactly the rest",
     );
   });
+
+  test("a start given as a duration ago is fixed by the first run, not moved by a restart", async (t) => {
+    const sim = await startGraphSimulator({
+      clientSecret: "simulator-secret",
+      dataStart: new Date(Date.now() - 12 * DAY),
+      dataEnd: new Date(Date.now() - 60_000),
+      callsPerHour: 2,
+    });
+    t.after(() => sim.close());
+    const env = connectorEnv(sim, stack, { CONNECTOR_START: "10d", POLL_INTERVAL: "1s" });
+    const first = createTestApp(sim, env);
+    const stopFirst = new AbortController();
+    const firstRun = first.connector.run(stopFirst.signal);
+    await waitFor("the first session", () => first.connector.stats.start !== undefined, 30_000);
+    stopFirst.abort();
+    await firstRun;
+    await first.close();
+
+    // Two hours later "10d" resolves to a later instant; the identity keeps its first start.
+    const later = Date.now() + 2 * 3_600_000;
+    const second = createTestApp(sim, env, { now: () => Date.now() + 2 * 3_600_000 });
+    t.after(() => second.close());
+    const stopSecond = new AbortController();
+    const secondRun = second.connector.run(stopSecond.signal);
+    await waitFor("the second session", () => second.connector.stats.start !== undefined, 30_000);
+    stopSecond.abort();
+    await secondRun;
+    assert.equal(second.connector.stats.start?.getTime(), first.connector.stats.start?.getTime());
+    assert.ok((first.connector.stats.start?.getTime() ?? 0) < later - 10 * DAY - 3_600_000);
+  });
 });

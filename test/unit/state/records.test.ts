@@ -85,11 +85,20 @@ describe("state keys", () => {
 });
 
 describe("state values", () => {
-  test("a checkpoint round trips to the millisecond", () => {
+  test("a checkpoint round trips to the millisecond, with and without a watermark", () => {
+    const start = new Date("2024-05-01T00:00:00.001Z");
     const watermark = new Date("2024-06-01T12:34:56.789Z");
-    const encoded = encodeCheckpoint({ watermark });
-    assert.deepEqual(JSON.parse(encoded.toString("utf8")), { v: 1, watermark: "2024-06-01T12:34:56.789Z" });
-    assert.equal(decodeCheckpoint(encoded).watermark.getTime(), watermark.getTime());
+    const encoded = encodeCheckpoint({ start, watermark });
+    assert.deepEqual(JSON.parse(encoded.toString("utf8")), {
+      v: 1,
+      start: "2024-05-01T00:00:00.001Z",
+      watermark: "2024-06-01T12:34:56.789Z",
+    });
+    assert.equal(decodeCheckpoint(encoded).watermark?.getTime(), watermark.getTime());
+    assert.equal(decodeCheckpoint(encoded).start.getTime(), start.getTime());
+    const first = decodeCheckpoint(encodeCheckpoint({ start, watermark: undefined }));
+    assert.equal(first.watermark, undefined);
+    assert.equal(first.start.getTime(), start.getTime());
   });
 
   test("an id list round trips in order, including an empty one", () => {

@@ -22,6 +22,8 @@ function publish(tracker: StateTracker, newIds: Map<number, string[]>): Message[
   return tracker.idsMessages(newIds);
 }
 
+const START = new Date("2024-01-01T00:00:00Z");
+
 function watermarkOf(tracker: StateTracker): number | undefined {
   return tracker.watermark?.getTime();
 }
@@ -32,7 +34,7 @@ function keyOf(message: Message): string {
 
 describe("StateTracker", () => {
   test("idsMessages writes one record per bucket with increasing sequence numbers", () => {
-    const tracker = new StateTracker(IDENTITY);
+    const tracker = new StateTracker(IDENTITY, START);
     const first = publish(
       tracker,
       new Map([
@@ -64,34 +66,43 @@ describe("StateTracker", () => {
   });
 
   test("a restored tracker continues after the restored sequence number", () => {
-    const tracker = new StateTracker(IDENTITY, { nextSeq: 42, staleKeys: [] });
+    const tracker = new StateTracker(IDENTITY, START, { nextSeq: 42, staleKeys: [] });
     const messages = publish(tracker, new Map([[B0, ["a"]]]));
     assert.deepEqual(messages.map(keyOf), [idsKey(IDENTITY, B0, 42)]);
   });
 
   test("advance moves the watermark only forward and returns the checkpoint record", () => {
-    const tracker = new StateTracker(IDENTITY);
+    const tracker = new StateTracker(IDENTITY, START);
     assert.equal(watermarkOf(tracker), undefined);
     const w1 = new Date(B0 + 10 * HOUR);
     const [checkpoint, ...rest] = tracker.advance(w1, new Date(B0));
     assert.equal(rest.length, 0);
     assert.equal(keyOf(checkpoint!), checkpointKey(IDENTITY));
-    assert.equal(decodeCheckpoint(checkpoint!.value as Buffer).watermark.getTime(), w1.getTime());
+    assert.equal(decodeCheckpoint(checkpoint!.value as Buffer).watermark?.getTime(), w1.getTime());
     assert.equal(watermarkOf(tracker), w1.getTime());
 
     // An earlier watermark does not move it back; the record still carries the newest one.
     const [again] = tracker.advance(new Date(B0 + 5 * HOUR), new Date(B0));
     assert.equal(watermarkOf(tracker), w1.getTime());
-    assert.equal(decodeCheckpoint(again!.value as Buffer).watermark.getTime(), w1.getTime());
+    assert.equal(decodeCheckpoint(again!.value as Buffer).watermark?.getTime(), w1.getTime());
 
     const w2 = new Date(B0 + 11 * HOUR + 1);
     const [later] = tracker.advance(w2, new Date(B0));
     assert.equal(watermarkOf(tracker), w2.getTime());
-    assert.equal(decodeCheckpoint(later!.value as Buffer).watermark.getTime(), w2.getTime());
+    assert.equal(decodeCheckpoint(later!.value as Buffer).watermark?.getTime(), w2.getTime());
+  });
+
+  test("every checkpoint carries the start the tracker was built with", () => {
+    const tracker = new StateTracker(IDENTITY, START);
+    const fresh = decodeCheckpoint(tracker.checkpointMessage().value as Buffer);
+    assert.equal(fresh.start.getTime(), START.getTime());
+    assert.equal(fresh.watermark, undefined);
+    const [after] = tracker.advance(new Date(B0 + HOUR), new Date(B0));
+    assert.equal(decodeCheckpoint(after!.value as Buffer).start.getTime(), START.getTime());
   });
 
   test("advance queues tombstones for exactly the forgotten buckets' keys", () => {
-    const tracker = new StateTracker(IDENTITY);
+    const tracker = new StateTracker(IDENTITY, START);
     publish(
       tracker,
       new Map([
@@ -133,7 +144,7 @@ describe("StateTracker", () => {
   });
 
   test("tombstones accumulate until taken", () => {
-    const tracker = new StateTracker(IDENTITY);
+    const tracker = new StateTracker(IDENTITY, START);
     publish(
       tracker,
       new Map([
@@ -148,7 +159,11 @@ describe("StateTracker", () => {
   });
 
   test("restored ids dedupe and are tombstoned with their bucket", () => {
-    const tracker = new StateTracker(IDENTITY, { watermark: new Date(B2), nextSeq: 10, staleKeys: [] });
+    const tracker = new StateTracker(IDENTITY, START, {
+      watermark: new Date(B2),
+      nextSeq: 10,
+      staleKeys: [],
+    });
     const k0 = idsKey(IDENTITY, B0, 3);
     const k1 = idsKey(IDENTITY, B1, 7);
     tracker.restoreIds(B0, k0, ["a", "b"]);
@@ -162,7 +177,11 @@ describe("StateTracker", () => {
 
   test("a tracker restored with stale keys emits them as tombstones", () => {
     const stale = [idsKey(IDENTITY, B0 - 100 * HOUR, 1), idsKey(IDENTITY, B0 - 99 * HOUR, 2)];
-    const tracker = new StateTracker(IDENTITY, { watermark: new Date(B0), nextSeq: 3, staleKeys: stale });
+    const tracker = new StateTracker(IDENTITY, START, {
+      watermark: new Date(B0),
+      nextSeq: 3,
+      staleKeys: stale,
+    });
     assert.equal(watermarkOf(tracker), B0);
     const tombstones = tracker.takeTombstones();
     assert.deepEqual(
