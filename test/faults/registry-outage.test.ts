@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Kafka, logLevel } from "kafkajs";
+import { startGraphSimulator } from "../../src/simulator/index.js";
+import { connectorEnv, createTestApp, waitFor } from "../support/connector.js";
+import { consumeAll } from "../support/kafka.js";
+import { startTestStack, type TestStack } from "../support/stack.js";
+import { SwitchProxy } from "../support/switch-proxy.js";
+
+const DAY = 86_400_000;
+let stack: TestStack;
+before(async () => {
+  stack = await startTestStack();
+});
+after(async () => {
+  await stack?.stop();
+});
+
+test("a schema registry outage at start-up delays publishing, one during the run does not stop it; nothing lost or doubled", async (t) => {
+  const now = Date.now();
+  const sim = await startGraphSimulator({
+    seed: 61,
+    clientSecret: "simulator-secret",
+    dataStart: new Date(now - 10 * DAY),
+    dataEnd: new Date(now + 10_000),
+    callsPerHour: 60,
+    live: { since: new Date(now), callsPerHour: 3_600 },
+    pageSize: 200,
+    faults: { pageLatencyMs: { min: 20, max: 40 } },
+  });
+  t.after(() => sim.close());
+  const proxy = await SwitchProxy.start(stack.registryUrl);
+  t.after(() => proxy.close());
+  proxy.up = false;
+
+  const env = connectorEnv(sim, stack, {
+    SCHEMA_REGISTRY_URL: proxy.url,
+    CONNECTOR_START: "10d",
+    POLL_INTERVAL: "1s",
+    LOOKBACK: "20s",
+    GRAPH_MAX_REQUESTS_PER_MINUTE: "600",
+  });
+  const app = createTestApp(sim, env, { maxBatchRows: 500 });
+  t.after(() => app.close());
+  const stop = new AbortController();
+  let failed: unknown;
+  const running = app.connector.run(stop.signal).catch((error: unknown) => {
+    failed = error;
+  });
+
+  await waitFor("the connector to try the registry", () => proxy.requestsWhileDown > 0, 30_000);
+  await sleep(2_000);
+  assert.equal(app.connector.stats.published, 0, "nothing is published before the schema is registered");
+  assert.equal(app.health.snapshot().registry, false, "/readyz reports the registry");
+
+  proxy.up = true;
+  await waitFor("publishing after the registry is back", () => app.connector.stats.published > 2000, 60_000);
+  proxy.up = false;
+  const duringOutage = app.connector.stats.published;
+  await waitFor(
+    "publishing to go on while the registry is down again",
+    () => app.connector.stats.published > duringOutage + 1000,
+    60_000,
+  );
+  await waitFor("the present", () => (app.connector.stats.watermark?.getTime() ?? 0) > now + 15_000, 60_000);
+  stop.abort();
+  await running;
+  assert.equal(failed, undefined);
+  proxy.up = true;
+
+  const truth = sim.visibleRows(undefined, undefined, "v1.0");
+  const kafka = new Kafka({
+    clientId: "registry-outage-check",
+    brokers: stack.brokers,
+    logLevel: logLevel.NOTHING,
+  });
+  const messages = await consumeAll(kafka, env.KAFKA_TOPIC!, { expected: truth.length, settleMs: 1500 });
+  const keys = messages.map((m) => m.key?.toString());
+  assert.equal(new Set(keys).size, keys.length, "no duplicate");
+  assert.deepEqual(new Set(keys), new Set(truth.map((row) => row.id as string)), "no loss");
+});
