@@ -3,7 +3,7 @@
  * KAFKA_BROKERS and SCHEMA_REGISTRY_URL, or PSTN_TEST_STACK picks another stack), runs the suites
  * with Node's test runner, and stops the stack again if it started it.
  *
- *   tsx test/run.ts [unit] [integration] [e2e] [faults] [stack]     (default: all)
+ *   tsx test/run.ts [unit] [integration] [e2e] [faults] [ops] [stack]     (default: all)
  */
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -11,9 +11,9 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stackDown, stackUp } from "../src/stack/index.js";
 
-const SUITES = ["unit", "integration", "e2e", "faults", "stack"] as const;
+const SUITES = ["unit", "integration", "e2e", "faults", "ops", "stack"] as const;
 type Suite = (typeof SUITES)[number];
-const NEEDS_SHARED_STACK: ReadonlySet<Suite> = new Set(["integration", "e2e", "faults"]);
+const NEEDS_SHARED_STACK: ReadonlySet<Suite> = new Set(["integration", "e2e", "faults", "ops"]);
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
