@@ -17,6 +17,9 @@ Prints the connector's settings for it on stdout (source them), then serves unti
 
 Data:
   --port <port>                 listen port (default 8443; 0 picks a free one)
+  --host <address>              listen address (default 127.0.0.1; 0.0.0.0 in a container)
+  --public-url <url>            the URL clients use, if not https://127.0.0.1:<port>
+                                (e.g. https://simulator:8443 in docker-compose)
   --seed <n>                    rows are a pure function of the seed (default 1)
   --history <duration>          how far back calls exist, e.g. 100d (default 30d)
   --calls-per-hour <n>          call rate of the history (default 120)
@@ -49,6 +52,8 @@ export const simulateCommand: Command = {
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
       port: { type: "string" },
+      host: { type: "string" },
+      "public-url": { type: "string" },
       seed: { type: "string" },
       history: { type: "string" },
       "calls-per-hour": { type: "string" },
@@ -93,6 +98,8 @@ export const simulateCommand: Command = {
     const sim = await startGraphSimulator({
       seed: parseIntegerOption("seed", values.seed, 0, 2 ** 32 - 1) ?? 1,
       port: parseIntegerOption("port", values.port, 0, 65_535) ?? 8443,
+      host: values.host,
+      publicUrl: values["public-url"],
       clientSecret: secret,
       clientCertificatePem: certificate,
       dataStart: new Date(now - historyMs),

@@ -20,8 +20,11 @@ export interface ClientCertificate {
 
 const YEAR_MS = 365 * 86_400_000;
 
-/** A self-signed certificate for 127.0.0.1 and localhost, usable as its own trust anchor. */
-export async function generateServerCertificate(): Promise<ServerCertificate> {
+/**
+ * A self-signed certificate for 127.0.0.1 and localhost (and `extraHostName`, the name clients use
+ * in a container network), usable as its own trust anchor.
+ */
+export async function generateServerCertificate(extraHostName?: string): Promise<ServerCertificate> {
   const notBeforeDate = new Date(Date.now() - 86_400_000);
   const pems = await generate([{ name: "commonName", value: "graph-simulator.localhost" }], {
     keyType: "ec",
@@ -38,6 +41,7 @@ export async function generateServerCertificate(): Promise<ServerCertificate> {
         altNames: [
           { type: 7, ip: "127.0.0.1" },
           { type: 2, value: "localhost" },
+          ...(extraHostName ? [{ type: 2 as const, value: extraHostName }] : []),
         ],
       },
     ],

@@ -66,8 +66,16 @@ export interface SimulatorOptions {
   clientCertificatePem?: string;
   /** Application permissions granted to the app; default ["CallRecords.Read.All"]. */
   grantedPermissions?: string[];
-  /** Default 0 (a free port); the host is always 127.0.0.1. */
+  /** Default 0 (a free port). */
   port?: number;
+  /** Address to listen on; default 127.0.0.1 (tests and the demo). A container needs 0.0.0.0. */
+  host?: string;
+  /**
+   * The base URL clients reach the simulator at, when it is not https://127.0.0.1:<port> (a
+   * container network: https://simulator:8443). Used in OIDC metadata and nextLinks, and put in
+   * the generated certificate.
+   */
+  publicUrl?: string;
   /** The server's TLS certificate and key (PEM); default a fresh self-signed one for 127.0.0.1. */
   serverCertificate?: { certificatePem: string; privateKeyPem: string };
   /** First possible call start. */

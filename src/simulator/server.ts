@@ -59,6 +59,10 @@ let defaultCertificate: Promise<ServerCertificate> | undefined;
 /** One certificate per process for simulators that bring none: trusted once, it serves them all. */
 function serverCertificate(options: SimulatorOptions): Promise<ServerCertificate> {
   if (options.serverCertificate) return Promise.resolve(options.serverCertificate);
+  const publicHost = options.publicUrl ? new URL(options.publicUrl).hostname : undefined;
+  if (publicHost && publicHost !== "127.0.0.1" && publicHost !== "localhost") {
+    return generateServerCertificate(publicHost);
+  }
   defaultCertificate ??= generateServerCertificate().catch((error: unknown) => {
     defaultCertificate = undefined;
     throw error;
@@ -203,12 +207,13 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(resolved.port, "127.0.0.1", () => {
+    server.listen(resolved.port, options.host ?? "127.0.0.1", () => {
       server.off("error", reject);
       resolve();
     });
   });
-  ctx.url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ctx.url =
+    options.publicUrl?.replace(/\/+$/, "") ?? `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   let closed: Promise<void> | undefined;
   return {
