@@ -46,14 +46,15 @@ export interface CrashLoopResult {
 export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopResult> {
   const log = options.log ?? (() => undefined);
   const started = Date.now();
+  // Live calls (one a second, up to 5 s late) start at once and never stop: however long the
+  // backfill takes, the live kills land while late rows arrive. The check covers rows that
+  // started before a cutoff taken after the last kill.
   const liveSince = Date.now() + 5_000;
-  const liveForMs = 20_000 + options.liveKills * 6_000;
   const maxDelayMs = 5_000;
   const sim = await startGraphSimulator({
     seed: options.seed,
     clientSecret: "simulator-secret",
     dataStart: new Date(started - options.historyDays * DAY),
-    dataEnd: new Date(liveSince + liveForMs),
     callsPerHour: options.callsPerHour,
     live: { since: new Date(liveSince), callsPerHour: 3_600 },
     visibilityDelayMs: { min: 0, max: maxDelayMs },
@@ -96,14 +97,19 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
       log(`kill ${kills.length} (${phase}) after ${afterMs} ms, watermark ${kills.at(-1)?.watermark ?? "-"}`);
     }
 
+    const cutoff = Date.now();
     const last = new CliProcess(["run"], env);
-    await waitForWatermark(port, liveSince + liveForMs + maxDelayMs + 2_000, 300_000, last);
+    await waitForWatermark(port, cutoff + maxDelayMs + 2_000, 300_000, last);
     last.kill("SIGTERM");
     const exit = await last.done;
     if (exit.code !== 0)
       throw new Error(`the last instance exited ${exit.code}: ${exit.stderr.slice(-1500)}`);
 
-    const truth = sim.visibleRows(undefined, undefined, "v1.0");
+    const truth = sim.visibleRows(undefined, new Date(cutoff), "v1.0");
+    const startOf = new Map<string, number>();
+    for (const row of sim.allRows(undefined, new Date(Date.now() + 60_000), "v1.0")) {
+      startOf.set(row.id as string, Date.parse(row.startDateTime as string));
+    }
     const kafka = new Kafka({
       clientId: "crash-loop-check",
       brokers: options.stack.brokers,
@@ -111,20 +117,23 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
     });
     const messages = await consumeAll(kafka, env.KAFKA_TOPIC!, {
       expected: truth.length,
-      timeoutMs: 120_000,
-      settleMs: 3_000,
-    }).catch(() => consumeAll(kafka, env.KAFKA_TOPIC!, { expected: 0, settleMs: 5_000 }));
+      timeoutMs: 180_000,
+      settleMs: 5_000,
+    }).catch(() => consumeAll(kafka, env.KAFKA_TOPIC!, { expected: 0, settleMs: 10_000 }));
     const keys = messages.map((m) => m.key?.toString() ?? "");
+    const beforeCutoff = keys.filter((key) => (startOf.get(key) ?? Number.POSITIVE_INFINITY) <= cutoff);
     const unique = new Set(keys);
     const truthIds = new Set(truth.map((row) => row.id as string));
     const stats = sim.stats();
     return {
       kills,
       rowsExpected: truth.length,
-      rowsOnTopic: keys.length,
+      rowsOnTopic: beforeCutoff.length,
       duplicates: keys.length - unique.size,
       missing: [...truthIds].filter((id) => !unique.has(id)).length,
-      extra: [...unique].filter((id) => !truthIds.has(id)).length,
+      extra:
+        [...new Set(beforeCutoff)].filter((id) => !truthIds.has(id)).length +
+        keys.filter((k) => !startOf.has(k)).length,
       retryAfterViolations: stats.retryAfterViolations,
       graphRequests: stats.graphRequests,
       elapsedMs: Date.now() - started,
