@@ -7,7 +7,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { createRowCodec } from "../../src/avro/index.js";
 import { ErrorCode, isPstnError } from "../../src/errors.js";
 import { generateClientCertificate, startGraphSimulator } from "../../src/simulator/index.js";
-import { connectorEnv, createTestApp, keysOf, waitFor } from "../support/connector.js";
+import { connectorEnv, createTestApp, keysOf, runUntil } from "../support/connector.js";
 import { consumeAll } from "../support/kafka.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
@@ -39,11 +39,7 @@ describe("bad input: lost nowhere, explained everywhere", () => {
     const env = connectorEnv(sim, stack, { CONNECTOR_START: "5d", POLL_INTERVAL: "1s", LOOKBACK: "1h" });
     const app = createTestApp(sim, env);
     t.after(() => app.close());
-    const stop = new AbortController();
-    const running = app.connector.run(stop.signal);
-    await waitFor("the present", () => (app.connector.stats.watermark?.getTime() ?? 0) > now, 60_000);
-    stop.abort();
-    await running;
+    await runUntil(app, "the present", () => (app.connector.stats.watermark?.getTime() ?? 0) > now, 60_000);
 
     // What cannot be encoded, by the codec's own verdict on the simulator's ground truth.
     const truth = sim.visibleRows(undefined, undefined, "v1.0");
@@ -124,11 +120,7 @@ describe("bad input: lost nowhere, explained everywhere", () => {
     env.AZURE_CLIENT_CERTIFICATE_PATH = pemPath;
     const app = createTestApp(sim, env);
     t.after(() => app.close());
-    const stop = new AbortController();
-    const running = app.connector.run(stop.signal);
-    await waitFor("the present", () => (app.connector.stats.watermark?.getTime() ?? 0) > now, 60_000);
-    stop.abort();
-    await running;
+    await runUntil(app, "the present", () => (app.connector.stats.watermark?.getTime() ?? 0) > now, 60_000);
     assert.equal(app.connector.stats.published, sim.visibleRows().length);
     assert.ok(sim.stats().tokensIssued >= 1);
   });

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, logLevel } from "kafkajs";
@@ -8,17 +7,8 @@ import { Agent, request } from "undici";
 import { CliProcess, cleanEnv, parseEnvLines, runCli } from "../support/cli.js";
 import { waitFor } from "../support/connector.js";
 import { consumeAll, uniqueName } from "../support/kafka.js";
+import { freePort } from "../support/processes.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePromise) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolvePromise(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 async function metricValue(port: number, name: string): Promise<number> {
   const response = await request(`http://127.0.0.1:${port}/metrics`);

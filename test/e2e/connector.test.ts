@@ -3,8 +3,14 @@ import { after, before, describe, test } from "node:test";
 import { Kafka, logLevel } from "kafkajs";
 import { normaliseGraphRow } from "../../src/avro/index.js";
 import { type GraphSimulator, startGraphSimulator } from "../../src/simulator/index.js";
-import { connectorEnv, createTestApp, decodeFromRegistry, keysOf, waitFor } from "../support/connector.js";
-import { consumeAll } from "../support/kafka.js";
+import {
+  assertEachIdOnce,
+  connectorEnv,
+  createTestApp,
+  decodeFromRegistry,
+  runUntil,
+  waitFor,
+} from "../support/connector.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
 const DAY = 86_400_000;
@@ -18,20 +24,11 @@ async function assertExactlyOnce(
 ): Promise<number> {
   const topic = env.KAFKA_TOPIC!;
   const truth = sim.visibleRows(undefined, undefined, env.GRAPH_API_VERSION === "beta" ? "beta" : "v1.0");
-  const messages = await consumeAll(kafka, topic, {
-    expected: truth.length,
-    timeoutMs: 60_000,
-    settleMs: 2000,
-  });
-  const keys = keysOf(messages);
-  const unique = new Set(keys);
-  assert.equal(unique.size, keys.length, `${keys.length - unique.size} duplicate ids on the topic`);
-  const truthIds = new Set(truth.map((row) => row.id as string));
-  const missing = [...truthIds].filter((id) => !unique.has(id));
-  const extra = [...unique].filter((id) => !truthIds.has(id));
-  assert.deepEqual({ missing: missing.slice(0, 5), extra: extra.slice(0, 5) }, { missing: [], extra: [] });
-  assert.equal(messages.length, truth.length);
-
+  const messages = await assertEachIdOnce(
+    kafka,
+    topic,
+    truth.map((row) => row.id as string),
+  );
   const byId = new Map(truth.map((row) => [row.id as string, row]));
   for (const message of messages) {
     const decoded = await decodeFromRegistry(stack.registryUrl, message.value!);
@@ -84,19 +81,15 @@ describe("the connector end to end: simulator → Kafka → registry", () => {
     });
     const app = createTestApp(sim, env);
     t.after(() => app.close());
-    const stop = new AbortController();
     const started = Date.now();
-    const running = app.connector.run(stop.signal);
-
     // Live phase: run until every row that will ever exist is visible and a full poll has passed it.
     const settledAt = now + liveForMs + maxDelayMs;
-    await waitFor(
+    await runUntil(
+      app,
       "the watermark to pass the last row's visibility",
       () => (app.connector.stats.watermark?.getTime() ?? 0) > settledAt + 1500,
       120_000,
     );
-    stop.abort();
-    await running;
     const elapsed = Date.now() - started;
 
     const rows = await assertExactlyOnce(kafka, stack, sim, env);

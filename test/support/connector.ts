@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import avro from "avsc";
 import type { Kafka, KafkaMessage } from "kafkajs";
@@ -7,7 +8,7 @@ import { decodedToGraphJson } from "../../src/avro/index.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/log.js";
 import type { GraphSimulator } from "../../src/simulator/index.js";
-import { uniqueName } from "./kafka.js";
+import { consumeAll, uniqueName } from "./kafka.js";
 import type { TestStack } from "./stack.js";
 
 export interface ConnectorEnv {
@@ -89,4 +90,58 @@ export async function topicMessageCount(kafka: Kafka, topic: string): Promise<nu
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * Runs the connector until `done` holds, then stops it as SIGTERM would; `during` runs alongside
+ * (to inject faults). Rejects if the connector failed.
+ */
+export async function runUntil(
+  app: App,
+  what: string,
+  done: () => boolean,
+  timeoutMs: number,
+  during?: () => Promise<void>,
+): Promise<void> {
+  const stop = new AbortController();
+  let failed: unknown;
+  const running = app.connector.run(stop.signal).catch((error: unknown) => {
+    failed = error;
+  });
+  try {
+    await during?.();
+    await waitFor(what, () => failed !== undefined || done(), timeoutMs);
+  } finally {
+    stop.abort();
+    await running;
+  }
+  if (failed !== undefined) throw failed;
+}
+
+/**
+ * Reads the topic as a read_committed consumer and checks that it holds each expected id exactly
+ * once and nothing else; returns the messages for further checks.
+ */
+export async function assertEachIdOnce(
+  kafka: Kafka,
+  topic: string,
+  expectedIds: readonly string[],
+  timeoutMs = 60_000,
+): Promise<KafkaMessage[]> {
+  const messages = await consumeAll(kafka, topic, {
+    expected: expectedIds.length,
+    timeoutMs,
+    settleMs: 2000,
+  });
+  const keys = keysOf(messages);
+  const unique = new Set(keys);
+  const expected = new Set(expectedIds);
+  const missing = [...expected].filter((id) => !unique.has(id));
+  const extra = [...unique].filter((id) => !expected.has(id));
+  assert.deepEqual(
+    { duplicates: keys.length - unique.size, missing: missing.length, extra: extra.length },
+    { duplicates: 0, missing: 0, extra: 0 },
+    `first missing ${missing.slice(0, 3).join(", ")}; first extra ${extra.slice(0, 3).join(", ")}`,
+  );
+  return messages;
 }

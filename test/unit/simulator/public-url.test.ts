@@ -1,18 +1,8 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { test } from "node:test";
 import { Agent, request } from "undici";
 import { startGraphSimulator } from "../../../src/simulator/index.js";
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePromise) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolvePromise(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
+import { freePort } from "../../support/processes.js";
 
 test("behind a public URL (a container network), metadata, nextLinks and the certificate use it", async (t) => {
   const port = await freePort();
