@@ -7,7 +7,7 @@
  *
  * Writes bench/results/crash-loop.json and prints a summary.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { stackDown, stackUp } from "../src/stack/index.js";
@@ -15,6 +15,8 @@ import { crashLoop } from "../test/support/crash-loop.js";
 
 const kills = Number(process.argv[2] ?? 50);
 const seed = Number(process.argv[3] ?? 1);
+const logDir = fileURLToPath(new URL(`./results/tmp/crash-loop-${seed}`, import.meta.url));
+mkdirSync(logDir, { recursive: true });
 const stack = await stackUp({ progress: (line) => process.stderr.write(`stack: ${line}\n`) });
 try {
   const result = await crashLoop({
@@ -25,6 +27,7 @@ try {
     callsPerHour: 120,
     seed,
     log: (line) => process.stderr.write(`${line}\n`),
+    logDir,
   });
   const summary = {
     command: `npx tsx bench/crash-loop.ts ${kills} ${seed}`,

@@ -1,3 +1,5 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, logLevel } from "kafkajs";
 import { startGraphSimulator } from "../../src/simulator/index.js";
@@ -18,6 +20,8 @@ export interface CrashLoopOptions {
   callsPerHour: number;
   seed: number;
   log?: (line: string) => void;
+  /** Where each instance's log goes (run-N.log), for reading a failure afterwards. */
+  logDir?: string;
 }
 
 export interface KillRecord {
@@ -63,7 +67,6 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
   });
   try {
     const caFile = await writeCaFile(sim.caCertificatePem);
-    const port = await freePort();
     const env = cleanEnv({
       ...connectorEnv(sim, options.stack, {
         CONNECTOR_START: `${options.historyDays}d`,
@@ -72,7 +75,7 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
         WINDOW_SLICE: "1d",
         GRAPH_MAX_REQUESTS_PER_MINUTE: "1200",
         CONNECTOR_FAILOVER_TIMEOUT: "2s",
-        METRICS_PORT: String(port),
+        LOG_LEVEL: options.logDir ? "info" : "warn",
       }),
       NODE_EXTRA_CA_CERTS: caFile,
     });
@@ -82,26 +85,50 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
       ...Array<"backfill">(options.backfillKills).fill("backfill"),
       ...Array<"live">(options.liveKills).fill("live"),
     ];
+    // Each instance gets its own metrics port, so a figure never comes from another instance.
+    let instances = 0;
+    const start = async (): Promise<{ child: CliProcess; port: number }> => {
+      const port = await freePort();
+      const child = new CliProcess(["run"], { ...env, METRICS_PORT: String(port) });
+      const number = ++instances;
+      if (options.logDir) {
+        const logFile = join(options.logDir, `run-${number}.log`);
+        void child.done.then((result) => writeFile(logFile, result.stderr));
+      }
+      return { child, port };
+    };
     for (const phase of plan) {
-      const child = new CliProcess(["run"], env);
-      // Kill while it works: once elected (the killed one's membership must expire first), and for
-      // the live phase once the backfill is behind it.
-      await waitForMetric(port, "pstn_connector_active", (v) => v === 1, 120_000, child);
-      if (phase === "live") await waitForWatermark(port, liveSince, 120_000, child);
-      const afterMs = Math.round(200 + random() * 3_000);
-      await sleep(afterMs);
-      const watermark = await scrapeWatermark(port);
-      child.kill("SIGKILL");
-      await child.done;
-      kills.push({ phase, afterMs, watermark: watermark ? new Date(watermark * 1000).toISOString() : null });
-      log(`kill ${kills.length} (${phase}) after ${afterMs} ms, watermark ${kills.at(-1)?.watermark ?? "-"}`);
+      const { child, port } = await start();
+      try {
+        // Kill while it works: once elected (the killed one's membership must expire first), and
+        // for the live phase once the backfill is behind it.
+        await waitForMetric(port, "pstn_connector_active", (v) => v === 1, 120_000, child);
+        if (phase === "live") await waitForWatermark(port, liveSince, 120_000, child);
+        const afterMs = Math.round(200 + random() * 3_000);
+        await sleep(afterMs);
+        const watermark = await scrapeWatermark(port);
+        kills.push({
+          phase,
+          afterMs,
+          watermark: watermark ? new Date(watermark * 1000).toISOString() : null,
+        });
+        log(
+          `kill ${kills.length} (${phase}) after ${afterMs} ms, watermark ${kills.at(-1)?.watermark ?? "-"}`,
+        );
+      } finally {
+        child.kill("SIGKILL");
+        await child.done;
+      }
     }
 
     const cutoff = Date.now();
-    const last = new CliProcess(["run"], env);
-    await waitForWatermark(port, cutoff + maxDelayMs + 2_000, 300_000, last);
-    last.kill("SIGTERM");
-    const exit = await last.done;
+    const last = await start();
+    try {
+      await waitForWatermark(last.port, cutoff + maxDelayMs + 2_000, 300_000, last.child);
+    } finally {
+      last.child.kill("SIGTERM");
+    }
+    const exit = await last.child.done;
     if (exit.code !== 0)
       throw new Error(`the last instance exited ${exit.code}: ${exit.stderr.slice(-1500)}`);
 
