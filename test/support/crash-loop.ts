@@ -103,7 +103,8 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
         // Kill while it works: once elected (the killed one's membership must expire first), and
         // for the live phase once the backfill is behind it.
         await waitForMetric(port, "pstn_connector_active", (v) => v === 1, 120_000, child);
-        if (phase === "live") await waitForWatermark(port, liveSince, 120_000, child);
+        // The first live instance may have most of the backfill ahead of it: give it time.
+        if (phase === "live") await waitForWatermark(port, liveSince, 900_000, child);
         const afterMs = Math.round(200 + random() * 3_000);
         await sleep(afterMs);
         const watermark = await scrapeWatermark(port);
