@@ -18,7 +18,10 @@ export function onCleanup(task: Task): () => void {
 }
 
 /** A child process killed on exit whatever happens, even if the event loop never runs again. */
-export function trackChild(child: { kill(signal?: NodeJS.Signals): boolean; once(e: "exit", f: () => void): unknown }) {
+export function trackChild(child: {
+  kill(signal?: NodeJS.Signals): boolean;
+  once(e: "exit", f: () => void): unknown;
+}) {
   children.add(child);
   child.once("exit", () => children.delete(child));
 }
@@ -35,10 +38,16 @@ export async function runCleanups(): Promise<void> {
   for (const child of children) child.kill("SIGKILL");
 }
 
-/** Ctrl-C (or SIGTERM) stops the run: cleanups, then exit 130; a second Ctrl-C exits at once. */
+/**
+ * Ctrl-C (or SIGTERM) stops the run: cleanups, then exit 130. A second Ctrl-C exits at once; a
+ * SIGTERM while stopping (the parent's, after the Ctrl-C both got) lets the cleanups finish.
+ */
 export function installSignalHandlers(): void {
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(130);
+    if (stopping) {
+      if (signal === "SIGINT") process.exit(130);
+      return;
+    }
     stopping = true;
     process.stderr.write(`bench: ${signal}: stopping what it started\n`);
     void runCleanups().finally(() => process.exit(130));

@@ -5,6 +5,9 @@ export interface Sample {
   ms: number;
   rssMb: number;
   heapUsedMb: number;
+  heapTotalMb: number;
+  /** Memory outside the V8 heap held by JS objects: Buffers (messages, pages, gzip output). */
+  externalMb: number;
   /** Benchmark-specific readings, e.g. rows published or the dedupe gauge. */
   [extra: string]: number;
 }
@@ -55,6 +58,8 @@ export class Probe {
       ms: Math.round(performance.now() - this.started),
       rssMb: round1(memory.rss / MB),
       heapUsedMb: round1(memory.heapUsed / MB),
+      heapTotalMb: round1(memory.heapTotal / MB),
+      externalMb: round1(memory.external / MB),
       ...this.extra(),
     });
   }

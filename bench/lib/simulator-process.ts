@@ -27,7 +27,10 @@ export interface SimulatorSample {
   stats: SimulatorStats;
 }
 
-const CHILD = fileURLToPath(new URL("./simulator-child.ts", import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+/** Compiled (build.ts) when this module is: the simulator then runs on plain node too. */
+const CHILD = SELF.replace(/simulator-process\.(ts|js)$/, "simulator-child.$1");
+const CHILD_EXEC_ARGV = SELF.endsWith(".ts") ? ["--import", "tsx"] : [];
 
 export class SimulatorProcess {
   private readonly waiting: ((sample: SimulatorSample) => void)[] = [];
@@ -50,7 +53,7 @@ export class SimulatorProcess {
   static async start(options: Omit<SimulatorSpec, "clientSecret">): Promise<SimulatorProcess> {
     const spec: SimulatorSpec = { ...options, clientSecret: randomBytes(18).toString("base64url") };
     const child = fork(CHILD, [JSON.stringify(spec)], {
-      execArgv: ["--import", "tsx"],
+      execArgv: CHILD_EXEC_ARGV,
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
     trackChild(child);

@@ -1,4 +1,4 @@
-import type { Consumer, Kafka } from "kafkajs";
+import { type Assigner, AssignerProtocol, type Consumer, type Kafka, type PartitionAssigner } from "kafkajs";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
 
@@ -31,7 +31,9 @@ export class Leadership {
   ) {}
 
   static async join(options: LeadershipOptions): Promise<Leadership> {
+    let self: Leadership | undefined;
     const consumer = options.kafka.consumer({
+      partitionAssigners: [stickyLeaderAssigner(() => self?.active ?? false)],
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: Math.max(100, Math.floor(options.sessionTimeoutMs / 5)),
@@ -40,6 +42,8 @@ export class Leadership {
       allowAutoTopicCreation: false,
     });
     const leadership = new Leadership(consumer, options);
+    // kafkajs builds the consumer before the instance exists: the assigner reads it through `self`.
+    self = leadership;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = (payload.memberAssignment[options.topic] ?? []).length > 0;
       leadership.update(assigned);
@@ -98,4 +102,40 @@ export class Leadership {
       this.lost.abort(new Error("leadership lost"));
     }
   }
+}
+
+/**
+ * Hands the partition (the active role) to the member that already holds it, so a replica that
+ * joins or restarts never takes over from a healthy active one; with none holding it, to the
+ * first member. Each member says in its subscription whether it is active.
+ */
+function stickyLeaderAssigner(isActive: () => boolean): PartitionAssigner {
+  return (): Assigner => ({
+    name: "pstn-sticky-leader",
+    version: 1,
+    protocol: ({ topics }) => ({
+      name: "pstn-sticky-leader",
+      metadata: AssignerProtocol.MemberMetadata.encode({
+        version: 1,
+        topics,
+        userData: Buffer.from(isActive() ? "active" : "standby"),
+      }),
+    }),
+    async assign({ members, topics }) {
+      const sorted = [...members].sort((a, b) => a.memberId.localeCompare(b.memberId));
+      const holder =
+        sorted.find((member) => {
+          const metadata = AssignerProtocol.MemberMetadata.decode(member.memberMetadata);
+          return metadata?.userData.toString() === "active";
+        }) ?? sorted[0];
+      return sorted.map((member) => ({
+        memberId: member.memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({
+          version: 1,
+          assignment: member === holder ? Object.fromEntries(topics.map((topic) => [topic, [0]])) : {},
+          userData: Buffer.alloc(0),
+        }),
+      }));
+    },
+  });
 }

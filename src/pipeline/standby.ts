@@ -27,12 +27,16 @@ export async function runWithStandby(
   });
   try {
     while (!signal.aborted) {
-      if (!leadership.isActive) logger.info("standing by until this instance is elected active");
+      if (!leadership.isActive) {
+        logger.info("standing by until this instance is elected active");
+        connector.health.setRole("standby");
+      }
       try {
         await leadership.waitUntilActive(signal);
       } catch {
         break;
       }
+      connector.health.setRole("active");
       try {
         await connector.run(AbortSignal.any([signal, leadership.lostSignal]));
       } catch (error) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, logLevel } from "kafkajs";
 import { startGraphSimulator } from "../../src/simulator/index.js";
 import { CliProcess, cleanEnv } from "../support/cli.js";
@@ -60,6 +61,24 @@ test("two instances with the same identity: one publishes, the other stands by a
   assert.equal(await scrapeMetric(ports[activeIndex]!, "pstn_connector_active"), 1);
   assert.equal(await scrapeMetric(ports[standbyIndex]!, "pstn_connector_active"), 0);
   assert.equal(await scrapeMetric(ports[standbyIndex]!, "pstn_connector_rows_published_total"), 0);
+
+  // A replica joining later stands by too: the election keeps the active role where it is.
+  const latePort = await freePort();
+  const late = new CliProcess(
+    ["run"],
+    cleanEnv({ ...base, METRICS_PORT: String(latePort), NODE_EXTRA_CA_CERTS: caFile }),
+  );
+  t.after(() => late.kill("SIGKILL"));
+  await waitForMetric(latePort, "pstn_connector_active", (v) => v === 0, 30_000, late);
+  await sleep(4_000);
+  assert.equal(
+    await scrapeMetric(ports[activeIndex]!, "pstn_connector_active"),
+    1,
+    "still active after a join",
+  );
+  assert.equal(await scrapeMetric(latePort, "pstn_connector_active"), 0);
+  late.kill("SIGTERM");
+  assert.equal((await late.done).code, 0);
 
   const killedAt = Date.now();
   instances[activeIndex]!.kill("SIGKILL");

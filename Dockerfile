@@ -1,0 +1,46 @@
+# pstn-kafka-connector: the `pstn-connector` CLI in a small runtime image.
+#
+#   docker build -t pstn-kafka-connector .
+#   docker run --rm pstn-kafka-connector --help
+#   docker run --rm --env-file connector.env -p 9464:9464 pstn-kafka-connector          # run
+#   docker run --rm pstn-kafka-connector simulate --host 0.0.0.0 --port 8443 ...          # the simulator
+#
+# Checked by test/ops/dockerfile.test.ts (structure, hadolint when installed, and the runtime stage's
+# files assembled without Docker and run).
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- build: dev dependencies and TypeScript, never shipped -----------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` would run tsc before the sources are here; the build runs below.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY schemas ./schemas
+RUN npm run build
+
+# ---- runtime: dist/src, schemas/, package.json and production dependencies only -------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --omit=dev: no TypeScript, no test tooling; --ignore-scripts: `prepare` needs tsc, which is not here.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+    && npm cache clean --force \
+    && mkdir -p /shared \
+    && chown 1000:1000 /shared
+COPY schemas ./schemas
+COPY --from=build /app/dist/src ./dist/src
+
+# The image's `node` user. Numeric, so that Kubernetes' runAsNonRoot can verify it. The application
+# files stay owned by root (read-only to it); /shared is where the compose simulator writes its CA.
+USER 1000:1000
+EXPOSE 9464
+# `run` stops taking work on SIGTERM, abandons the open transaction and exits 0.
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.METRICS_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["run"]

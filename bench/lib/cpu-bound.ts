@@ -1,0 +1,330 @@
+/**
+ * 1. CPU-bound pipeline: the connector end to end (createApp + backfill, production settings, pacing
+ * off) over ~1M rows from a simulator without latency or faults, running in its own process; then
+ * the same rows paged and encoded without Kafka (the Graph side's share, and the exact messages),
+ * and the ceilings: raw kafkajs and kcat producing those messages.
+ */
+import { CompressionTypes, type Kafka, type Message } from "kafkajs";
+import { createRowCodec } from "../../src/avro/index.js";
+import { CallLogFunction } from "../../src/graph/url.js";
+import { wireFormat } from "../../src/pipeline/batch.js";
+import { sliceRange } from "../../src/windows/planner.js";
+import { type CeilingResult, KCAT_CODEC, kafkajsCeiling, kcatCeiling } from "./ceilings.js";
+import {
+  type BenchApp,
+  connectorFor,
+  deleteTopics,
+  type Endpoints,
+  histogram,
+  topicsOf,
+  total,
+  uniqueTopic,
+} from "./connector.js";
+import { type BenchResult, type Figure, round } from "./figures.js";
+import { cpuOf, Probe } from "./sampler.js";
+import { SimulatorProcess } from "./simulator-process.js";
+
+export interface CpuBoundOptions {
+  rows: number;
+  endpoints: Endpoints;
+  /** kcat's version, or undefined when it is missing (that ceiling is skipped). */
+  kcat: string | undefined;
+  log: (line: string) => void;
+}
+
+const HOUR = 3_600_000;
+const DAYS = 100;
+/** The connector's default (Connector.readWindows); a transaction is committed at this size. */
+const MAX_BATCH_ROWS = 5000;
+/** The connector's default (Connector.session): createApp passes no other. */
+const COMPRESSION = CompressionTypes.GZIP;
+
+export async function cpuBound(options: CpuBoundOptions): Promise<BenchResult> {
+  const started = performance.now();
+  const callsPerHour = Math.max(1, Math.round(options.rows / (DAYS * 24)));
+  const to = new Date(Math.floor(Date.now() / HOUR) * HOUR - HOUR);
+  const from = new Date(to.getTime() - DAYS * 24 * HOUR);
+  const sim = await SimulatorProcess.start({
+    seed: 1,
+    dataStart: from.toISOString(),
+    dataEnd: to.toISOString(),
+    callsPerHour,
+    pageSize: 1000,
+  });
+  const bench = connectorFor(sim, options.endpoints, "cpu", { GRAPH_MAX_REQUESTS_PER_MINUTE: "60000" });
+  const ceilingTopics: string[] = [];
+  try {
+    options.log(`cpu: pipeline over ${DAYS} days at ${callsPerHour} calls/h (topic ${bench.topic})`);
+    const pipeline = await runPipeline(bench, sim, from, to);
+    options.log(
+      `cpu: pipeline ${pipeline.rows} rows in ${pipeline.wallMs} ms; paging and encoding without Kafka`,
+    );
+    const paging = await pageAndEncode(bench, sim, from, to);
+    if (paging.rows !== pipeline.rows) {
+      throw new Error(`the pipeline published ${pipeline.rows} rows, paging found ${paging.rows}`);
+    }
+    const sameBytes = await compareWithTopic(bench.app.kafka, bench.topic, paging.transactions);
+    // The ceiling (transactions as the pipeline's, gzip), then what transactions and gzip cost.
+    const variants = {
+      kafkajs: { transactional: true, compression: COMPRESSION },
+      kafkajsNoTransactions: { transactional: false, compression: COMPRESSION },
+      kafkajsNoCompression: { transactional: true, compression: CompressionTypes.None },
+    };
+    const ceilings: Record<string, CeilingResult> = {};
+    for (const [name, variant] of Object.entries(variants)) {
+      const topic = uniqueTopic(`cpu-${name.toLowerCase()}`);
+      ceilingTopics.push(...topicsOf(topic));
+      options.log(`cpu: ${name}, ${paging.transactions.length} batches`);
+      ceilings[name] = await kafkajsCeiling(
+        bench.app.kafka,
+        topic,
+        paging.transactions,
+        variant,
+        () => bench.log.concurrentTransactions,
+      );
+    }
+    const kafkajs = ceilings.kafkajs as CeilingResult;
+    let kcat: CeilingResult | undefined;
+    if (options.kcat) {
+      const kcatTopic = uniqueTopic("cpu-kcat");
+      ceilingTopics.push(...topicsOf(kcatTopic));
+      options.log(`cpu: ${options.kcat}`);
+      kcat = await kcatCeiling(
+        bench.app.kafka,
+        options.endpoints,
+        kcatTopic,
+        paging.transactions,
+        COMPRESSION,
+      );
+    } else {
+      options.log("cpu: kcat not found on PATH: the kcat ceiling is skipped (apt-get install kcat)");
+    }
+    const details = {
+      rows: pipeline.rows,
+      days: DAYS,
+      callsPerHour,
+      compression: KCAT_CODEC[COMPRESSION],
+      maxBatchRows: MAX_BATCH_ROWS,
+      pipeline,
+      paging: { ...paging, transactions: paging.transactions.length },
+      sameBytes,
+      kafkajs,
+      kafkajsNoTransactions: ceilings.kafkajsNoTransactions as CeilingResult,
+      kafkajsNoCompression: ceilings.kafkajsNoCompression as CeilingResult,
+      kcat: kcat ?? { skipped: "kcat not found on PATH" },
+      kcatVersion: options.kcat,
+      ratios: {
+        pipelineToKafkajs: round(pipeline.rowsPerSecond / kafkajs.rowsPerSecond, 3),
+        pipelineToKcat: kcat ? round(pipeline.rowsPerSecond / kcat.rowsPerSecond, 3) : undefined,
+      },
+    };
+    return {
+      benchmark: "cpu-bound pipeline",
+      elapsedSeconds: round((performance.now() - started) / 1000),
+      figures: figures(details),
+      details,
+    };
+  } finally {
+    await deleteTopics(bench.app.kafka, ceilingTopics).catch(() => undefined);
+    await bench.close();
+    await sim.close();
+  }
+}
+
+async function runPipeline(bench: BenchApp, sim: SimulatorProcess, from: Date, to: Date) {
+  const { app } = bench;
+  await app.connector.prepare();
+  const simBefore = await sim.sample();
+  const probe = new Probe(() => ({ rows: app.connector.stats.published }));
+  const done = await app.connector.backfill(from, to, new AbortController().signal);
+  const run = probe.stop();
+  const simAfter = await sim.sample();
+  if (!done) throw new Error("the backfill did not finish");
+  const stats = app.connector.stats;
+  const rows = stats.published;
+  const produce = await histogram(app.metrics.kafkaProduceDuration);
+  const graph = await histogram(app.metrics.graphRequestDuration);
+  return {
+    rows,
+    fetched: stats.fetched,
+    duplicates: stats.duplicates,
+    deadLettered: stats.deadLettered,
+    wallMs: run.wallMs,
+    rowsPerSecond: Math.round(rows / (run.wallMs / 1000)),
+    cpuMs: run.cpuMs,
+    cpuSecondsPer100kRows: round(run.cpuMs / 1000 / (rows / 100_000), 2),
+    /** Share of one core the connector used: CPU / wall. */
+    cores: round(run.cpuMs / run.wallMs, 2),
+    peakRssMb: run.peakRssMb,
+    peakHeapUsedMb: run.peakHeapUsedMb,
+    graphRequests: simAfter.stats.graphRequests - simBefore.stats.graphRequests,
+    simulatorCpuMs: round(simAfter.cpuMs - simBefore.cpuMs),
+    transactions: produce.count,
+    transactionsAborted: (await total(app.metrics.kafkaTransactions)) - produce.count,
+    /** Time inside Kafka transactions (send + commit), Graph requests, and the rest (dedupe, encode, state). */
+    kafkaSeconds: round(produce.sum, 1),
+    graphSeconds: round(graph.sum, 1),
+    otherSeconds: round(run.wallMs / 1000 - produce.sum - graph.sum, 1),
+    meanTransactionMs: round((produce.sum / Math.max(1, produce.count)) * 1000),
+    concurrentTransactionRetries: bench.log.concurrentTransactions,
+  };
+}
+
+/**
+ * The Graph side alone: the app's GraphClient pages the same windows; the rows are deduped and
+ * encoded exactly as the pipeline does, into its transactions (a batch per 5,000 rows and at each
+ * window's end), timed apart from the paging.
+ */
+async function pageAndEncode(bench: BenchApp, sim: SimulatorProcess, from: Date, to: Date) {
+  const { app } = bench;
+  const codec = createRowCodec();
+  const schemaId = await app.registry.getLatestSchemaId(`${bench.topic}-value`);
+  const seen = new Set<string>();
+  const transactions: Message[][] = [];
+  let batch: Message[] = [];
+  let encodeCpuMs = 0;
+  let rows = 0;
+  const simBefore = await sim.sample();
+  const probe = new Probe();
+  for (const window of sliceRange(from, to, app.config.connector.windowSliceMs)) {
+    for await (const page of app.graph.pages(CallLogFunction.pstn, window.from, window.to)) {
+      encodeCpuMs += cpuOf(() => {
+        for (const row of page.rows) {
+          const id = row.id as string;
+          if (seen.has(id)) continue;
+          seen.add(id);
+          const encoded = codec.encode(row);
+          if (!encoded.ok) continue;
+          batch.push({ key: id, value: wireFormat(schemaId, encoded.value) });
+          rows++;
+        }
+      });
+      if (batch.length >= MAX_BATCH_ROWS) {
+        transactions.push(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) transactions.push(batch);
+    batch = [];
+  }
+  const run = probe.stop();
+  const simAfter = await sim.sample();
+  const pagingCpuMs = run.cpuMs - encodeCpuMs;
+  return {
+    rows,
+    wallMs: run.wallMs,
+    /** Graph client + JSON parse, in this process. */
+    pagingCpuMs: round(pagingCpuMs),
+    pagingCpuSecondsPer100kRows: round(pagingCpuMs / 1000 / (rows / 100_000), 2),
+    /** Dedupe (a Set) + Avro encode + wire format, in this process. */
+    encodeCpuMs: round(encodeCpuMs),
+    encodeCpuSecondsPer100kRows: round(encodeCpuMs / 1000 / (rows / 100_000), 2),
+    /** Paging alone: rows/s with the encode time taken out. */
+    pagingRowsPerSecond: Math.round(rows / ((run.wallMs - encodeCpuMs) / 1000)),
+    simulatorCpuMs: round(simAfter.cpuMs - simBefore.cpuMs),
+    simulatorCpuSecondsPer100kRows: round((simAfter.cpuMs - simBefore.cpuMs) / 1000 / (rows / 100_000), 2),
+    transactions,
+  };
+}
+
+/** Reads back the start of the pipeline's topic (read_committed) and compares it with the captured bytes. */
+async function compareWithTopic(kafka: Kafka, topic: string, transactions: readonly Message[][], want = 300) {
+  const captured = new Map<string, Buffer>();
+  for (const batch of transactions) for (const m of batch) captured.set(String(m.key), m.value as Buffer);
+  const consumer = kafka.consumer({ groupId: uniqueTopic("verify"), readUncommitted: false });
+  await consumer.connect();
+  let checked = 0;
+  let equal = 0;
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 30_000);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          if (checked >= want) return;
+          checked++;
+          const value = captured.get(message.key?.toString() ?? "");
+          if (value && message.value?.equals(value)) equal++;
+          if (checked >= want) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return { checked, equal };
+}
+
+function figures(d: {
+  pipeline: Awaited<ReturnType<typeof runPipeline>>;
+  paging: Omit<Awaited<ReturnType<typeof pageAndEncode>>, "transactions">;
+  kafkajs: CeilingResult;
+  kafkajsNoTransactions: CeilingResult;
+  kafkajsNoCompression: CeilingResult;
+  kcat: CeilingResult | { skipped: string };
+  ratios: { pipelineToKafkajs: number; pipelineToKcat: number | undefined };
+  sameBytes: { checked: number; equal: number };
+}): Figure[] {
+  const p = d.pipeline;
+  const kcat = "skipped" in d.kcat ? undefined : d.kcat;
+  const client = (c: CeilingResult) =>
+    `${c.rowsPerSecond} rows/s, ${c.cpuSecondsPer100kRows} CPU s / 100k rows`;
+  return [
+    { name: "rows (pipeline)", value: p.rows },
+    { name: "pipeline throughput", value: p.rowsPerSecond, unit: "rows/s" },
+    {
+      name: "pipeline CPU (connector process only)",
+      value: p.cpuSecondsPer100kRows,
+      unit: "CPU s / 100k rows",
+    },
+    { name: "pipeline peak RSS", value: p.peakRssMb, unit: "MB" },
+    {
+      name: "pipeline time in Kafka txns / Graph HTTP / rest (parse, dedupe, encode, state)",
+      value: `${p.kafkaSeconds} / ${p.graphSeconds} / ${p.otherSeconds}`,
+      unit: "s",
+    },
+    {
+      name: "pipeline transactions (mean ms; CONCURRENT_TRANSACTIONS retries)",
+      value: `${p.transactions} (${p.meanTransactionMs}; ${p.concurrentTransactionRetries})`,
+    },
+    {
+      name: "simulator CPU (its own process)",
+      value: d.paging.simulatorCpuSecondsPer100kRows,
+      unit: "CPU s / 100k rows",
+    },
+    {
+      name: "Graph paging + JSON parse alone (connector side)",
+      value: `${d.paging.pagingRowsPerSecond} rows/s, ${d.paging.pagingCpuSecondsPer100kRows} CPU s / 100k rows`,
+    },
+    {
+      name: "dedupe + Avro encode alone",
+      value: d.paging.encodeCpuSecondsPer100kRows,
+      unit: "CPU s / 100k rows",
+    },
+    {
+      name: "messages identical to the pipeline's (sample read back)",
+      value: `${d.sameBytes.equal}/${d.sameBytes.checked}`,
+    },
+    {
+      name: "raw kafkajs, same txns, gzip (CONCURRENT_TRANSACTIONS retries)",
+      value: `${client(d.kafkajs)} (${d.kafkajs.concurrentTransactionRetries})`,
+    },
+    { name: "raw kafkajs, same batches, no txns (idempotent)", value: client(d.kafkajsNoTransactions) },
+    { name: "raw kafkajs, same txns, no compression", value: client(d.kafkajsNoCompression) },
+    {
+      name: "kcat (librdkafka; idempotent, no txns), gzip",
+      value: kcat ? kcat.rowsPerSecond : "skipped: no kcat",
+      unit: kcat ? "rows/s" : undefined,
+    },
+    {
+      name: "pipeline / raw kafkajs",
+      value: d.ratios.pipelineToKafkajs,
+      target: "≥ 0.8",
+      pass: d.ratios.pipelineToKafkajs >= 0.8,
+    },
+    { name: "pipeline / kcat", value: d.ratios.pipelineToKcat ?? "skipped" },
+  ];
+}

@@ -1,0 +1,189 @@
+/**
+ * 3. Memory: many rows through `run` with a 48 h lookback (so the dedupe set is live), RSS and heap
+ * sampled every 250 ms. Dedupe memory must follow the rows inside the horizon, not all rows seen.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { connectorFor, type Endpoints, total } from "./connector.js";
+import { type BenchResult, round } from "./figures.js";
+import { Probe, type Sample } from "./sampler.js";
+import { SimulatorProcess } from "./simulator-process.js";
+
+export interface MemoryOptions {
+  rows: number;
+  endpoints: Endpoints;
+  log: (line: string) => void;
+}
+
+const HOUR = 3_600_000;
+const DAYS = 100;
+const LOOKBACK_HOURS = 48;
+const RSS_LIMIT_MB = 200;
+/** No progress for this long: the run is stuck (the connector retries forever on its own). */
+const STALL_MS = 180_000;
+
+export async function memory(options: MemoryOptions): Promise<BenchResult> {
+  const started = performance.now();
+  const callsPerHour = Math.max(1, Math.round(options.rows / (DAYS * 24)));
+  const to = new Date(Math.floor(Date.now() / HOUR) * HOUR - HOUR);
+  const from = new Date(to.getTime() - DAYS * 24 * HOUR);
+  const sim = await SimulatorProcess.start({
+    seed: 3,
+    dataStart: from.toISOString(),
+    dataEnd: to.toISOString(),
+    callsPerHour,
+    pageSize: 1000,
+  });
+  const bench = connectorFor(sim, options.endpoints, "memory", {
+    GRAPH_MAX_REQUESTS_PER_MINUTE: "60000",
+    LOOKBACK: `${LOOKBACK_HOURS}h`,
+    CONNECTOR_START: from.toISOString(),
+    POLL_INTERVAL: "1h",
+  });
+  const { app } = bench;
+  try {
+    options.log(
+      `memory: run from ${from.toISOString()} at ${callsPerHour} calls/h, LOOKBACK ${LOOKBACK_HOURS}h`,
+    );
+    await app.connector.prepare();
+    let dedupeIds = 0;
+    const gauge = setInterval(() => {
+      void total(app.metrics.dedupeIds).then((value) => {
+        dedupeIds = value;
+      });
+    }, 250);
+    const probe = new Probe(() => ({ rows: app.connector.stats.published, dedupeIds }));
+    const stop = new AbortController();
+    const pollStarted = new Date();
+    const running = app.connector.run(stop.signal);
+    let failed: unknown;
+    running.catch((error: unknown) => {
+      failed = error;
+    });
+    // The first poll reads from the start up to its `now`; the watermark passing pollStarted means done.
+    let last = { rows: -1, at: Date.now() };
+    for (;;) {
+      await sleep(500);
+      if (failed) throw failed;
+      const { watermark, published } = app.connector.stats;
+      if (watermark && watermark >= pollStarted) break;
+      if (published !== last.rows) last = { rows: published, at: Date.now() };
+      else if (Date.now() - last.at > STALL_MS)
+        throw new Error(`no progress for ${STALL_MS / 1000} s (see ${bench.log.file})`);
+    }
+    stop.abort();
+    await running;
+    clearInterval(gauge);
+    dedupeIds = await total(app.metrics.dedupeIds);
+    const run = probe.stop();
+    const rows = app.connector.stats.published;
+    const samples = run.samples.filter((s) => (s.rows ?? 0) > 0);
+    const at = (share: number) =>
+      samples.find((s) => (s.rows ?? 0) >= rows * share) ?? (samples.at(-1) as Sample);
+    const point = (s: Sample) => ({
+      rows: s.rows,
+      seconds: round(s.ms / 1000, 1),
+      rssMb: s.rssMb,
+      heapUsedMb: s.heapUsedMb,
+      heapTotalMb: s.heapTotalMb,
+      externalMb: s.externalMb,
+      dedupeIds: s.dedupeIds,
+    });
+    const first = samples[0] as Sample;
+    const middle = at(0.5);
+    const end = samples.at(-1) as Sample;
+    const later = samples.filter((s) => (s.rows ?? 0) >= rows * 0.1);
+    const maxDedupe = Math.max(...run.samples.map((s) => s.dedupeIds ?? 0));
+    const rowsInHorizon = callsPerHour * LOOKBACK_HOURS;
+    const details = {
+      rows,
+      days: DAYS,
+      callsPerHour,
+      lookbackHours: LOOKBACK_HOURS,
+      wallMs: run.wallMs,
+      rowsPerSecond: Math.round(rows / (run.wallMs / 1000)),
+      cpuMs: run.cpuMs,
+      start: point(first),
+      middle: point(middle),
+      end: point(end),
+      maxRssMb: run.peakRssMb,
+      maxHeapUsedMb: run.peakHeapUsedMb,
+      /** The V8 heap reserved (young generation included) and Buffers: what RSS is made of. */
+      maxHeapTotalMb: Math.max(...run.samples.map((s) => s.heapTotalMb)),
+      maxExternalMb: Math.max(...run.samples.map((s) => s.externalMb)),
+      /** Least-squares slope over the samples after the first 10% of rows. */
+      rssSlopeMbPerMillionRows: round(slope(later, "rssMb") * 1e6, 2),
+      heapSlopeMbPerMillionRows: round(slope(later, "heapUsedMb") * 1e6, 2),
+      maxDedupeIds: maxDedupe,
+      rowsInHorizon,
+      dedupeToHorizon: round(maxDedupe / rowsInHorizon, 2),
+      curve: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1].map((share) => point(at(share))),
+    };
+    return {
+      benchmark: "memory",
+      elapsedSeconds: round((performance.now() - started) / 1000),
+      figures: [
+        { name: "rows (run, LOOKBACK 48h)", value: rows },
+        { name: "throughput", value: details.rowsPerSecond, unit: "rows/s" },
+        {
+          name: "RSS start / middle / end",
+          value: `${first.rssMb} / ${middle.rssMb} / ${end.rssMb}`,
+          unit: "MB",
+        },
+        {
+          name: "RSS max",
+          value: run.peakRssMb,
+          unit: "MB",
+          target: `< ${RSS_LIMIT_MB}`,
+          pass: run.peakRssMb < RSS_LIMIT_MB,
+        },
+        {
+          name: "heap used start / middle / end (max)",
+          value: `${first.heapUsedMb} / ${middle.heapUsedMb} / ${end.heapUsedMb} (${run.peakHeapUsedMb})`,
+          unit: "MB",
+        },
+        {
+          name: "V8 heap reserved / Buffers (max)",
+          value: `${details.maxHeapTotalMb} / ${details.maxExternalMb}`,
+          unit: "MB",
+        },
+        {
+          name: "RSS slope after 10% of rows",
+          value: details.rssSlopeMbPerMillionRows,
+          unit: "MB / 1M rows",
+          target: "≈ 0 (no growth)",
+          pass: details.rssSlopeMbPerMillionRows < 2,
+        },
+        {
+          name: "dedupe ids max / rows in 48 h",
+          value: `${maxDedupe} / ${rowsInHorizon} (${details.dedupeToHorizon}×)`,
+          target: "≈ 1× (bounded)",
+          pass: details.dedupeToHorizon <= 1.6,
+        },
+      ],
+      details,
+    };
+  } finally {
+    await bench.close();
+    await sim.close();
+  }
+}
+
+/** Least-squares slope of `key` against rows. */
+function slope(samples: readonly Sample[], key: string): number {
+  const n = samples.length;
+  if (n < 2) return 0;
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let sxy = 0;
+  for (const s of samples) {
+    const x = s.rows as number;
+    const y = s[key] as number;
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
+  }
+  const denominator = n * sxx - sx * sx;
+  return denominator === 0 ? 0 : (n * sxy - sx * sy) / denominator;
+}

@@ -1,0 +1,83 @@
+/** results.json (everything) and RESULTS.md (the table), both under bench/results/. */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { BenchResult, Figure } from "./figures.js";
+import type { Machine } from "./machine.js";
+
+export interface Report {
+  command: string;
+  date: string;
+  machine: Machine;
+  mode: "full" | "quick" | "custom";
+  elapsedSeconds: number;
+  results: BenchResult[];
+  /** Benchmarks that failed, with why. */
+  errors: { benchmark: string; error: string }[];
+}
+
+const ORDER = ["cpu-bound pipeline", "graph-bound backfill", "memory"];
+const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
+
+function cell(figure: Figure): string {
+  const value = `${figure.value}${figure.unit ? ` ${figure.unit}` : ""}`;
+  return value.replaceAll("|", "\\|");
+}
+
+export function table(report: Report): string {
+  const lines = ["| benchmark | figure | value | target |", "| --- | --- | --- | --- |"];
+  for (const result of report.results) {
+    for (const figure of result.figures) {
+      const verdict = figure.pass === undefined ? "" : figure.pass ? " ✅" : " ❌";
+      lines.push(
+        `| ${result.benchmark} | ${figure.name} | ${cell(figure)} | ${figure.target ?? ""}${verdict} |`,
+      );
+    }
+    lines.push(
+      `| ${result.benchmark} | (benchmark's own wall time, setup included) | ${result.elapsedSeconds} s | |`,
+    );
+  }
+  for (const { benchmark, error } of report.errors)
+    lines.push(`| ${benchmark} | FAILED | ${error.replaceAll("|", "\\|")} | |`);
+  return lines.join("\n");
+}
+
+export function markdown(report: Report): string {
+  const m = report.machine;
+  return [
+    "# Benchmark results",
+    "",
+    `\`${report.command}\` (${report.mode}), ${report.date}, ${report.elapsedSeconds} s in all.`,
+    "",
+    `Machine: ${m.cores} cores (${m.cpuModel}), ${m.ramGiB} GiB, ${m.os}, Node ${m.node}, Kafka ${m.kafka}, ${m.kcat}.`,
+    "",
+    ...report.results.map(
+      (r) => `- ${r.benchmark}: \`${r.command}\`, ${r.date}, load average before: ${r.loadAverageBefore}`,
+    ),
+    "",
+    table(report),
+    "",
+    "Every figure, with how it was measured: `results.json`; what each means: `../README.md`.",
+    "",
+  ].join("\n");
+}
+
+/**
+ * Writes both files with the given base name (results / results-quick). A run of some of the
+ * benchmarks (--only) keeps the others' last results, each with its own command and date.
+ */
+export function writeReport(report: Report, base: string): string[] {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const json = `${RESULTS_DIR}${base}.json`;
+  const md = `${RESULTS_DIR}${base === "results" ? "RESULTS" : base.toUpperCase()}.md`;
+  if (existsSync(json)) {
+    const previous = JSON.parse(readFileSync(json, "utf8")) as Report;
+    const ran = new Set([...report.results, ...report.errors].map((r) => r.benchmark));
+    const kept = (previous.results ?? []).filter((r) => !ran.has(r.benchmark));
+    report.results = [...kept, ...report.results].sort(
+      (a, b) => ORDER.indexOf(a.benchmark) - ORDER.indexOf(b.benchmark),
+    );
+  }
+  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(md, markdown(report));
+  return [json, md];
+}

@@ -1,0 +1,129 @@
+/**
+ * The benchmarks (a script, not a test): the connector against the real local Kafka + registry and
+ * the Graph simulator. Each benchmark runs in a fresh process on compiled code (the connector's
+ * figures are that process's alone), its simulator in another.
+ *
+ *   npm run bench                     CPU-bound 1M rows, Graph-bound 630 pages, memory 10M rows
+ *   npm run bench -- --quick          200k rows / 60 pages / 1M rows: a smoke check
+ *   npm run bench -- --only cpu --cpu-rows 2000000    one benchmark, another size
+ *
+ * Uses KAFKA_BROKERS and SCHEMA_REGISTRY_URL when both are set, else the local stack (stackUp),
+ * stopped afterwards if this run started it. Writes bench/results/results.json and RESULTS.md
+ * (results-quick.json and RESULTS-QUICK.md with --quick) and prints the table.
+ */
+import { loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { stackDown, stackUp } from "../src/stack/index.js";
+import { buildWorker, removeBuild } from "./lib/build.js";
+import { kcatVersion } from "./lib/ceilings.js";
+import { installSignalHandlers, onCleanup, runCleanups } from "./lib/cleanup.js";
+import type { Endpoints } from "./lib/connector.js";
+import { describeMachine } from "./lib/machine.js";
+import { type Report, table, writeReport } from "./lib/report.js";
+import { runInWorker } from "./lib/workers.js";
+
+const BENCHMARKS = ["cpu", "graph", "memory"] as const;
+type Benchmark = (typeof BENCHMARKS)[number];
+const TITLES: Record<Benchmark, string> = {
+  cpu: "cpu-bound pipeline",
+  graph: "graph-bound backfill",
+  memory: "memory",
+};
+const SIZES = {
+  full: { cpu: 1_000_000, graph: 630, memory: 10_000_000 },
+  quick: { cpu: 200_000, graph: 60, memory: 1_000_000 },
+};
+
+const argv = process.argv.slice(2);
+const { values } = parseArgs({
+  args: argv,
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    "cpu-rows": { type: "string" },
+    "graph-pages": { type: "string" },
+    "memory-rows": { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(
+    "usage: npm run bench -- [--quick] [--only cpu,graph,memory] [--cpu-rows N] [--graph-pages N] [--memory-rows N]\n",
+  );
+  process.exit(0);
+}
+const size = (name: string, text: string | undefined, fallback: number) => {
+  if (text === undefined) return fallback;
+  const n = Number(text.replaceAll("_", ""));
+  if (!(Number.isInteger(n) && n > 0)) throw new Error(`--${name}: "${text}" is not a positive whole number`);
+  return n;
+};
+const defaults = values.quick ? SIZES.quick : SIZES.full;
+const sizes = {
+  cpu: size("cpu-rows", values["cpu-rows"], defaults.cpu),
+  graph: size("graph-pages", values["graph-pages"], defaults.graph),
+  memory: size("memory-rows", values["memory-rows"], defaults.memory),
+};
+const only = (values.only?.split(",").map((s) => s.trim()) ?? [...BENCHMARKS]) as Benchmark[];
+for (const name of only) {
+  if (!BENCHMARKS.includes(name)) throw new Error(`--only: "${name}" is not one of ${BENCHMARKS.join(", ")}`);
+}
+const custom =
+  values.only !== undefined || values["cpu-rows"] || values["graph-pages"] || values["memory-rows"];
+const mode = values.quick ? "quick" : custom ? "custom" : "full";
+const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`;
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+installSignalHandlers();
+const began = performance.now();
+const date = new Date().toISOString();
+const kcat = kcatVersion();
+if (!kcat) log("kcat is not installed: the kcat ceiling will be skipped (apt-get install -y kcat)");
+
+let endpoints: Endpoints;
+let kafkaVersion: string;
+if (process.env.KAFKA_BROKERS && process.env.SCHEMA_REGISTRY_URL) {
+  endpoints = { brokers: process.env.KAFKA_BROKERS.split(","), registryUrl: process.env.SCHEMA_REGISTRY_URL };
+  kafkaVersion = "external (KAFKA_BROKERS)";
+} else {
+  const stack = await stackUp({ progress: (line) => log(`stack: ${line}`) });
+  endpoints = { brokers: stack.brokers, registryUrl: stack.registryUrl };
+  kafkaVersion = `${stack.state.kafkaVersion} (local stack, ${stack.state.nodes} node${stack.state.nodes > 1 ? "s" : ""})`;
+  if (!stack.reused) onCleanup(() => stackDown({ nodes: stack.state.nodes === 3 ? 3 : 1 }));
+  log(`stack ${stack.reused ? "reused" : "started"}: ${stack.brokers.join(",")}, ${stack.registryUrl}`);
+}
+
+const report: Report = {
+  command,
+  date,
+  machine: describeMachine(kafkaVersion, kcat),
+  mode,
+  elapsedSeconds: 0,
+  results: [],
+  errors: [],
+};
+try {
+  log("compiling the worker");
+  onCleanup(removeBuild);
+  const worker = await buildWorker();
+  for (const name of only) {
+    const started = new Date().toISOString();
+    try {
+      // Another load on this machine (e.g. the crash loop on the same Kafka) disturbs the figures.
+      const loadAverage = loadavg()[0]?.toFixed(2);
+      const result = await runInWorker(worker, { benchmark: name, size: sizes[name], endpoints, kcat });
+      report.results.push({ ...result, command, date: started, loadAverageBefore: Number(loadAverage) });
+      log(`${result.benchmark} done in ${result.elapsedSeconds} s`);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      report.errors.push({ benchmark: TITLES[name], error: message });
+      log(`${name} failed: ${error instanceof Error ? (error.stack ?? message) : message}`);
+    }
+  }
+} finally {
+  await runCleanups();
+}
+report.elapsedSeconds = Math.round((performance.now() - began) / 1000);
+const files = writeReport(report, values.quick ? "results-quick" : "results");
+process.stdout.write(`${table(report)}\n\nwrote ${files.join(", ")}\n`);
+process.exitCode = report.errors.length > 0 ? 1 : 0;
