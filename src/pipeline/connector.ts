@@ -264,6 +264,8 @@ export class Connector {
   /**
    * Reads each window's pages into batches; a batch is committed when it is full and at each
    * window's end, the latter with the checkpoint that moves the watermark to the window's end.
+   * One transaction is in flight while the next batch is fetched and encoded: Graph and Kafka
+   * work at the same time, and transactions still commit one after another, in order.
    */
   private async readWindows(
     publisher: TransactionalPublisher,
@@ -274,44 +276,45 @@ export class Connector {
     const { graph, metrics, logger } = this.options;
     const maxBatchRows = this.options.maxBatchRows ?? 5000;
     const tracker = publisher.tracker;
-    for (const window of windows) {
-      let batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
-      try {
-        for await (const page of graph.pages(this.fn, window.from, window.to, signal)) {
-          this.health.set("graph", true);
-          this.count(batch.addPage(page.rows, window));
-          if (batch.size >= maxBatchRows) {
-            await this.commit(publisher, batch, []);
-            batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
+    const committer = new Committer(publisher);
+    try {
+      for (const window of windows) {
+        let batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
+        try {
+          for await (const page of graph.pages(this.fn, window.from, window.to, signal)) {
+            this.health.set("graph", true);
+            this.count(batch.addPage(page.rows, window));
+            if (batch.size >= maxBatchRows) {
+              const full = batch;
+              await committer.submit(full, [], () => this.published(full));
+              batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
+            }
           }
+        } catch (error) {
+          if (isPstnError(error) && error.code.startsWith("PSTN_GRAPH")) this.health.set("graph", false);
+          throw error;
         }
-      } catch (error) {
-        if (isPstnError(error) && error.code.startsWith("PSTN_GRAPH")) this.health.set("graph", false);
-        throw error;
+        const watermark = tracker.watermark && tracker.watermark > window.to ? tracker.watermark : window.to;
+        const horizon = new Date(Math.max(tracker.start.getTime(), watermark.getTime() - lookbackMs));
+        const checkpoint = tracker.advance(watermark, horizon);
+        const dedupeIds = tracker.ids.size;
+        const last = batch;
+        await committer.submit(last, checkpoint, () => {
+          this.progress.watermark = watermark;
+          metrics.watermark.set(watermark.getTime() / 1000);
+          metrics.dedupeIds.set(dedupeIds);
+          logger.debug({ from: window.from, to: window.to, watermark }, "window done");
+          this.published(last);
+        });
       }
-      const watermark = tracker.watermark && tracker.watermark > window.to ? tracker.watermark : window.to;
-      const horizon = new Date(Math.max(tracker.start.getTime(), watermark.getTime() - lookbackMs));
-      const stateRecords = tracker.advance(watermark, horizon);
-      await this.commit(publisher, batch, stateRecords);
-      this.progress.watermark = tracker.watermark;
-      metrics.watermark.set(watermark.getTime() / 1000);
-      metrics.dedupeIds.set(tracker.ids.size);
-      logger.debug({ from: window.from, to: window.to, watermark }, "window done");
-      this.options.onProgress?.(this.progress);
+      await committer.drain();
+    } finally {
+      // A failure above ends the session: let the transaction in flight settle before it closes.
+      await committer.drain().catch(() => undefined);
     }
   }
 
-  private async commit(
-    publisher: TransactionalPublisher,
-    batch: BatchBuilder,
-    extraState: Message[],
-  ): Promise<void> {
-    const state = [
-      ...publisher.tracker.idsMessages(batch.newIds),
-      ...extraState,
-      ...publisher.tracker.takeTombstones(),
-    ];
-    await publisher.commit({ data: batch.data, dlq: batch.dlq, state });
+  private published(batch: BatchBuilder): void {
     this.options.metrics.rowsPublished.inc(batch.data.length);
     this.progress.published += batch.data.length;
     this.progress.deadLettered += batch.dlq.length;
@@ -341,4 +344,29 @@ export function transactionalIdOf(stateTopic: string, identity: string): string 
 function reasonLabel(reason: string): string {
   const field = /^([A-Za-z]+)[:\s]/.exec(reason)?.[1];
   return field && field.length <= 40 ? field : "other";
+}
+
+/** At most one transaction in flight; a failed one fails the next submit or drain. */
+class Committer {
+  private pending: Promise<void> | undefined;
+
+  constructor(private readonly publisher: TransactionalPublisher) {}
+
+  /** Waits for the transaction in flight, then starts this batch's, with its state records. */
+  async submit(batch: BatchBuilder, extraState: Message[], onCommitted: () => void): Promise<void> {
+    await this.drain();
+    // Built now, in order: ids records take their sequence numbers, tombstones are taken once.
+    const tracker = this.publisher.tracker;
+    const state = [...tracker.idsMessages(batch.newIds), ...extraState, ...tracker.takeTombstones()];
+    const committed = this.publisher.commit({ data: batch.data, dlq: batch.dlq, state }).then(onCommitted);
+    // Observed by the next submit or drain; marked handled so that it never surfaces unawaited.
+    committed.catch(() => undefined);
+    this.pending = committed;
+  }
+
+  async drain(): Promise<void> {
+    const pending = this.pending;
+    this.pending = undefined;
+    await pending;
+  }
 }
