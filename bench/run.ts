@@ -11,6 +11,7 @@
  * stopped afterwards if this run started it. Writes bench/results/results.json and RESULTS.md
  * (results-quick.json and RESULTS-QUICK.md with --quick) and prints the table.
  */
+import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { stackDown, stackUp } from "../src/stack/index.js";
@@ -96,6 +97,7 @@ if (process.env.KAFKA_BROKERS && process.env.SCHEMA_REGISTRY_URL) {
 const report: Report = {
   command,
   date,
+  source: sourceVersion(),
   machine: describeMachine(kafkaVersion, kcat),
   mode,
   elapsedSeconds: 0,
@@ -112,7 +114,13 @@ try {
       // Another load on this machine (e.g. the crash loop on the same Kafka) disturbs the figures.
       const loadAverage = loadavg()[0]?.toFixed(2);
       const result = await runInWorker(worker, { benchmark: name, size: sizes[name], endpoints, kcat });
-      report.results.push({ ...result, command, date: started, loadAverageBefore: Number(loadAverage) });
+      report.results.push({
+        ...result,
+        command,
+        source: report.source,
+        date: started,
+        loadAverageBefore: Number(loadAverage),
+      });
       log(`${result.benchmark} done in ${result.elapsedSeconds} s`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -127,3 +135,10 @@ report.elapsedSeconds = Math.round((performance.now() - began) / 1000);
 const files = writeReport(report, values.quick ? "results-quick" : "results");
 process.stdout.write(`${table(report)}\n\nwrote ${files.join(", ")}\n`);
 process.exitCode = report.errors.length > 0 ? 1 : 0;
+
+/** The code measured: the commit, and whether src/ had changes not committed yet. */
+function sourceVersion(): string {
+  const git = (...args: string[]) => spawnSync("git", args, { encoding: "utf8" }).stdout?.trim() ?? "";
+  const commit = git("rev-parse", "--short", "HEAD") || "unknown";
+  return git("status", "--porcelain", "--", "src") ? `${commit} + uncommitted changes in src/` : commit;
+}

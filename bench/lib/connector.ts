@@ -14,8 +14,10 @@ export interface Endpoints {
   registryUrl: string;
 }
 
-/** Logs, kcat input files: ignored by git. */
-export const TMP_DIR = fileURLToPath(new URL("../results/tmp/", import.meta.url));
+/** bench/, also from the compiled copy under bench/results/tmp/build/bench/ (build.ts). */
+const BENCH_DIR = fileURLToPath(new URL("../", import.meta.url)).replace(/results\/tmp\/build\/bench\/$/, "");
+/** Logs, kcat input files, the compiled worker: ignored by git. */
+export const TMP_DIR = `${BENCH_DIR}results/tmp/`;
 
 /** kafkajs' text for the broker's CONCURRENT_TRANSACTIONS, which it retries after a wait. */
 const CONCURRENT_TRANSACTIONS = "another concurrent operation on the same transaction";

@@ -13,6 +13,8 @@ export interface BenchResult {
   benchmark: string;
   /** The command and date of the run that measured it (set by run.ts). */
   command?: string;
+  /** The commit measured. */
+  source?: string;
   date?: string;
   /** The machine's 1-minute load average just before it started: > 0.5 means something else ran. */
   loadAverageBefore?: number;

@@ -7,6 +7,8 @@ import type { Machine } from "./machine.js";
 export interface Report {
   command: string;
   date: string;
+  /** The commit measured (src/ is compiled when the run starts). */
+  source: string;
   machine: Machine;
   mode: "full" | "quick" | "custom";
   elapsedSeconds: number;
@@ -36,8 +38,10 @@ export function table(report: Report): string {
       `| ${result.benchmark} | (benchmark's own wall time, setup included) | ${result.elapsedSeconds} s | |`,
     );
   }
-  for (const { benchmark, error } of report.errors)
-    lines.push(`| ${benchmark} | FAILED | ${error.replaceAll("|", "\\|")} | |`);
+  for (const { benchmark, error } of report.errors) {
+    const firstLine = error.split("\n")[0] ?? "";
+    lines.push(`| ${benchmark} | FAILED | ${firstLine.replaceAll("|", "\\|")} | |`);
+  }
   return lines.join("\n");
 }
 
@@ -46,12 +50,13 @@ export function markdown(report: Report): string {
   return [
     "# Benchmark results",
     "",
-    `\`${report.command}\` (${report.mode}), ${report.date}, ${report.elapsedSeconds} s in all.`,
+    `\`${report.command}\` (${report.mode}) on ${report.source}, ${report.date}, ${report.elapsedSeconds} s in all.`,
     "",
     `Machine: ${m.cores} cores (${m.cpuModel}), ${m.ramGiB} GiB, ${m.os}, Node ${m.node}, Kafka ${m.kafka}, ${m.kcat}.`,
     "",
     ...report.results.map(
-      (r) => `- ${r.benchmark}: \`${r.command}\`, ${r.date}, load average before: ${r.loadAverageBefore}`,
+      (r) =>
+        `- ${r.benchmark}: \`${r.command}\` on ${r.source}, ${r.date}, load average before: ${r.loadAverageBefore}`,
     ),
     "",
     table(report),
