@@ -1,40 +1,47 @@
 /**
- * Compiles the benchmark worker (and the src/ it imports) to plain JavaScript under
- * results/tmp/build, so that each measured process runs as the connector runs in production:
- * `node` on compiled code, without tsx's loader (about 36 MB of RSS on its own thread).
+ * Compiles the benchmark worker (and the src/ it imports) to plain JavaScript, so that each
+ * measured process runs as the connector does in production: `node` on compiled code, without
+ * tsx's loader (about 36 MB of RSS on its own thread). The output goes to a temporary folder
+ * outside the repository (lint and type-check running meanwhile never see it), laid out as a
+ * package: package.json (ESM) and links to node_modules/ and schemas/.
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TMP_DIR } from "./connector.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BUILD_DIR = `${TMP_DIR}build/`;
-const PROJECT = `${TMP_DIR}tsconfig.worker.json`;
+let buildRoot: string | undefined;
 
 /** Transpiles (no type check: `tsc --noEmit` is the project's) and returns the worker's path. */
 export async function buildWorker(): Promise<string> {
-  mkdirSync(TMP_DIR, { recursive: true });
+  const root = mkdtempSync(join(tmpdir(), "pstn-bench-"));
+  buildRoot = root;
+  writeFileSync(join(root, "package.json"), JSON.stringify({ type: "module", private: true }));
+  symlinkSync(join(ROOT, "node_modules"), join(root, "node_modules"), "dir");
+  symlinkSync(join(ROOT, "schemas"), join(root, "schemas"), "dir");
+  const project = join(root, "tsconfig.json");
   writeFileSync(
-    PROJECT,
+    project,
     JSON.stringify({
-      extends: `${ROOT}tsconfig.json`,
-      compilerOptions: { rootDir: ROOT, outDir: BUILD_DIR, noCheck: true, sourceMap: false },
+      extends: join(ROOT, "tsconfig.json"),
+      compilerOptions: { rootDir: ROOT, outDir: root, noCheck: true, sourceMap: false },
       include: [],
-      files: [`${ROOT}bench/lib/worker.ts`, `${ROOT}bench/lib/simulator-child.ts`],
+      files: [join(ROOT, "bench/lib/worker.ts"), join(ROOT, "bench/lib/simulator-child.ts")],
     }),
   );
   const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
-  const child = spawn(process.execPath, [tsc, "-p", PROJECT], { stdio: ["ignore", "inherit", "inherit"] });
+  const child = spawn(process.execPath, [tsc, "-p", project], { stdio: ["ignore", "inherit", "inherit"] });
   const [code] = (await once(child, "exit")) as [number | null];
   if (code !== 0) throw new Error(`compiling the benchmark worker failed (tsc exited with ${code})`);
-  return `${BUILD_DIR}bench/lib/worker.js`;
+  return join(root, "bench/lib/worker.js");
 }
 
-/** The compiled copy goes once the run is over (it would only go stale). */
+/** The compiled copy goes once the run is over. */
 export function removeBuild(): void {
-  rmSync(BUILD_DIR, { recursive: true, force: true });
-  rmSync(PROJECT, { force: true });
+  if (buildRoot) rmSync(buildRoot, { recursive: true, force: true });
+  buildRoot = undefined;
 }

@@ -14,10 +14,12 @@ export interface Endpoints {
   registryUrl: string;
 }
 
-/** bench/, also from the compiled copy under bench/results/tmp/build/bench/ (build.ts). */
-const BENCH_DIR = fileURLToPath(new URL("../", import.meta.url)).replace(/results\/tmp\/build\/bench\/$/, "");
-/** Logs, kcat input files, the compiled worker: ignored by git. */
-export const TMP_DIR = `${BENCH_DIR}results/tmp/`;
+/**
+ * Logs and kcat input files, ignored by git: bench/results/tmp/. The compiled worker (build.ts)
+ * runs from elsewhere and is told where it is.
+ */
+export const TMP_DIR =
+  process.env.PSTN_BENCH_TMP ?? fileURLToPath(new URL("../results/tmp/", import.meta.url));
 
 /** kafkajs' text for the broker's CONCURRENT_TRANSACTIONS, which it retries after a wait. */
 const CONCURRENT_TRANSACTIONS = "another concurrent operation on the same transaction";

@@ -113,6 +113,15 @@ export async function memory(options: MemoryOptions): Promise<BenchResult> {
       /** Least-squares slope over the samples after the first 10% of rows. */
       rssSlopeMbPerMillionRows: round(slope(later, "rssMb") * 1e6, 2),
       heapSlopeMbPerMillionRows: round(slope(later, "heapUsedMb") * 1e6, 2),
+      /**
+       * Median RSS over the last quarter of the rows minus the median over the second quarter:
+       * robust to the GC's sawtooth, which a slope over a short run is not.
+       */
+      rssGrowthMb: round(
+        median(samples, "rssMb", rows * 0.75, Number.POSITIVE_INFINITY) -
+          median(samples, "rssMb", rows * 0.25, rows * 0.5),
+        1,
+      ),
       maxDedupeIds: maxDedupe,
       rowsInHorizon,
       dedupeToHorizon: round(maxDedupe / rowsInHorizon, 2),
@@ -147,11 +156,11 @@ export async function memory(options: MemoryOptions): Promise<BenchResult> {
           unit: "MB",
         },
         {
-          name: "RSS slope after 10% of rows",
-          value: details.rssSlopeMbPerMillionRows,
-          unit: "MB / 1M rows",
-          target: "≈ 0 (no growth)",
-          pass: details.rssSlopeMbPerMillionRows < 2,
+          name: "RSS growth: median over the last quarter of rows − over the second",
+          value: details.rssGrowthMb,
+          unit: `MB (slope ${details.rssSlopeMbPerMillionRows} MB / 1M rows)`,
+          target: "< 10 MB (no growth)",
+          pass: details.rssGrowthMb < 10,
         },
         {
           name: "dedupe ids max / rows in 48 h",
@@ -186,4 +195,17 @@ function slope(samples: readonly Sample[], key: string): number {
   }
   const denominator = n * sxx - sx * sx;
   return denominator === 0 ? 0 : (n * sxy - sx * sy) / denominator;
+}
+
+/** Median of `key` over the samples with rows in [from, to). */
+function median(samples: readonly Sample[], key: string, from: number, to: number): number {
+  const values = samples
+    .filter((s) => (s.rows ?? 0) >= from && (s.rows ?? 0) < to)
+    .map((s) => s[key] as number)
+    .sort((a, b) => a - b);
+  if (values.length === 0) return 0;
+  const middle = values.length >> 1;
+  return values.length % 2 === 1
+    ? (values[middle] as number)
+    : ((values[middle - 1] as number) + (values[middle] as number)) / 2;
 }

@@ -1,7 +1,7 @@
 /** Runs a benchmark in its own process (worker.ts, compiled) and returns what it measured. */
 import { fork } from "node:child_process";
 import { onCleanup, trackChild } from "./cleanup.js";
-import type { Endpoints } from "./connector.js";
+import { type Endpoints, TMP_DIR } from "./connector.js";
 import type { BenchResult } from "./figures.js";
 
 export interface WorkerTask {
@@ -16,6 +16,7 @@ export type WorkerMessage = { type: "result"; result: BenchResult } | { type: "e
 
 export async function runInWorker(workerPath: string, task: WorkerTask): Promise<BenchResult> {
   const child = fork(workerPath, [JSON.stringify(task)], {
+    env: { ...process.env, PSTN_BENCH_TMP: TMP_DIR },
     execArgv: [],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });

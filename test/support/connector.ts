@@ -128,11 +128,18 @@ export async function assertEachIdOnce(
   expectedIds: readonly string[],
   timeoutMs = 60_000,
 ): Promise<KafkaMessage[]> {
-  const messages = await consumeAll(kafka, topic, {
-    expected: expectedIds.length,
-    timeoutMs,
-    settleMs: 2000,
-  });
+  const read = () => consumeAll(kafka, topic, { expected: expectedIds.length, timeoutMs, settleMs: 2000 });
+  let messages: KafkaMessage[];
+  try {
+    messages = await read();
+  } catch (first) {
+    // Say where the read stopped (per partition), then read once more with a fresh consumer: a
+    // short read that a second consumer completes is the consumer's, not the topic's.
+    process.stderr.write(
+      `# ${(first as Error).message}; partitions ${await partitionSummary(kafka, topic)}; reading again\n`,
+    );
+    messages = await read();
+  }
   const keys = keysOf(messages);
   const unique = new Set(keys);
   const expected = new Set(expectedIds);
@@ -144,4 +151,17 @@ export async function assertEachIdOnce(
     `first missing ${missing.slice(0, 3).join(", ")}; first extra ${extra.slice(0, 3).join(", ")}`,
   );
   return messages;
+}
+
+async function partitionSummary(kafka: Kafka, topic: string): Promise<string> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.map((p) => `${p.partition}:${p.low}-${p.high}`).join(" ");
+  } catch (error) {
+    return `unavailable (${(error as Error).message})`;
+  } finally {
+    await admin.disconnect();
+  }
 }
