@@ -13,6 +13,7 @@ import type { Metrics } from "../metrics/index.js";
 import { planPoll, sliceRange, type Window } from "../windows/planner.js";
 import { BatchBuilder, type PageTally } from "./batch.js";
 import { Health } from "./health.js";
+import { readAhead } from "./readahead.js";
 
 export interface ConnectorOptions {
   tenantId: string;
@@ -48,6 +49,9 @@ export interface Progress {
   deadLettered: number;
   watermark: Date | undefined;
 }
+
+/** Windows fetched at once; the pacer keeps their requests within Graph's budget. */
+const READ_AHEAD_WINDOWS = 4;
 
 const FINAL_CODES: ReadonlySet<string> = new Set([
   ErrorCode.KAFKA_FENCED,
@@ -277,22 +281,28 @@ export class Connector {
     const maxBatchRows = this.options.maxBatchRows ?? 5000;
     const tracker = publisher.tracker;
     const committer = new Committer(publisher);
+    let batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
+    const pages = readAhead(
+      windows,
+      (window, fetchSignal) => graph.pages(this.fn, window.from, window.to, fetchSignal),
+      {
+        windows: READ_AHEAD_WINDOWS,
+        pagesPerWindow: 2,
+        signal,
+      },
+    );
     try {
-      for (const window of windows) {
-        let batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
-        try {
-          for await (const page of graph.pages(this.fn, window.from, window.to, signal)) {
-            this.health.set("graph", true);
-            this.count(batch.addPage(page.rows, window));
-            if (batch.size >= maxBatchRows) {
-              const full = batch;
-              await committer.submit(full, [], () => this.published(full));
-              batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
-            }
+      for await (const item of pages) {
+        const window = item.window;
+        if (item.kind === "page") {
+          this.health.set("graph", true);
+          this.count(batch.addPage(item.page.rows, window));
+          if (batch.size >= maxBatchRows) {
+            const full = batch;
+            await committer.submit(full, [], () => this.published(full));
+            batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
           }
-        } catch (error) {
-          if (isPstnError(error) && error.code.startsWith("PSTN_GRAPH")) this.health.set("graph", false);
-          throw error;
+          continue;
         }
         const watermark = tracker.watermark && tracker.watermark > window.to ? tracker.watermark : window.to;
         const horizon = new Date(Math.max(tracker.start.getTime(), watermark.getTime() - lookbackMs));
@@ -306,8 +316,12 @@ export class Connector {
           logger.debug({ from: window.from, to: window.to, watermark }, "window done");
           this.published(last);
         });
+        batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
       }
       await committer.drain();
+    } catch (error) {
+      if (isPstnError(error) && error.code.startsWith("PSTN_GRAPH")) this.health.set("graph", false);
+      throw error;
     } finally {
       // A failure above ends the session: let the transaction in flight settle before it closes.
       await committer.drain().catch(() => undefined);
