@@ -19,6 +19,7 @@ import { buildWorker, removeBuild } from "./lib/build.js";
 import { kcatVersion } from "./lib/ceilings.js";
 import { installSignalHandlers, onCleanup, runCleanups } from "./lib/cleanup.js";
 import type { Endpoints } from "./lib/connector.js";
+import { lockRuns } from "./lib/lock.js";
 import { describeMachine } from "./lib/machine.js";
 import { type Report, table, writeReport } from "./lib/report.js";
 import { runInWorker } from "./lib/workers.js";
@@ -76,6 +77,7 @@ const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 installSignalHandlers();
+onCleanup(await lockRuns(log));
 const began = performance.now();
 const date = new Date().toISOString();
 const kcat = kcatVersion();
