@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { stackDown, stackUp } from "../src/stack/index.js";
 import { buildWorker, removeBuild } from "./lib/build.js";
 import { kcatVersion } from "./lib/ceilings.js";
-import { installSignalHandlers, onCleanup, runCleanups } from "./lib/cleanup.js";
+import { installSignalHandlers, isStopping, onCleanup, runCleanups } from "./lib/cleanup.js";
 import type { Endpoints } from "./lib/connector.js";
 import { lockRuns } from "./lib/lock.js";
 import { describeMachine } from "./lib/machine.js";
@@ -45,12 +45,13 @@ const { values } = parseArgs({
     "cpu-rows": { type: "string" },
     "graph-pages": { type: "string" },
     "memory-rows": { type: "string" },
+    "max-batch-rows": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (values.help) {
   process.stdout.write(
-    "usage: npm run bench -- [--quick] [--only cpu,graph,memory] [--cpu-rows N] [--graph-pages N] [--memory-rows N]\n",
+    "usage: npm run bench -- [--quick] [--only cpu,graph,memory] [--cpu-rows N] [--graph-pages N] [--memory-rows N] [--max-batch-rows N]\n",
   );
   process.exit(0);
 }
@@ -70,8 +71,15 @@ const only = (values.only?.split(",").map((s) => s.trim()) ?? [...BENCHMARKS]) a
 for (const name of only) {
   if (!BENCHMARKS.includes(name)) throw new Error(`--only: "${name}" is not one of ${BENCHMARKS.join(", ")}`);
 }
+const maxBatchRows = values["max-batch-rows"]
+  ? size("max-batch-rows", values["max-batch-rows"], 0)
+  : undefined;
 const custom =
-  values.only !== undefined || values["cpu-rows"] || values["graph-pages"] || values["memory-rows"];
+  values.only !== undefined ||
+  values["cpu-rows"] ||
+  values["graph-pages"] ||
+  values["memory-rows"] ||
+  maxBatchRows !== undefined;
 const mode = values.quick ? "quick" : custom ? "custom" : "full";
 const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`;
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -111,11 +119,18 @@ try {
   onCleanup(removeBuild);
   const worker = await buildWorker();
   for (const name of only) {
+    if (isStopping()) break;
     const started = new Date().toISOString();
     try {
       // Another load on this machine (e.g. the crash loop on the same Kafka) disturbs the figures.
       const loadAverage = loadavg()[0]?.toFixed(2);
-      const result = await runInWorker(worker, { benchmark: name, size: sizes[name], endpoints, kcat });
+      const result = await runInWorker(worker, {
+        benchmark: name,
+        size: sizes[name],
+        endpoints,
+        kcat,
+        maxBatchRows,
+      });
       report.results.push({
         ...result,
         command,
@@ -125,6 +140,7 @@ try {
       });
       log(`${result.benchmark} done in ${result.elapsedSeconds} s`);
     } catch (error) {
+      if (isStopping()) break;
       const message = error instanceof Error ? error.message : String(error);
       report.errors.push({ benchmark: TITLES[name], error: message });
       log(`${name} failed: ${error instanceof Error ? (error.stack ?? message) : message}`);
@@ -133,6 +149,8 @@ try {
 } finally {
   await runCleanups();
 }
+// Stopped by a signal: the handler exits once the cleanups are done; nothing is written.
+if (isStopping()) await new Promise(() => undefined);
 report.elapsedSeconds = Math.round((performance.now() - began) / 1000);
 const files = writeReport(report, values.quick ? "results-quick" : "results");
 process.stdout.write(`${table(report)}\n\nwrote ${files.join(", ")}\n`);

@@ -26,6 +26,11 @@ export function trackChild(child: {
   child.once("exit", () => children.delete(child));
 }
 
+/** True once Ctrl-C or SIGTERM arrived: start nothing new, write nothing. */
+export function isStopping(): boolean {
+  return stopping;
+}
+
 export async function runCleanups(): Promise<void> {
   while (tasks.length > 0) {
     const task = tasks.pop() as Task;

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Kafka } from "kafkajs";
-import { type App, createApp } from "../../src/app.js";
+import { type App, type AppOptions, createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger, type Logger } from "../../src/log.js";
 import { onCleanup } from "./cleanup.js";
@@ -75,6 +75,7 @@ export function connectorFor(
   endpoints: Endpoints,
   kind: string,
   env: Record<string, string> = {},
+  appOptions: Pick<AppOptions, "maxBatchRows"> = {},
 ): BenchApp {
   const topic = uniqueTopic(kind);
   const log = new LogTally(topic);
@@ -93,7 +94,7 @@ export function connectorFor(
       ...env,
     },
   });
-  const app = createApp(config, { extraCaPem: sim.caCertificatePem, logger: log.logger });
+  const app = createApp(config, { extraCaPem: sim.caCertificatePem, logger: log.logger, ...appOptions });
   const unregister = onCleanup(() => app.close());
   return {
     app,

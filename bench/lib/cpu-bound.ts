@@ -4,6 +4,7 @@
  * the same rows paged and encoded without Kafka (the Graph side's share, and the exact messages),
  * and the ceilings: raw kafkajs and kcat producing those messages.
  */
+import { cpus } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { CompressionTypes, type Kafka, type Message } from "kafkajs";
 import { createRowCodec } from "../../src/avro/index.js";
@@ -30,13 +31,15 @@ export interface CpuBoundOptions {
   endpoints: Endpoints;
   /** kcat's version, or undefined when it is missing (that ceiling is skipped). */
   kcat: string | undefined;
+  /** The connector's maxBatchRows (createApp's option); its default when undefined. */
+  maxBatchRows?: number;
   log: (line: string) => void;
 }
 
 const HOUR = 3_600_000;
 const DAYS = 100;
 /** The connector's default (Connector.readWindows); a transaction is committed at this size. */
-const MAX_BATCH_ROWS = 5000;
+const DEFAULT_MAX_BATCH_ROWS = 5000;
 /** monitorEventLoopDelay records whole timer intervals of this length: subtracted. */
 const LOOP_RESOLUTION_MS = 10;
 /** The connector's default (Connector.session): createApp passes no other. */
@@ -54,7 +57,14 @@ export async function cpuBound(options: CpuBoundOptions): Promise<BenchResult> {
     callsPerHour,
     pageSize: 1000,
   });
-  const bench = connectorFor(sim, options.endpoints, "cpu", { GRAPH_MAX_REQUESTS_PER_MINUTE: "60000" });
+  const maxBatchRows = options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS;
+  const bench = connectorFor(
+    sim,
+    options.endpoints,
+    "cpu",
+    { GRAPH_MAX_REQUESTS_PER_MINUTE: "60000" },
+    { maxBatchRows: options.maxBatchRows },
+  );
   const ceilingTopics: string[] = [];
   try {
     options.log(`cpu: pipeline over ${DAYS} days at ${callsPerHour} calls/h (topic ${bench.topic})`);
@@ -62,7 +72,7 @@ export async function cpuBound(options: CpuBoundOptions): Promise<BenchResult> {
     options.log(
       `cpu: pipeline ${pipeline.rows} rows in ${pipeline.wallMs} ms; paging and encoding without Kafka`,
     );
-    const paging = await pageAndEncode(bench, sim, from, to);
+    const paging = await pageAndEncode(bench, sim, from, to, maxBatchRows);
     if (paging.rows !== pipeline.rows) {
       const { fetched, duplicates, deadLettered, transactions, transactionsAborted } = pipeline;
       throw new Error(
@@ -112,7 +122,7 @@ export async function cpuBound(options: CpuBoundOptions): Promise<BenchResult> {
       days: DAYS,
       callsPerHour,
       compression: KCAT_CODEC[COMPRESSION],
-      maxBatchRows: MAX_BATCH_ROWS,
+      maxBatchRows,
       pipeline,
       paging: { ...paging, transactions: paging.transactions.length },
       sameBytes,
@@ -165,12 +175,19 @@ async function runPipeline(bench: BenchApp, sim: SimulatorProcess, from: Date, t
     rowsPerSecond: Math.round(rows / (run.wallMs / 1000)),
     cpuMs: run.cpuMs,
     cpuSecondsPer100kRows: round(run.cpuMs / 1000 / (rows / 100_000), 2),
-    /** Share of one core the connector used: CPU / wall. */
-    cores: round(run.cpuMs / run.wallMs, 2),
     peakRssMb: run.peakRssMb,
     peakHeapUsedMb: run.peakHeapUsedMb,
     graphRequests: simAfter.stats.graphRequests - simBefore.stats.graphRequests,
     simulatorCpuMs: round(simAfter.cpuMs - simBefore.cpuMs),
+    /** Cores busy on the machine: the connector, the simulator, and the rest (Kafka, registry, other loads). */
+    machineCores: {
+      connector: round(run.cpuMs / run.wallMs, 2),
+      simulator: round((simAfter.cpuMs - simBefore.cpuMs) / run.wallMs, 2),
+      rest:
+        run.machineBusyCores === undefined
+          ? undefined
+          : round(run.machineBusyCores - (run.cpuMs + simAfter.cpuMs - simBefore.cpuMs) / run.wallMs, 2),
+    },
     transactions: produce.count,
     transactionsAborted: (await total(app.metrics.kafkaTransactions)) - produce.count,
     /**
@@ -196,7 +213,13 @@ async function runPipeline(bench: BenchApp, sim: SimulatorProcess, from: Date, t
  * encoded exactly as the pipeline does, into its transactions (a batch per 5,000 rows and at each
  * window's end), timed apart from the paging.
  */
-async function pageAndEncode(bench: BenchApp, sim: SimulatorProcess, from: Date, to: Date) {
+async function pageAndEncode(
+  bench: BenchApp,
+  sim: SimulatorProcess,
+  from: Date,
+  to: Date,
+  maxBatchRows: number,
+) {
   const { app } = bench;
   const codec = createRowCodec();
   const schemaId = await app.registry.getLatestSchemaId(`${bench.topic}-value`);
@@ -220,7 +243,7 @@ async function pageAndEncode(bench: BenchApp, sim: SimulatorProcess, from: Date,
           rows++;
         }
       });
-      if (batch.length >= MAX_BATCH_ROWS) {
+      if (batch.length >= maxBatchRows) {
         transactions.push(batch);
         batch = [];
       }
@@ -306,6 +329,11 @@ function figures(d: {
       name: "pipeline wall / time in Kafka txns / in Graph HTTP (sums)",
       value: `${round(p.wallMs / 1000, 1)} / ${p.kafkaSeconds} / ${p.graphSeconds}`,
       unit: "s",
+    },
+    {
+      name: "cores busy during it: connector / simulator / rest (Kafka, registry, other loads)",
+      value: `${p.machineCores.connector} / ${p.machineCores.simulator} / ${p.machineCores.rest ?? "?"}`,
+      unit: `of ${cpus().length}`,
     },
     {
       name: "event loop delay mean / p99 / max",

@@ -13,6 +13,7 @@ export interface GraphBoundOptions {
   /** Pages to read, about: the range is up to 90 one-day slices of a whole number of pages each. */
   pages: number;
   endpoints: Endpoints;
+  maxBatchRows?: number;
   log: (line: string) => void;
 }
 
@@ -40,7 +41,7 @@ export async function graphBound(options: GraphBoundOptions): Promise<BenchResul
     budget: BUDGET,
   });
   // GRAPH_MAX_REQUESTS_PER_MINUTE is left at its default: the pacer is part of what is measured.
-  const bench = connectorFor(sim, options.endpoints, "graph");
+  const bench = connectorFor(sim, options.endpoints, "graph", {}, { maxBatchRows: options.maxBatchRows });
   try {
     const pacer = bench.app.config.graph.maxRequestsPerMinute;
     options.log(
@@ -87,6 +88,8 @@ export async function graphBound(options: GraphBoundOptions): Promise<BenchResul
       transactions: kafka.count,
       concurrentTransactionRetries: bench.log.concurrentTransactions,
       peakRssMb: run.peakRssMb,
+      /** Cores busy on the whole machine meanwhile (connector, simulator, Kafka, anything else). */
+      machineBusyCores: run.machineBusyCores,
     };
     return {
       benchmark: "graph-bound backfill",

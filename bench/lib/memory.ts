@@ -11,6 +11,7 @@ import { SimulatorProcess } from "./simulator-process.js";
 export interface MemoryOptions {
   rows: number;
   endpoints: Endpoints;
+  maxBatchRows?: number;
   log: (line: string) => void;
 }
 
@@ -33,12 +34,18 @@ export async function memory(options: MemoryOptions): Promise<BenchResult> {
     callsPerHour,
     pageSize: 1000,
   });
-  const bench = connectorFor(sim, options.endpoints, "memory", {
-    GRAPH_MAX_REQUESTS_PER_MINUTE: "60000",
-    LOOKBACK: `${LOOKBACK_HOURS}h`,
-    CONNECTOR_START: from.toISOString(),
-    POLL_INTERVAL: "1h",
-  });
+  const bench = connectorFor(
+    sim,
+    options.endpoints,
+    "memory",
+    {
+      GRAPH_MAX_REQUESTS_PER_MINUTE: "60000",
+      LOOKBACK: `${LOOKBACK_HOURS}h`,
+      CONNECTOR_START: from.toISOString(),
+      POLL_INTERVAL: "1h",
+    },
+    { maxBatchRows: options.maxBatchRows },
+  );
   const { app } = bench;
   try {
     options.log(
@@ -102,6 +109,8 @@ export async function memory(options: MemoryOptions): Promise<BenchResult> {
       wallMs: run.wallMs,
       rowsPerSecond: Math.round(rows / (run.wallMs / 1000)),
       cpuMs: run.cpuMs,
+      /** Cores busy on the whole machine meanwhile (connector, simulator, Kafka, anything else). */
+      machineBusyCores: run.machineBusyCores,
       start: point(first),
       middle: point(middle),
       end: point(end),

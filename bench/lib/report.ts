@@ -76,7 +76,8 @@ export function writeReport(report: Report, base: string): string[] {
   const md = `${RESULTS_DIR}${base === "results" ? "RESULTS" : base.toUpperCase()}.md`;
   if (existsSync(json)) {
     const previous = JSON.parse(readFileSync(json, "utf8")) as Report;
-    const ran = new Set([...report.results, ...report.errors].map((r) => r.benchmark));
+    // A benchmark that failed this time keeps its last result (dated, with its commit) beside the error.
+    const ran = new Set(report.results.map((r) => r.benchmark));
     const kept = (previous.results ?? []).filter((r) => !ran.has(r.benchmark));
     report.results = [...kept, ...report.results].sort(
       (a, b) => ORDER.indexOf(a.benchmark) - ORDER.indexOf(b.benchmark),

@@ -12,9 +12,9 @@ import type { WorkerMessage, WorkerTask } from "./workers.js";
 const task = JSON.parse(process.argv[2] ?? "{}") as WorkerTask;
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const runners: Record<WorkerTask["benchmark"], () => Promise<BenchResult>> = {
-  cpu: () => cpuBound({ rows: task.size, endpoints: task.endpoints, kcat: task.kcat, log }),
-  graph: () => graphBound({ pages: task.size, endpoints: task.endpoints, log }),
-  memory: () => memory({ rows: task.size, endpoints: task.endpoints, log }),
+  cpu: () => cpuBound({ ...task, rows: task.size, log }),
+  graph: () => graphBound({ ...task, pages: task.size, log }),
+  memory: () => memory({ ...task, rows: task.size, log }),
 };
 
 installSignalHandlers();

@@ -10,6 +10,8 @@ export interface WorkerTask {
   size: number;
   endpoints: Endpoints;
   kcat: string | undefined;
+  /** The connector's maxBatchRows; its default when undefined. */
+  maxBatchRows?: number;
 }
 
 export type WorkerMessage = { type: "result"; result: BenchResult } | { type: "error"; error: string };
