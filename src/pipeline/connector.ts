@@ -52,6 +52,11 @@ export interface Progress {
 
 /** Windows fetched at once; the pacer keeps their requests within Graph's budget. */
 const READ_AHEAD_WINDOWS = 4;
+/**
+ * Pages (of up to 1,000 rows) the windows ahead may hold: enough that they keep fetching while the
+ * current window waits for each of its pages in turn, few enough to bound the memory.
+ */
+const READ_AHEAD_PAGES = 12;
 
 const FINAL_CODES: ReadonlySet<string> = new Set([
   ErrorCode.KAFKA_FENCED,
@@ -287,7 +292,7 @@ export class Connector {
       (window, fetchSignal) => graph.pages(this.fn, window.from, window.to, fetchSignal),
       {
         windows: READ_AHEAD_WINDOWS,
-        pagesPerWindow: 2,
+        pagesAhead: READ_AHEAD_PAGES,
         signal,
       },
     );

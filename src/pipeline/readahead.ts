@@ -8,16 +8,24 @@ export type ReadAheadItem =
 export interface ReadAheadOptions {
   /** How many windows are fetched at once; the Graph pacer still spaces their requests. */
   windows: number;
-  /** Pages a window may hold before its fetch waits for the consumer. */
-  pagesPerWindow: number;
+  /**
+   * Pages the windows ahead of the one being consumed may hold in all, fetched and not yet taken:
+   * what bounds the memory of reading ahead. The window being consumed holds at most two.
+   */
+  pagesAhead: number;
   signal: AbortSignal;
 }
+
+/** The window being consumed keeps one page ready while the consumer works on the other. */
+const HEAD_PAGES = 2;
 
 /**
  * The pages of consecutive windows, yielded in window order (each window's pages in their order,
  * then its end), while up to `options.windows` windows are fetched concurrently. Pages of one
- * window stay sequential (each nextLink comes from the page before). A fetch error surfaces when
- * the consumer reaches that window; when the consumer stops, every fetch is aborted.
+ * window stay sequential (each nextLink comes from the page before), so the windows ahead fetch
+ * while the current one waits for its next page; together they hold at most `pagesAhead` pages.
+ * A fetch error surfaces when the consumer reaches that window; when the consumer stops, every
+ * fetch is aborted.
  */
 export async function* readAhead(
   windows: readonly Window[],
@@ -26,16 +34,18 @@ export async function* readAhead(
 ): AsyncGenerator<ReadAheadItem> {
   const stop = new AbortController();
   const signal = AbortSignal.any([options.signal, stop.signal]);
+  const shared = new SharedQueues(Math.max(0, options.pagesAhead), signal);
   const fetches: WindowFetch[] = [];
   let next = 0;
   const startNext = () => {
     const window = windows[next++];
-    if (window) fetches.push(new WindowFetch(window, fetchPages, options.pagesPerWindow, signal));
+    if (window) fetches.push(new WindowFetch(window, fetchPages, shared));
   };
   try {
     for (let i = 0; i < options.windows; i++) startNext();
     for (let index = 0; index < windows.length; index++) {
       const fetch = fetches[index]!;
+      shared.head = fetch;
       for (;;) {
         const page = await fetch.take();
         if (page === undefined) break;
@@ -50,23 +60,66 @@ export async function* readAhead(
   }
 }
 
-/** One window's pages, fetched into a small queue that the consumer drains. */
+/** What the window fetches share: the count of pages held ahead, and who may go on. */
+class SharedQueues {
+  private currentHead: WindowFetch | undefined;
+  heldAhead = 0;
+  private readonly waiting = new Set<() => void>();
+
+  constructor(
+    readonly limitAhead: number,
+    readonly signal: AbortSignal,
+  ) {
+    signal.addEventListener("abort", () => this.wakeProducers(), { once: true });
+  }
+
+  get head(): WindowFetch | undefined {
+    return this.currentHead;
+  }
+
+  /** The consumer moved on: the new head's pages no longer count as ahead. */
+  set head(fetch: WindowFetch) {
+    this.currentHead = fetch;
+    this.heldAhead -= fetch.held;
+    this.wakeProducers();
+  }
+
+  mayFetch(fetch: WindowFetch): boolean {
+    if (fetch === this.currentHead) return fetch.held < HEAD_PAGES;
+    return this.heldAhead < this.limitAhead;
+  }
+
+  async waitTurn(fetch: WindowFetch): Promise<void> {
+    while (!this.mayFetch(fetch) && !this.signal.aborted) {
+      await new Promise<void>((resolve) => this.waiting.add(resolve));
+    }
+  }
+
+  wakeProducers(): void {
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    for (const wake of waiting) wake();
+  }
+}
+
+/** One window's pages, fetched into a queue that the consumer drains. */
 class WindowFetch {
   readonly settled: Promise<void>;
   private readonly queue: CallLogPage[] = [];
   private done = false;
   private error: unknown;
   private wakeConsumer: (() => void) | undefined;
-  private wakeProducer: (() => void) | undefined;
 
   constructor(
     readonly window: Window,
     fetchPages: (window: Window, signal: AbortSignal) => AsyncIterable<CallLogPage>,
-    private readonly capacity: number,
-    private readonly signal: AbortSignal,
+    private readonly shared: SharedQueues,
   ) {
-    signal.addEventListener("abort", () => this.wakeProducer?.(), { once: true });
-    this.settled = this.run(fetchPages(window, signal));
+    this.settled = this.run(fetchPages(window, shared.signal));
+  }
+
+  get held(): number {
+    return this.queue.length;
   }
 
   /** The next page, or undefined once the window is done; throws the fetch's error. */
@@ -74,7 +127,7 @@ class WindowFetch {
     for (;;) {
       const page = this.queue.shift();
       if (page !== undefined) {
-        this.wakeProducer?.();
+        this.shared.wakeProducers();
         return page;
       }
       if (this.error !== undefined) throw this.error;
@@ -86,17 +139,16 @@ class WindowFetch {
   }
 
   private async run(pages: AsyncIterable<CallLogPage>): Promise<void> {
+    const { shared } = this;
     try {
+      // The for-await asks for the next page only after the body ran: waiting here holds the request.
       for await (const page of pages) {
         this.queue.push(page);
+        if (shared.head !== this) shared.heldAhead++;
         this.wake();
-        while (this.queue.length >= this.capacity && !this.signal.aborted) {
-          await new Promise<void>((resolve) => {
-            this.wakeProducer = resolve;
-          });
-        }
-        if (this.signal.aborted) {
-          this.error = this.signal.reason ?? new Error("aborted");
+        await shared.waitTurn(this);
+        if (shared.signal.aborted) {
+          this.error = shared.signal.reason ?? new Error("aborted");
           return;
         }
       }

@@ -34,7 +34,7 @@ test("pages come out in window order while windows are fetched concurrently, up 
   const seen: string[] = [];
   for await (const item of readAhead(windows, fetchPages, {
     windows: 3,
-    pagesPerWindow: 2,
+    pagesAhead: 4,
     signal: new AbortController().signal,
   })) {
     seen.push(
@@ -56,7 +56,7 @@ test("a window's fetch error surfaces when the consumer reaches it, after the ea
   await assert.rejects(async () => {
     for await (const item of readAhead(windows, fetchPages, {
       windows: 4,
-      pagesPerWindow: 2,
+      pagesAhead: 4,
       signal: new AbortController().signal,
     })) {
       if (item.kind === "end") seen.push(`end${item.window.from.getTime() / 1000}`);
@@ -78,10 +78,49 @@ test("when the consumer stops early, every fetch is aborted and settles", async 
   let taken = 0;
   for await (const item of readAhead(windows, fetchPages, {
     windows: 3,
-    pagesPerWindow: 2,
+    pagesAhead: 4,
     signal: new AbortController().signal,
   })) {
     if (item.kind === "page" && ++taken === 3) break;
   }
   assert.deepEqual(aborted.sort(), [0, 1, 2]);
+});
+
+test("while the current window waits, the windows ahead fill the shared budget and no more", async () => {
+  let releaseFirst: () => void = () => undefined;
+  const firstPage = new Promise<void>((resolve) => {
+    releaseFirst = resolve;
+  });
+  let fetchedAhead = 0;
+  const fetchPages = async function* (window: Window) {
+    const index = window.from.getTime() / 1000;
+    for (let n = 0; n < 5; n++) {
+      if (index === 0 && n === 0) await firstPage;
+      await sleep(1);
+      if (index > 0) fetchedAhead++;
+      yield page(index, n);
+    }
+  };
+  const seen: string[] = [];
+  const reading = (async () => {
+    for await (const item of readAhead(windows, fetchPages, {
+      windows: 4,
+      pagesAhead: 9,
+      signal: new AbortController().signal,
+    })) {
+      if (item.kind === "page") seen.push(String(item.page.rows[0]?.id));
+    }
+  })();
+  // The first window is stuck on its first page: the three ahead fetch until they hold nine,
+  // more than a fixed share per window would let them.
+  for (let i = 0; i < 200 && fetchedAhead < 9; i++) await sleep(5);
+  await sleep(50);
+  assert.ok(fetchedAhead >= 9, `the windows ahead fetched ${fetchedAhead} pages, not the budget of 9`);
+  assert.ok(fetchedAhead <= 9 + 2, `the windows ahead fetched ${fetchedAhead} pages past a budget of 9`);
+  releaseFirst();
+  await reading;
+  assert.deepEqual(
+    seen,
+    windows.flatMap((_, w) => [0, 1, 2, 3, 4].map((n) => `w${w}-p${n}`)),
+  );
 });
