@@ -46,12 +46,13 @@ const { values } = parseArgs({
     "graph-pages": { type: "string" },
     "memory-rows": { type: "string" },
     "max-batch-rows": { type: "string" },
+    profile: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (values.help) {
   process.stdout.write(
-    "usage: npm run bench -- [--quick] [--only cpu,graph,memory] [--cpu-rows N] [--graph-pages N] [--memory-rows N] [--max-batch-rows N]\n",
+    "usage: npm run bench -- [--quick] [--only cpu,graph,memory] [--cpu-rows N] [--graph-pages N] [--memory-rows N] [--max-batch-rows N] [--profile]\n",
   );
   process.exit(0);
 }
@@ -79,7 +80,8 @@ const custom =
   values["cpu-rows"] ||
   values["graph-pages"] ||
   values["memory-rows"] ||
-  maxBatchRows !== undefined;
+  maxBatchRows !== undefined ||
+  values.profile;
 const mode = values.quick ? "quick" : custom ? "custom" : "full";
 const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`;
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -130,6 +132,7 @@ try {
         endpoints,
         kcat,
         maxBatchRows,
+        profile: values.profile,
       });
       report.results.push({
         ...result,

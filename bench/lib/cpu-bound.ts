@@ -4,6 +4,8 @@
  * the same rows paged and encoded without Kafka (the Graph side's share, and the exact messages),
  * and the ceilings: raw kafkajs and kcat producing those messages.
  */
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { cpus } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { CompressionTypes, type Kafka, type Message } from "kafkajs";
@@ -18,6 +20,7 @@ import {
   deleteTopics,
   type Endpoints,
   histogram,
+  TMP_DIR,
   topicsOf,
   total,
   uniqueTopic,
@@ -33,6 +36,8 @@ export interface CpuBoundOptions {
   kcat: string | undefined;
   /** The connector's maxBatchRows (createApp's option); its default when undefined. */
   maxBatchRows?: number;
+  /** Write a CPU profile of the pipeline's main thread (a .cpuprofile under results/tmp/). */
+  profile?: boolean;
   log: (line: string) => void;
 }
 
@@ -68,7 +73,7 @@ export async function cpuBound(options: CpuBoundOptions): Promise<BenchResult> {
   const ceilingTopics: string[] = [];
   try {
     options.log(`cpu: pipeline over ${DAYS} days at ${callsPerHour} calls/h (topic ${bench.topic})`);
-    const pipeline = await runPipeline(bench, sim, from, to);
+    const pipeline = await runPipeline(bench, sim, from, to, options.profile === true);
     options.log(
       `cpu: pipeline ${pipeline.rows} rows in ${pipeline.wallMs} ms; paging and encoding without Kafka`,
     );
@@ -149,9 +154,10 @@ export async function cpuBound(options: CpuBoundOptions): Promise<BenchResult> {
   }
 }
 
-async function runPipeline(bench: BenchApp, sim: SimulatorProcess, from: Date, to: Date) {
+async function runPipeline(bench: BenchApp, sim: SimulatorProcess, from: Date, to: Date, profile: boolean) {
   const { app } = bench;
   await app.connector.prepare();
+  const profiler = profile ? await startProfiler() : undefined;
   const simBefore = await sim.sample();
   // How long the event loop was blocked (page parse, encode) while kafkajs waited on it.
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
@@ -160,6 +166,7 @@ async function runPipeline(bench: BenchApp, sim: SimulatorProcess, from: Date, t
   const done = await app.connector.backfill(from, to, new AbortController().signal);
   const run = probe.stop();
   loopDelay.disable();
+  const profilePath = profiler ? await profiler.stop(`${TMP_DIR}${bench.topic}.cpuprofile`) : undefined;
   const simAfter = await sim.sample();
   if (!done) throw new Error("the backfill did not finish");
   const stats = app.connector.stats;
@@ -205,6 +212,24 @@ async function runPipeline(bench: BenchApp, sim: SimulatorProcess, from: Date, t
     },
     meanTransactionMs: round((produce.sum / Math.max(1, produce.count)) * 1000),
     concurrentTransactionRetries: bench.log.concurrentTransactions,
+    /** The main thread's CPU profile (`--profile`): open it in Chrome DevTools or `bench/profile.ts`. */
+    profile: profilePath,
+  };
+}
+
+/** V8's sampling profiler on this thread, through the inspector; the profile is written at stop. */
+async function startProfiler() {
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return {
+    async stop(path: string): Promise<string> {
+      const { profile } = await session.post("Profiler.stop");
+      writeFileSync(path, JSON.stringify(profile));
+      session.disconnect();
+      return path;
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * 2. Graph-bound backfill: pages of 1,000 rows with 300–800 ms latency and Graph's budget of 200
- * requests a minute (429 past it), read by the connector with its default pacer (180 a minute).
+ * requests a minute (429 past it), read by the connector with its default pacer (190 a minute after a burst of 10).
  * The bound: pages ÷ 200 a minute.
  */
 
@@ -78,7 +78,7 @@ export async function graphBound(options: GraphBoundOptions): Promise<BenchResul
       wallMs: run.wallMs,
       boundMs: Math.round(boundMs),
       ratio: round(ratio, 3),
-      /** The pacer's own bound: its burst of 10, then 180 a minute. */
+      /** The pacer's own bound: its burst of 10, then its rate a minute. */
       pacerBoundMs: Math.round((Math.max(0, pages - 10) / pacer) * 60_000),
       /** What one request at a time costs: the pages' latencies back to back (mean 550 ms). */
       sequentialLatencyMs: Math.round(pages * ((LATENCY.min + LATENCY.max) / 2)),

@@ -12,6 +12,8 @@ export interface WorkerTask {
   kcat: string | undefined;
   /** The connector's maxBatchRows; its default when undefined. */
   maxBatchRows?: number;
+  /** The CPU-bound benchmark writes a CPU profile of the pipeline. */
+  profile?: boolean;
 }
 
 export type WorkerMessage = { type: "result"; result: BenchResult } | { type: "error"; error: string };

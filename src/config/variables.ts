@@ -12,7 +12,7 @@ export const DEFAULTS = {
   GRAPH_HEADERS_TIMEOUT: "60s",
   GRAPH_BODY_TIMEOUT: "120s",
   GRAPH_MAX_RETRIES: "8",
-  GRAPH_MAX_REQUESTS_PER_MINUTE: "180",
+  GRAPH_MAX_REQUESTS_PER_MINUTE: "190",
   KAFKA_TOPIC: "teams.pstn-calls",
   KAFKA_CLIENT_ID: "pstn-connector",
   KAFKA_SSL: "false",
@@ -151,7 +151,7 @@ export const CONFIG_VARIABLES = [
     name: "GRAPH_MAX_REQUESTS_PER_MINUTE",
     group: "Graph",
     description:
-      "Client-side pacing of call-record requests, kept below Graph's limit of about 200 per minute per app and tenant so that 429s stay rare.",
+      "Client-side pacing of call-record requests (a token bucket with a burst of 10, so any 60 s holds at most 10 more than this), kept within Graph's limit of about 200 per minute per app and tenant so that 429s stay rare.",
     default: DEFAULTS.GRAPH_MAX_REQUESTS_PER_MINUTE,
     required: false,
     secret: false,

@@ -27,7 +27,7 @@ test("the smallest valid environment gets every default", () => {
       headersTimeoutMs: 60_000,
       bodyTimeoutMs: 120_000,
       maxRetries: 8,
-      maxRequestsPerMinute: 180,
+      maxRequestsPerMinute: 190,
     },
     kafka: {
       brokers: ["localhost:9092"],

@@ -47,7 +47,7 @@ const ADDITIONS: ReadonlyArray<[string, string]> = [
   ["GRAPH_HEADERS_TIMEOUT", "60s"],
   ["GRAPH_BODY_TIMEOUT", "120s"],
   ["GRAPH_MAX_RETRIES", "8"],
-  ["GRAPH_MAX_REQUESTS_PER_MINUTE", "180"],
+  ["GRAPH_MAX_REQUESTS_PER_MINUTE", "190"],
   ["KAFKA_CONNECT_TIMEOUT", "10s"],
   ["KAFKA_REQUEST_TIMEOUT", "30s"],
 ];
