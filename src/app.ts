@@ -1,4 +1,4 @@
-import { rootCertificates } from "node:tls";
+import { createSecureContext, rootCertificates } from "node:tls";
 import { SchemaRegistry } from "@kafkajs/confluent-schema-registry";
 import { Kafka, type SASLOptions } from "kafkajs";
 import { Agent, type Dispatcher } from "undici";
@@ -48,7 +48,10 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
   const dispatcher = new Agent({
     connect: {
       timeout: config.graph.connectTimeoutMs,
-      ...(options.extraCaPem ? { ca: [...rootCertificates, options.extraCaPem] } : {}),
+      // One context for every connection: given `ca` instead, each connection would parse every root.
+      ...(options.extraCaPem
+        ? { secureContext: createSecureContext({ ca: [...rootCertificates, options.extraCaPem] }) }
+        : {}),
     },
     keepAliveTimeout: 30_000,
   });

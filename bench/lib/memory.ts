@@ -3,7 +3,8 @@
  * sampled every 250 ms. Dedupe memory must follow the rows inside the horizon, not all rows seen.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { connectorFor, type Endpoints, total } from "./connector.js";
+import { writeHeapSnapshot } from "node:v8";
+import { connectorFor, type Endpoints, TMP_DIR, total } from "./connector.js";
 import { type BenchResult, round } from "./figures.js";
 import { Probe, type Sample } from "./sampler.js";
 import { SimulatorProcess } from "./simulator-process.js";
@@ -12,6 +13,8 @@ export interface MemoryOptions {
   rows: number;
   endpoints: Endpoints;
   maxBatchRows?: number;
+  /** Write a heap snapshot at half the rows (a .heapsnapshot under results/tmp/; `bench/heap.ts`). */
+  profile?: boolean;
   log: (line: string) => void;
 }
 
@@ -68,10 +71,16 @@ export async function memory(options: MemoryOptions): Promise<BenchResult> {
     });
     // The first poll reads from the start up to its `now`; the watermark passing pollStarted means done.
     let last = { rows: -1, at: Date.now() };
+    let heapSnapshot: string | undefined;
     for (;;) {
       await sleep(500);
       if (failed) throw failed;
       const { watermark, published } = app.connector.stats;
+      if (options.profile && heapSnapshot === undefined && published >= options.rows / 2) {
+        // Only what is reachable goes in: the live set at this point, not the garbage.
+        heapSnapshot = writeHeapSnapshot(`${TMP_DIR}${bench.topic}.heapsnapshot`);
+        options.log(`memory: heap snapshot at ${published} rows: ${heapSnapshot}`);
+      }
       if (watermark && watermark >= pollStarted) break;
       if (published !== last.rows) last = { rows: published, at: Date.now() };
       else if (Date.now() - last.at > STALL_MS)
@@ -114,6 +123,8 @@ export async function memory(options: MemoryOptions): Promise<BenchResult> {
       start: point(first),
       middle: point(middle),
       end: point(end),
+      /** The heap snapshot at half the rows (`--profile`); the pause it takes is in the wall time. */
+      heapSnapshot,
       maxRssMb: run.peakRssMb,
       maxHeapUsedMb: run.peakHeapUsedMb,
       /** The V8 heap reserved (young generation included) and Buffers: what RSS is made of. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ErrorCode, isPstnError } from "../../../src/errors.js";
-import { parseCallLogPage } from "../../../src/graph/body.js";
+import { parseCallLogPage, quoteMoneyNumbers } from "../../../src/graph/body.js";
 
 function isBadResponse(error: unknown): boolean {
   assert.ok(isPstnError(error, ErrorCode.GRAPH_BAD_RESPONSE), `got ${String(error)}`);
@@ -107,5 +107,66 @@ describe("parseCallLogPage", () => {
     for (const text of ['{"values":[]}', '{"value":{}}', '{"value":null}', "[]", "null", "42", '"value"']) {
       assert.throws(() => parseCallLogPage(text), isBadResponse, text);
     }
+  });
+});
+
+describe("quoteMoneyNumbers", () => {
+  // The look-behind expression the scanner replaced, kept as the reference it must agree with.
+  const REFERENCE = /(?<=[{,]\s*)"(charge|connectionCharge)"(\s*):(\s*)(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g;
+  const reference = (text: string) => text.replace(REFERENCE, '"$1"$2:$3"$4"');
+
+  test("agrees with the regular expression on generated pages, awkward spellings included", () => {
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+    const space = () => pick(["", "", " ", "  ", "\n", "\t", "\r\n "]);
+    const keys = [
+      '"charge"',
+      '"connectionCharge"',
+      '"discharge"',
+      '"Charge"',
+      '"connectioncharge"',
+      '"xcharge"',
+    ];
+    const numbers = [
+      "0",
+      "-0.5",
+      "12.340",
+      "1e-7",
+      "1E+3",
+      "-2.5e-12",
+      "1.",
+      "1.e5",
+      "-",
+      "1e+",
+      "07",
+      "3.10",
+    ];
+    // Not all valid JSON: a key's text after `[` or `:` is not a key, and must stay as it is.
+    const values = [
+      ...numbers,
+      ...["null", '"7.00"', '"a \\"charge\\": 1"', "[1,2]", '{"charge":1.5}', "true"],
+      ...['["charge":1.5]', '"charge":2', '[ "connectionCharge" : 3]'],
+    ];
+    for (let page = 0; page < 500; page++) {
+      const members: string[] = [];
+      for (let m = Math.floor(random() * 6); m >= 0; m--) {
+        const key = random() < 0.7 ? pick(keys) : `"k${m}"`;
+        members.push(`${space()}${key}${space()}:${space()}${pick(values)}${space()}`);
+      }
+      const text = `{${pick(["", " ", "\n"])}"value":[{${members.join(",")}}]}`;
+      assert.equal(quoteMoneyNumbers(text), reference(text), text);
+    }
+  });
+
+  test("returns the same string when there is nothing to quote", () => {
+    const text = '{"value":[{"id":"a","charge":null}]}';
+    assert.equal(quoteMoneyNumbers(text), text);
+    assert.equal(quoteMoneyNumbers(""), "");
+    assert.equal(quoteMoneyNumbers('harge"'), reference('harge"'));
+    assert.equal(quoteMoneyNumbers('onnectionCharge":1'), reference('onnectionCharge":1'));
   });
 });
