@@ -253,6 +253,7 @@ async function pageAndEncode(
   let batch: Message[] = [];
   let encodeCpuMs = 0;
   let rows = 0;
+  const header = wireFormat(schemaId, Buffer.alloc(0));
   const simBefore = await sim.sample();
   const probe = new Probe();
   for (const window of sliceRange(from, to, app.config.connector.windowSliceMs)) {
@@ -262,9 +263,9 @@ async function pageAndEncode(
           const id = row.id as string;
           if (seen.has(id)) continue;
           seen.add(id);
-          const encoded = codec.encode(row);
+          const encoded = codec.encode(row, header);
           if (!encoded.ok) continue;
-          batch.push({ key: id, value: wireFormat(schemaId, encoded.value) });
+          batch.push({ key: id, value: encoded.value });
           rows++;
         }
       });

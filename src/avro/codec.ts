@@ -16,10 +16,10 @@ export type EncodeResult =
 export interface RowCodec {
   /**
    * Encodes one Graph row (as parsed from JSON, with charge/connectionCharge kept as exact decimal
-   * TEXT strings or JSON numbers or null) to Avro binary (no wire-format header). Never throws for
-   * bad data: returns a reason instead.
+   * TEXT strings or JSON numbers or null) to Avro binary, after `header` when given (the wire
+   * format's five bytes: one buffer per row, not two). Never throws for bad data: returns a reason.
    */
-  encode(row: Record<string, unknown>): EncodeResult;
+  encode(row: Record<string, unknown>, header?: Uint8Array): EncodeResult;
 }
 
 type AvroSchema = Parameters<typeof avsc.Type.forSchema>[0];
@@ -198,6 +198,8 @@ class AvroRowCodec implements RowCodec {
    * overwriting existing properties is much cheaper than building a 29-property object per row.
    */
   readonly #record: Record<string, unknown> = {};
+  /** Rows are written here first, then copied out at their exact size: one allocation per row. */
+  #scratch = Buffer.allocUnsafe(16 * 1024);
 
   constructor(plan: RecordPlan, type: avsc.Type) {
     this.#plan = plan;
@@ -205,7 +207,7 @@ class AvroRowCodec implements RowCodec {
     for (const field of plan.fields) this.#record[field.name] = null;
   }
 
-  encode(row: Record<string, unknown>): EncodeResult {
+  encode(row: Record<string, unknown>, header?: Uint8Array): EncodeResult {
     const failure = this.#failure;
     failure.unknownProperties = 0;
     if (typeof row !== "object" || row === null || Array.isArray(row)) {
@@ -219,12 +221,28 @@ class AvroRowCodec implements RowCodec {
     }
     if (record === INVALID) return { ok: false, reason: `${failure.where.slice(1)}: ${failure.problem}` };
     try {
-      return { ok: true, value: this.#type.toBuffer(record), unknownProperties: failure.unknownProperties };
+      return { ok: true, value: this.#write(record, header), unknownProperties: failure.unknownProperties };
     } catch (error) {
       return {
         ok: false,
         reason: `row: Avro encoding failed (${error instanceof Error ? error.message : String(error)})`,
       };
+    }
+  }
+
+  #write(record: unknown, header: Uint8Array | undefined): Buffer {
+    const start = header?.length ?? 0;
+    for (;;) {
+      const scratch = this.#scratch;
+      // avsc's encode returns the end, or minus the bytes that did not fit.
+      const end = this.#type.encode(record, scratch, start);
+      if (end >= 0) {
+        const value = Buffer.allocUnsafe(end);
+        if (header) value.set(header, 0);
+        scratch.copy(value, start, start, end);
+        return value;
+      }
+      this.#scratch = Buffer.allocUnsafe(2 * (scratch.length - end));
     }
   }
 }

@@ -21,13 +21,17 @@ export class BatchBuilder {
   data: Message[] = [];
   dlq: Message[] = [];
   newIds = new Map<number, string[]>();
+  /** The wire format's header, written by the codec before each row's Avro. */
+  private readonly header: Buffer;
 
   constructor(
     private readonly codec: RowCodec,
-    private readonly schemaId: number,
+    schemaId: number,
     private readonly tracker: StateTracker,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.header = wireFormat(schemaId, Buffer.alloc(0));
+  }
 
   get size(): number {
     return this.data.length + this.dlq.length;
@@ -72,10 +76,10 @@ export class BatchBuilder {
         ids.add(key, bucket);
         this.remember(bucket, key);
       }
-      const encoded = this.codec.encode(row);
+      const encoded = this.codec.encode(row, this.header);
       if (encoded.ok) {
         tally.unknownProperties += encoded.unknownProperties;
-        this.data.push({ key, value: wireFormat(this.schemaId, encoded.value) });
+        this.data.push({ key, value: encoded.value });
       } else {
         tally.dead++;
         tally.deadReasons.push(encoded.reason);

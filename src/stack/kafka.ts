@@ -23,9 +23,16 @@ export interface KafkaClusterSpec {
   heapMb: number;
 }
 
-/** Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding. */
-export function newClusterId(): string {
-  return randomBytes(16).toString("base64url");
+/**
+ * Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding. Never one that begins
+ * with "-": kafka-storage's argument parser takes it for an option and the format fails (one start
+ * in 64), so Kafka's own Uuid.randomUuid draws again too.
+ */
+export function newClusterId(random: (size: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 export function kafkaBrokers(cluster: KafkaClusterSpec): string[] {

@@ -345,3 +345,26 @@ describe("normaliseGraphRow", () => {
     assert.equal(normal.charge, "0.1234567890123");
   });
 });
+
+describe("encode after a header", () => {
+  test("the bytes are the header, then exactly the Avro of the row alone", () => {
+    const header = Buffer.from([0, 0, 0, 0, 42]);
+    const row = seedRow({ charge: "1.25" });
+    const framed = encoded(codec.encode(row, header));
+    assert.deepEqual(framed.subarray(0, 5), header);
+    assert.deepEqual(framed.subarray(5), encoded(codec.encode(row)));
+  });
+
+  test("a row larger than the codec's scratch space is written whole, and the next one too", () => {
+    const header = Buffer.from([0, 0, 0, 0, 7]);
+    const huge = seedRow({ userDisplayName: "x".repeat(100_000) });
+    const framed = encoded(codec.encode(huge, header));
+    assert.deepEqual(framed.subarray(0, 5), header);
+    assert.equal((decode(framed.subarray(5)) as { userDisplayName: string }).userDisplayName.length, 100_000);
+    const small = seedRow();
+    assert.deepEqual(
+      decode(encoded(codec.encode(small, header)).subarray(5)),
+      decode(encoded(codec.encode(small))),
+    );
+  });
+});

@@ -74,3 +74,12 @@ test("cluster ids are 22 URL-safe base64 characters and differ", () => {
   assert.match(a, /^[A-Za-z0-9_-]{22}$/);
   assert.notEqual(a, newClusterId());
 });
+
+test("a cluster id never begins with '-' (kafka-storage would read it as an option)", () => {
+  // 0xf8 as the first byte encodes to "-" first; the second draw is used.
+  const draws = [Buffer.alloc(16, 0xf8), Buffer.alloc(16, 0x41)];
+  const id = newClusterId(() => draws.shift() as Buffer);
+  assert.equal(draws.length, 0, "the id starting with '-' was drawn again");
+  assert.ok(!id.startsWith("-"), id);
+  assert.equal(id, Buffer.alloc(16, 0x41).toString("base64url"));
+});
