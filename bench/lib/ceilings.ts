@@ -2,11 +2,13 @@
  * What Kafka clients alone achieve with the pipeline's own messages: kafkajs in transactions of the
  * pipeline's sizes, and kcat (librdkafka), which commits no transactions here.
  */
+
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
-import { CompressionTypes, type Kafka, type Message, Partitioners } from "kafkajs";
+import { CompressionTypes, type Kafka, type Message } from "kafkajs";
+import { producerConfig } from "../../src/kafka/publisher.js";
 import { ensureTopics } from "../../src/kafka/topics.js";
 import { onCleanup, trackChild } from "./cleanup.js";
 import { type Endpoints, TMP_DIR, topicsOf } from "./connector.js";
@@ -65,12 +67,7 @@ export async function kafkajsCeiling(
   const retriesBefore = concurrentRetries();
   const { transactional, compression } = variant;
   const probe = new Probe();
-  const producer = kafka.producer({
-    ...(transactional ? { transactionalId: `pstn-bench:${topic}`, transactionTimeout: 60_000 } : {}),
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  const producer = kafka.producer(producerConfig(transactional ? `pstn-bench:${topic}` : undefined, 60_000));
   const unregister = onCleanup(() => producer.disconnect());
   await producer.connect();
   let rows = 0;

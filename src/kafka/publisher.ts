@@ -1,5 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { type CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from "kafkajs";
+import {
+  type CompressionTypes,
+  type Kafka,
+  type Message,
+  Partitioners,
+  type Producer,
+  type ProducerConfig,
+} from "kafkajs";
 import { ErrorCode, PstnError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
@@ -35,6 +42,28 @@ const FENCED = new Set([
 ]);
 
 /**
+ * The publisher's producer (the benchmark's ceilings use the same): idempotent, transactional when
+ * given an id, murmur2 on the key as Java clients and Kafka Connect partition (the same id lands on
+ * the same partition whoever writes it).
+ */
+export function producerConfig(
+  transactionalId: string | undefined,
+  transactionTimeoutMs: number,
+): ProducerConfig {
+  return {
+    ...(transactionalId === undefined ? {} : { transactionalId, transactionTimeout: transactionTimeoutMs }),
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    // Retries never end (kafkajs' default for an idempotent producer); what changes is the first
+    // wait. The broker answers a transaction begun right after a commit with CONCURRENT_TRANSACTIONS
+    // until the commit's markers are written, a few milliseconds; the client's 200 ms first wait
+    // cost more than a whole transaction. Java's producer retries that case after 20 ms.
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 20, maxRetryTime: 4_000 },
+  };
+}
+
+/**
  * Publishes batches of rows together with the state that records them, one Kafka transaction each.
  * Opening it fences any older producer of the same identity and rebuilds the state from Kafka.
  */
@@ -46,15 +75,9 @@ export class TransactionalPublisher {
   ) {}
 
   static async open(options: PublisherOptions): Promise<TransactionalPublisher> {
-    const producer = options.kafka.producer({
-      transactionalId: options.transactionalId,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: options.transactionTimeoutMs ?? 60_000,
-      // murmur2 on the key, as Java clients and Kafka Connect partition: the same id lands on the
-      // same partition whoever writes it.
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    const producer = options.kafka.producer(
+      producerConfig(options.transactionalId, options.transactionTimeoutMs ?? 60_000),
+    );
     await producer.connect();
     try {
       // The first transaction bumps the producer epoch: an older instance is fenced and its open
