@@ -23,6 +23,8 @@ export interface AppOptions {
   /** Backoff of Graph retries without Retry-After. */
   graphBackoff?: { minMs: number; maxMs: number };
   maxBatchRows?: number;
+  /** Where pages are parsed and rows encoded (ConnectorOptions.pageDecoder); a worker thread by default. */
+  pageDecoder?: "worker" | "inline";
 }
 
 export interface App {
@@ -109,6 +111,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     lookbackMs: config.connector.lookbackMs,
     sliceMs: config.connector.windowSliceMs,
     maxBatchRows: options.maxBatchRows,
+    pageDecoder: options.pageDecoder,
     graph,
     kafka,
     registry,

@@ -28,6 +28,7 @@ export const ErrorCode = {
   STATE_INVALID: "PSTN_STATE_INVALID",
   REGISTRY_FAILED: "PSTN_REGISTRY_FAILED",
   ABORTED: "PSTN_ABORTED",
+  DECODER_FAILED: "PSTN_DECODER_FAILED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

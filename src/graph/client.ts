@@ -27,6 +27,11 @@ export interface GraphClientOptions {
 }
 
 const BODY_EXCERPT = 300;
+const UTF8 = new TextDecoder();
+
+function parseBody(body: Uint8Array): CallLogPage {
+  return parseCallLogPage(UTF8.decode(body));
+}
 
 /** Reads Graph's call-log functions page by page, retrying only what is worth retrying. */
 export class GraphClient {
@@ -42,18 +47,41 @@ export class GraphClient {
     return callLogUrl(this.options.endpoint, this.options.apiVersion, fn, from, to);
   }
 
-  /** Every page of a window, following `@odata.nextLink` as given. */
-  async *pages(fn: CallLogFunction, from: Date, to: Date, signal?: AbortSignal): AsyncGenerator<CallLogPage> {
+  /** Every page of a window, parsed here, following `@odata.nextLink` as given. */
+  pages(fn: CallLogFunction, from: Date, to: Date, signal?: AbortSignal): AsyncGenerator<CallLogPage> {
+    return this.decodedPages(fn, from, to, parseBody, signal);
+  }
+
+  /**
+   * Every page of a window, each 200 body handed to `decode` (which may hand it to another thread).
+   * A body `decode` rejects as not a page (a retriable error) is fetched again like any failure.
+   */
+  async *decodedPages<P extends { nextLink: string | undefined }>(
+    fn: CallLogFunction,
+    from: Date,
+    to: Date,
+    decode: (body: Uint8Array) => P | Promise<P>,
+    signal?: AbortSignal,
+  ): AsyncGenerator<P> {
     let url: string | undefined = this.functionUrl(fn, from, to);
     while (url !== undefined) {
-      const page = await this.getPage(url, signal);
+      const page: P = await this.getDecodedPage(url, decode, signal);
       yield page;
       url = page.nextLink;
     }
   }
 
+  /** One page, parsed here; see getDecodedPage. */
+  getPage(url: string, signal?: AbortSignal): Promise<CallLogPage> {
+    return this.getDecodedPage(url, parseBody, signal);
+  }
+
   /** One page, with retries: 429/503/504 after Retry-After, other 5xx and network errors with backoff. */
-  async getPage(url: string, signal?: AbortSignal): Promise<CallLogPage> {
+  async getDecodedPage<P>(
+    url: string,
+    decode: (body: Uint8Array) => P | Promise<P>,
+    signal?: AbortSignal,
+  ): Promise<P> {
     const { pacer, maxRetries, metrics } = this.options;
     const backoff = this.options.backoff ?? { minMs: 1000, maxMs: 60_000 };
     const started = this.now();
@@ -63,7 +91,7 @@ export class GraphClient {
         async () => {
           attempts++;
           await pacer.take(signal);
-          return await this.attempt(url, signal);
+          return await this.attempt(url, decode, signal);
         },
         {
           retries: maxRetries,
@@ -95,19 +123,28 @@ export class GraphClient {
   }
 
   /** One try, plus the single immediate retry a token rejected before its expiry deserves. */
-  private async attempt(url: string, signal?: AbortSignal): Promise<CallLogPage> {
+  private async attempt<P>(
+    url: string,
+    decode: (body: Uint8Array) => P | Promise<P>,
+    signal?: AbortSignal,
+  ): Promise<P> {
     const token = await this.options.tokens.getToken();
     try {
-      return await this.fetchPage(url, token, signal);
+      return await this.fetchPage(url, token, decode, signal);
     } catch (error) {
       if (!(error instanceof PstnError) || error.code !== ErrorCode.GRAPH_UNAUTHORIZED) throw error;
       this.options.tokens.invalidate(token);
       const fresh = await this.options.tokens.getToken();
-      return await this.fetchPage(url, fresh, signal);
+      return await this.fetchPage(url, fresh, decode, signal);
     }
   }
 
-  private async fetchPage(url: string, token: string, signal?: AbortSignal): Promise<CallLogPage> {
+  private async fetchPage<P>(
+    url: string,
+    token: string,
+    decode: (body: Uint8Array) => P | Promise<P>,
+    signal?: AbortSignal,
+  ): Promise<P> {
     const { metrics } = this.options;
     const startedAt = performance.now();
     let response: Dispatcher.ResponseData;
@@ -126,16 +163,16 @@ export class GraphClient {
     }
     const status = response.statusCode;
     metrics?.graphRequests.inc({ code: String(status) });
-    let text: string;
+    let body: Uint8Array;
     try {
-      text = await response.body.text();
+      body = new Uint8Array(await response.body.arrayBuffer());
     } catch (error) {
       throw networkError(error, signal);
     } finally {
       metrics?.graphRequestDuration.observe((performance.now() - startedAt) / 1000);
     }
-    if (status === 200) return parseCallLogPage(text);
-    throw this.httpError(status, response.headers, text);
+    if (status === 200) return await decode(body);
+    throw this.httpError(status, response.headers, UTF8.decode(body));
   }
 
   private httpError(status: number, headers: Dispatcher.ResponseData["headers"], text: string): PstnError {

@@ -1,91 +1,101 @@
-import { createHash } from "node:crypto";
 import type { Message } from "kafkajs";
-import { isoToMicros, type RowCodec } from "../avro/index.js";
 import { HorizonIdSet } from "../dedupe/id-set.js";
 import type { StateTracker } from "../state/tracker.js";
+import type { EncodedRows, PageKeys } from "./page-codec.js";
 
-/** Counts of one page, for metrics and the live view. */
-export interface PageTally {
-  fetched: number;
-  duplicates: number;
-  dead: number;
+/** What encoding a batch's rows found, for metrics and the live view. */
+export interface EncodingTally {
   unknownProperties: number;
   deadReasons: string[];
 }
 
+interface Part {
+  keys: readonly string[];
+  indexes: readonly number[];
+  encoding: Promise<EncodedRows>;
+}
+
 /**
- * Rows on their way into one Kafka transaction: encoded values for the topic, dead letters, and
- * the ids that the transaction's state records must carry.
+ * Rows on their way into one Kafka transaction. Pages are deduped here, in order, on the main
+ * thread (the dedupe set belongs to the session); their new rows are encoded elsewhere meanwhile,
+ * and `settle` turns the encodings into the transaction's messages, in row order.
  */
 export class BatchBuilder {
   data: Message[] = [];
   dlq: Message[] = [];
+  /** The ids that the transaction's state records must carry, by hour. */
   newIds = new Map<number, string[]>();
-  /** The wire format's header, written by the codec before each row's Avro. */
-  private readonly header: Buffer;
+  private readonly parts: Part[] = [];
+  private selected = 0;
 
   constructor(
-    private readonly codec: RowCodec,
-    schemaId: number,
     private readonly tracker: StateTracker,
     private readonly now: () => number = Date.now,
-  ) {
-    this.header = wireFormat(schemaId, Buffer.alloc(0));
-  }
+  ) {}
 
+  /** Rows chosen for this batch (published or dead-lettered once settled). */
   get size(): number {
-    return this.data.length + this.dlq.length;
+    return this.selected;
   }
 
-  isEmpty(): boolean {
-    return this.data.length === 0 && this.dlq.length === 0 && this.newIds.size === 0;
-  }
-
-  /** Dedupes, encodes and batches one page of rows. The hot path: no logging, no promises. */
-  addPage(rows: readonly Record<string, unknown>[], window: { from: Date; to: Date }): PageTally {
-    const tally: PageTally = {
-      fetched: rows.length,
-      duplicates: 0,
-      dead: 0,
-      unknownProperties: 0,
-      deadReasons: [],
-    };
+  /**
+   * Dedupes one page's rows against everything published or batched before (remembering the new
+   * ones) and returns the positions of the new rows. The hot path: no logging, no promises.
+   */
+  select(page: PageKeys): number[] {
+    const { keys, starts } = page;
     const ids = this.tracker.ids;
-    for (const row of rows) {
-      const id = row.id;
-      const start = row.startDateTime;
-      const startMicros = typeof start === "string" ? isoToMicros(start) : undefined;
-      let key: string;
-      if (typeof id === "string" && id !== "" && startMicros !== undefined) {
-        const startMs = Math.floor(startMicros / 1000);
-        if (!ids.add(id, startMs)) {
-          tally.duplicates++;
-          continue;
-        }
-        this.remember(HorizonIdSet.bucketOf(startMs), id);
-        key = id;
+    const fresh: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const startMs = starts[i] as number;
+      if (!Number.isNaN(startMs)) {
+        if (!ids.add(key, startMs)) continue;
+        this.remember(HorizonIdSet.bucketOf(startMs), key);
       } else {
         // Without a usable start time the row has no hour: it is remembered under the hour it was
         // seen, which is never before its real start, so the horizon forgets it no earlier.
-        key = typeof id === "string" && id !== "" ? id : `sha256:${contentHash(row)}`;
-        if (ids.hasAnywhere(key)) {
-          tally.duplicates++;
-          continue;
-        }
+        if (ids.hasAnywhere(key)) continue;
         const bucket = HorizonIdSet.bucketOf(this.now());
         ids.add(key, bucket);
         this.remember(bucket, key);
       }
-      const encoded = this.codec.encode(row, this.header);
-      if (encoded.ok) {
-        tally.unknownProperties += encoded.unknownProperties;
-        this.data.push({ key, value: encoded.value });
-      } else {
-        tally.dead++;
-        tally.deadReasons.push(encoded.reason);
-        this.dlq.push(deadLetter(key, row, encoded.reason, window));
+      fresh.push(i);
+    }
+    return fresh;
+  }
+
+  /** The encoding of `page`'s rows at `indexes` (as `select` returned them) joins the batch. */
+  add(page: PageKeys, indexes: readonly number[], encoding: Promise<EncodedRows>): void {
+    // Observed by settle; marked handled so that a failure never surfaces unawaited before it.
+    encoding.catch(() => undefined);
+    this.parts.push({ keys: page.keys, indexes, encoding });
+    this.selected += indexes.length;
+  }
+
+  /** Waits for the encodings and builds the messages: values for the topic, dead letters with reasons. */
+  async settle(): Promise<EncodingTally> {
+    const tally: EncodingTally = { unknownProperties: 0, deadReasons: [] };
+    for (const part of this.parts) {
+      const encoded = await part.encoding;
+      tally.unknownProperties += encoded.unknownProperties;
+      let dead = 0;
+      let begin = 0;
+      for (let at = 0; at < part.indexes.length; at++) {
+        const key = part.keys[part.indexes[at] as number] as string;
+        const end = encoded.ends[at] as number;
+        const next = encoded.dead[dead];
+        if (next !== undefined && next.at === at) {
+          dead++;
+          tally.deadReasons.push(next.reason);
+          this.dlq.push({ key, value: next.value, headers: { "pstn.reason": next.reason.slice(0, 500) } });
+        } else {
+          this.data.push({ key, value: Buffer.from(encoded.buffer, begin, end - begin) });
+        }
+        begin = end;
       }
     }
+    this.parts.length = 0;
     return tally;
   }
 
@@ -103,26 +113,4 @@ export function wireFormat(schemaId: number, avro: Buffer): Buffer {
   out.writeUInt32BE(schemaId, 1);
   avro.copy(out, 5);
   return out;
-}
-
-function contentHash(row: Record<string, unknown>): string {
-  return createHash("sha256").update(JSON.stringify(row)).digest("hex").slice(0, 32);
-}
-
-function deadLetter(
-  key: string,
-  row: Record<string, unknown>,
-  reason: string,
-  window: { from: Date; to: Date },
-): Message {
-  return {
-    key,
-    value: JSON.stringify({
-      reason,
-      row,
-      window: { from: window.from.toISOString(), to: window.to.toISOString() },
-      deadLetteredAt: new Date().toISOString(),
-    }),
-    headers: { "pstn.reason": reason.slice(0, 500) },
-  };
 }

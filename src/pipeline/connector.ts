@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { SchemaRegistry } from "@kafkajs/confluent-schema-registry";
 import { SchemaType } from "@kafkajs/confluent-schema-registry";
 import { CompressionTypes, type Kafka, type Message } from "kafkajs";
-import { createRowCodec, PSTN_ROW_SCHEMA_TEXT, type RowCodec } from "../avro/index.js";
+import { PSTN_ROW_SCHEMA_TEXT } from "../avro/index.js";
 import { ErrorCode, isPstnError, PstnError } from "../errors.js";
 import type { GraphClient } from "../graph/client.js";
 import { type CallLogFunction, CallLogFunction as Functions } from "../graph/url.js";
@@ -11,8 +11,9 @@ import { ensureTopics, type TopicNames } from "../kafka/topics.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
 import { planPoll, sliceRange, type Window } from "../windows/planner.js";
-import { BatchBuilder, type PageTally } from "./batch.js";
+import { BatchBuilder, type EncodingTally } from "./batch.js";
 import { Health } from "./health.js";
+import { type DecodedPage, InlinePageDecoder, type PageDecoder, WorkerPageDecoder } from "./page-decoder.js";
 import { readAhead } from "./readahead.js";
 
 export interface ConnectorOptions {
@@ -29,6 +30,11 @@ export interface ConnectorOptions {
   /** A transaction is committed at the latest after this many rows (and at every slice's end). */
   maxBatchRows?: number;
   compression?: CompressionTypes;
+  /**
+   * Where pages are parsed and rows encoded: a worker thread (default), so that the main thread's
+   * event loop stays free for Graph's and Kafka's I/O, or inline on the main thread.
+   */
+  pageDecoder?: "worker" | "inline";
   graph: GraphClient;
   kafka: Kafka;
   registry: SchemaRegistry;
@@ -83,7 +89,7 @@ export class Connector {
   private readonly options: ConnectorOptions;
   private readonly now: () => number;
   private readonly fn: CallLogFunction = Functions.pstn;
-  private codec: RowCodec | undefined;
+  private decoder: PageDecoder | undefined;
   private schemaId: number | undefined;
   private publisher: TransactionalPublisher | undefined;
   private readonly progress: Progress = {
@@ -137,7 +143,10 @@ export class Connector {
       );
     }
     this.health.set("registry", true);
-    this.codec = createRowCodec();
+    this.decoder =
+      this.options.pageDecoder === "inline"
+        ? new InlinePageDecoder(this.schemaId)
+        : new WorkerPageDecoder(this.schemaId);
     this.options.logger.info(
       { schemaId: this.schemaId, subject: `${this.options.topics.data}-value` },
       "schema registered",
@@ -232,6 +241,7 @@ export class Connector {
 
   async close(): Promise<void> {
     await this.endSession();
+    await this.decoder?.close();
   }
 
   private async session(
@@ -283,13 +293,15 @@ export class Connector {
     signal: AbortSignal,
   ): Promise<void> {
     const { graph, metrics, logger } = this.options;
+    const decoder = this.decoder!;
     const maxBatchRows = this.options.maxBatchRows ?? 5000;
     const tracker = publisher.tracker;
-    const committer = new Committer(publisher);
-    let batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
-    const pages = readAhead(
+    const committer = new Committer(publisher, (tally) => this.countEncoded(tally));
+    let batch = new BatchBuilder(tracker, this.now);
+    const pages = readAhead<DecodedPage>(
       windows,
-      (window, fetchSignal) => graph.pages(this.fn, window.from, window.to, fetchSignal),
+      (window, fetchSignal) =>
+        graph.decodedPages(this.fn, window.from, window.to, (body) => decoder.decode(body), fetchSignal),
       {
         windows: READ_AHEAD_WINDOWS,
         pagesAhead: READ_AHEAD_PAGES,
@@ -301,11 +313,18 @@ export class Connector {
         const window = item.window;
         if (item.kind === "page") {
           this.health.set("graph", true);
-          this.count(batch.addPage(item.page.rows, window));
+          const page = item.page;
+          const fresh = batch.select(page);
+          this.countSelected(page.keys.length, page.keys.length - fresh.length);
+          if (fresh.length === 0) decoder.release(page);
+          else {
+            const windowText = { from: window.from.toISOString(), to: window.to.toISOString() };
+            batch.add(page, fresh, decoder.encode(page, fresh, windowText));
+          }
           if (batch.size >= maxBatchRows) {
             const full = batch;
             await committer.submit(full, [], () => this.published(full));
-            batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
+            batch = new BatchBuilder(tracker, this.now);
           }
           continue;
         }
@@ -321,7 +340,7 @@ export class Connector {
           logger.debug({ from: window.from, to: window.to, watermark }, "window done");
           this.published(last);
         });
-        batch = new BatchBuilder(this.codec!, this.schemaId!, tracker, this.now);
+        batch = new BatchBuilder(tracker, this.now);
       }
       await committer.drain();
     } catch (error) {
@@ -330,6 +349,8 @@ export class Connector {
     } finally {
       // A failure above ends the session: let the transaction in flight settle before it closes.
       await committer.drain().catch(() => undefined);
+      // Pages read ahead but never reached, or reached and not encoded, are forgotten.
+      decoder.releaseAll();
     }
   }
 
@@ -340,14 +361,18 @@ export class Connector {
     this.options.onProgress?.(this.progress);
   }
 
-  private count(tally: PageTally): void {
+  private countSelected(fetched: number, duplicates: number): void {
     const { metrics } = this.options;
-    metrics.rowsFetched.inc(tally.fetched);
-    if (tally.duplicates > 0) metrics.rowsDuplicate.inc(tally.duplicates);
+    metrics.rowsFetched.inc(fetched);
+    if (duplicates > 0) metrics.rowsDuplicate.inc(duplicates);
+    this.progress.fetched += fetched;
+    this.progress.duplicates += duplicates;
+  }
+
+  private countEncoded(tally: EncodingTally): void {
+    const { metrics } = this.options;
     if (tally.unknownProperties > 0) metrics.rowsUnknownProperties.inc(tally.unknownProperties);
     for (const reason of tally.deadReasons) metrics.rowsDeadLettered.inc({ reason: reasonLabel(reason) });
-    this.progress.fetched += tally.fetched;
-    this.progress.duplicates += tally.duplicates;
   }
 }
 
@@ -369,11 +394,18 @@ function reasonLabel(reason: string): string {
 class Committer {
   private pending: Promise<void> | undefined;
 
-  constructor(private readonly publisher: TransactionalPublisher) {}
+  constructor(
+    private readonly publisher: TransactionalPublisher,
+    private readonly onEncoded: (tally: EncodingTally) => void,
+  ) {}
 
-  /** Waits for the transaction in flight, then starts this batch's, with its state records. */
+  /**
+   * Waits for the transaction in flight and for this batch's encodings, then starts this batch's
+   * transaction, with its state records.
+   */
   async submit(batch: BatchBuilder, extraState: Message[], onCommitted: () => void): Promise<void> {
-    await this.drain();
+    const [, tally] = await Promise.all([this.drain(), batch.settle()]);
+    this.onEncoded(tally);
     // Built now, in order: ids records take their sequence numbers, tombstones are taken once.
     const tracker = this.publisher.tracker;
     const state = [...tracker.idsMessages(batch.newIds), ...extraState, ...tracker.takeTombstones()];

@@ -1,9 +1,6 @@
-import type { CallLogPage } from "../graph/body.js";
 import type { Window } from "../windows/planner.js";
 
-export type ReadAheadItem =
-  | { kind: "page"; window: Window; page: CallLogPage }
-  | { kind: "end"; window: Window };
+export type ReadAheadItem<P> = { kind: "page"; window: Window; page: P } | { kind: "end"; window: Window };
 
 export interface ReadAheadOptions {
   /** How many windows are fetched at once; the Graph pacer still spaces their requests. */
@@ -27,15 +24,15 @@ const HEAD_PAGES = 2;
  * A fetch error surfaces when the consumer reaches that window; when the consumer stops, every
  * fetch is aborted.
  */
-export async function* readAhead(
+export async function* readAhead<P>(
   windows: readonly Window[],
-  fetchPages: (window: Window, signal: AbortSignal) => AsyncIterable<CallLogPage>,
+  fetchPages: (window: Window, signal: AbortSignal) => AsyncIterable<P>,
   options: ReadAheadOptions,
-): AsyncGenerator<ReadAheadItem> {
+): AsyncGenerator<ReadAheadItem<P>> {
   const stop = new AbortController();
   const signal = AbortSignal.any([options.signal, stop.signal]);
-  const shared = new SharedQueues(Math.max(0, options.pagesAhead), signal);
-  const fetches: WindowFetch[] = [];
+  const shared = new SharedQueues<P>(Math.max(0, options.pagesAhead), signal);
+  const fetches: WindowFetch<P>[] = [];
   let next = 0;
   const startNext = () => {
     const window = windows[next++];
@@ -61,8 +58,8 @@ export async function* readAhead(
 }
 
 /** What the window fetches share: the count of pages held ahead, and who may go on. */
-class SharedQueues {
-  private currentHead: WindowFetch | undefined;
+class SharedQueues<P> {
+  private currentHead: WindowFetch<P> | undefined;
   heldAhead = 0;
   private readonly waiting = new Set<() => void>();
 
@@ -73,23 +70,23 @@ class SharedQueues {
     signal.addEventListener("abort", () => this.wakeProducers(), { once: true });
   }
 
-  get head(): WindowFetch | undefined {
+  get head(): WindowFetch<P> | undefined {
     return this.currentHead;
   }
 
   /** The consumer moved on: the new head's pages no longer count as ahead. */
-  set head(fetch: WindowFetch) {
+  set head(fetch: WindowFetch<P>) {
     this.currentHead = fetch;
     this.heldAhead -= fetch.held;
     this.wakeProducers();
   }
 
-  mayFetch(fetch: WindowFetch): boolean {
+  mayFetch(fetch: WindowFetch<P>): boolean {
     if (fetch === this.currentHead) return fetch.held < HEAD_PAGES;
     return this.heldAhead < this.limitAhead;
   }
 
-  async waitTurn(fetch: WindowFetch): Promise<void> {
+  async waitTurn(fetch: WindowFetch<P>): Promise<void> {
     while (!this.mayFetch(fetch) && !this.signal.aborted) {
       await new Promise<void>((resolve) => this.waiting.add(resolve));
     }
@@ -103,17 +100,17 @@ class SharedQueues {
 }
 
 /** One window's pages, fetched into a queue that the consumer drains. */
-class WindowFetch {
+class WindowFetch<P> {
   readonly settled: Promise<void>;
-  private readonly queue: CallLogPage[] = [];
+  private readonly queue: P[] = [];
   private done = false;
   private error: unknown;
   private wakeConsumer: (() => void) | undefined;
 
   constructor(
     readonly window: Window,
-    fetchPages: (window: Window, signal: AbortSignal) => AsyncIterable<CallLogPage>,
-    private readonly shared: SharedQueues,
+    fetchPages: (window: Window, signal: AbortSignal) => AsyncIterable<P>,
+    private readonly shared: SharedQueues<P>,
   ) {
     this.settled = this.run(fetchPages(window, shared.signal));
   }
@@ -123,7 +120,7 @@ class WindowFetch {
   }
 
   /** The next page, or undefined once the window is done; throws the fetch's error. */
-  async take(): Promise<CallLogPage | undefined> {
+  async take(): Promise<P | undefined> {
     for (;;) {
       const page = this.queue.shift();
       if (page !== undefined) {
@@ -138,7 +135,7 @@ class WindowFetch {
     }
   }
 
-  private async run(pages: AsyncIterable<CallLogPage>): Promise<void> {
+  private async run(pages: AsyncIterable<P>): Promise<void> {
     const { shared } = this;
     try {
       // The for-await asks for the next page only after the body ran: waiting here holds the request.

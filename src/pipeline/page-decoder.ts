@@ -1,0 +1,230 @@
+/**
+ * Where pages are parsed and rows encoded: in a worker thread (the connector's default), so that
+ * the main thread keeps to Graph's and Kafka's I/O, the dedupe set and kafkajs' own encoding, or
+ * inline (one thread; tests and tools). Both keep the decoded rows until they are encoded or
+ * released, so only keys and starts cross to the main thread, and only encoded values come back.
+ */
+import { Worker } from "node:worker_threads";
+import { createRowCodec } from "../avro/index.js";
+import { ErrorCode, PstnError } from "../errors.js";
+import {
+  type DecodedRows,
+  decodePage,
+  type EncodedRows,
+  encodeRows,
+  type PageKeys,
+  type WindowText,
+  wireHeader,
+} from "./page-codec.js";
+
+export interface DecodedPage extends PageKeys {
+  /** Names the decoded rows where they are kept, until encode or release. */
+  readonly handle: number;
+}
+
+export interface PageDecoder {
+  /** A 200 body → keys and starts. A body that is not a page: a retriable PSTN_GRAPH_BAD_RESPONSE. */
+  decode(body: Uint8Array): Promise<DecodedPage>;
+  /** Encodes `rows[indexes[i]]` in that order, and forgets the page. */
+  encode(page: DecodedPage, indexes: readonly number[], window: WindowText): Promise<EncodedRows>;
+  /** Forgets the page without encoding any of it. */
+  release(page: DecodedPage): void;
+  /** Forgets every page (after a failure left some neither encoded nor released). */
+  releaseAll(): void;
+  close(): Promise<void>;
+}
+
+/** Keeps decoded rows by handle; the same logic runs inline and inside the worker thread. */
+export class PageStore {
+  private readonly pages = new Map<number, DecodedRows>();
+  private readonly codec = createRowCodec();
+  private readonly header: Uint8Array;
+  private next = 1;
+
+  constructor(schemaId: number) {
+    this.header = wireHeader(schemaId);
+  }
+
+  decode(body: string | Uint8Array): DecodedPage {
+    const decoded = decodePage(body);
+    const handle = this.next++;
+    this.pages.set(handle, decoded);
+    return { handle, nextLink: decoded.nextLink, keys: decoded.keys, starts: decoded.starts };
+  }
+
+  encode(handle: number, indexes: ArrayLike<number>, window: WindowText): EncodedRows {
+    const decoded = this.pages.get(handle);
+    if (decoded === undefined) {
+      throw new PstnError(
+        ErrorCode.DECODER_FAILED,
+        `page ${handle} is not held (released, or its decoder restarted)`,
+        {
+          retriable: true,
+        },
+      );
+    }
+    this.pages.delete(handle);
+    return encodeRows(this.codec, this.header, decoded.rows, indexes, window);
+  }
+
+  release(handle: number): void {
+    this.pages.delete(handle);
+  }
+
+  releaseAll(): void {
+    this.pages.clear();
+  }
+
+  get held(): number {
+    return this.pages.size;
+  }
+}
+
+export class InlinePageDecoder implements PageDecoder {
+  private readonly store: PageStore;
+
+  constructor(schemaId: number) {
+    this.store = new PageStore(schemaId);
+  }
+
+  async decode(body: Uint8Array): Promise<DecodedPage> {
+    return this.store.decode(body);
+  }
+
+  async encode(page: DecodedPage, indexes: readonly number[], window: WindowText): Promise<EncodedRows> {
+    return this.store.encode(page.handle, indexes, window);
+  }
+
+  release(page: DecodedPage): void {
+    this.store.release(page.handle);
+  }
+
+  releaseAll(): void {
+    this.store.releaseAll();
+  }
+
+  async close(): Promise<void> {
+    this.store.releaseAll();
+  }
+}
+
+/** Main → worker. */
+export type DecoderRequest =
+  | { op: "decode"; id: number; body: Uint8Array }
+  | { op: "encode"; id: number; handle: number; indexes: Uint32Array; window: WindowText }
+  | { op: "release"; handle: number }
+  | { op: "releaseAll" };
+
+/** Worker → main: the answer to the request `id`. */
+export type DecoderReply =
+  | { id: number; ok: true; value: DecodedPage | EncodedRows }
+  | { id: number; ok: false; error: { code: string; message: string; retriable: boolean } };
+
+interface Pending {
+  resolve: (value: DecodedPage | EncodedRows) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * The decoder in a worker thread. Requests are answered in order. If the thread dies, what was
+ * asked of it fails with a retriable PSTN_DECODER_FAILED (the session starts over and rebuilds its
+ * state from Kafka) and the next request starts a new thread.
+ */
+export class WorkerPageDecoder implements PageDecoder {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  constructor(private readonly schemaId: number) {}
+
+  decode(body: Uint8Array): Promise<DecodedPage> {
+    // The body's bytes move to the worker instead of being copied.
+    const transferable = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+    const owned = transferable ? body : body.slice();
+    return this.request({ op: "decode", id: this.nextId++, body: owned }, [
+      owned.buffer as ArrayBuffer,
+    ]) as Promise<DecodedPage>;
+  }
+
+  encode(page: DecodedPage, indexes: readonly number[], window: WindowText): Promise<EncodedRows> {
+    const ids = Uint32Array.from(indexes);
+    return this.request({ op: "encode", id: this.nextId++, handle: page.handle, indexes: ids, window }, [
+      ids.buffer,
+    ]) as Promise<EncodedRows>;
+  }
+
+  release(page: DecodedPage): void {
+    this.worker?.postMessage({ op: "release", handle: page.handle } satisfies DecoderRequest);
+  }
+
+  releaseAll(): void {
+    this.worker?.postMessage({ op: "releaseAll" } satisfies DecoderRequest);
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker) await worker.terminate();
+  }
+
+  private request(message: DecoderRequest & { id: number }, transfer: ArrayBuffer[]) {
+    const worker = this.started();
+    return new Promise<DecodedPage | EncodedRows>((resolve, reject) => {
+      this.pending.set(message.id, { resolve, reject });
+      // While answers are awaited the thread keeps the process alive; idle, it does not.
+      worker.ref();
+      worker.postMessage(message, transfer);
+    });
+  }
+
+  private started(): Worker {
+    if (this.worker) return this.worker;
+    const workerData = { schemaId: this.schemaId };
+    const worker = import.meta.url.endsWith(".ts")
+      ? // Run from TypeScript sources (tests, tsx), the thread registers tsx's loader first.
+        new Worker(
+          `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL("./page-decoder-thread.ts", import.meta.url).href)}); });`,
+          { eval: true, workerData },
+        )
+      : new Worker(new URL("./page-decoder-thread.js", import.meta.url), { workerData });
+    worker.unref();
+    worker.on("message", (reply: DecoderReply) => this.answer(reply));
+    const fail = (cause: unknown) => {
+      if (this.worker === worker) this.worker = undefined;
+      this.failAll(cause);
+    };
+    worker.on("error", fail);
+    worker.on("exit", (code) => fail(new Error(`the decoder thread exited with code ${code}`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  private answer(reply: DecoderReply): void {
+    const pending = this.pending.get(reply.id);
+    if (!pending) return;
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.worker?.unref();
+    if (reply.ok) pending.resolve(reply.value);
+    else {
+      const { code, message, retriable } = reply.error;
+      pending.reject(new PstnError(code as ErrorCode, message, { retriable }));
+    }
+  }
+
+  private failAll(cause: unknown): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const { reject } of pending) {
+      reject(
+        new PstnError(
+          ErrorCode.DECODER_FAILED,
+          `the decoder thread failed: ${(cause as Error)?.message ?? cause}`,
+          {
+            cause,
+            retriable: true,
+          },
+        ),
+      );
+    }
+  }
+}
