@@ -75,7 +75,8 @@ const FINAL_CODES: ReadonlySet<string> = new Set([
 export function isFinal(error: unknown): boolean {
   return (
     isPstnError(error) &&
-    (FINAL_CODES.has(error.code) || (error.code === ErrorCode.AUTH_FAILED && !error.retriable))
+    (FINAL_CODES.has(error.code) ||
+      ((error.code === ErrorCode.AUTH_FAILED || error.code === ErrorCode.DECODER_FAILED) && !error.retriable))
   );
 }
 

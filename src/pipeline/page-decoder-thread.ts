@@ -7,6 +7,7 @@ import { type DecoderReply, type DecoderRequest, PageStore } from "./page-decode
 const port = parentPort;
 if (!port) throw new Error("page-decoder-thread runs as a worker thread");
 const store = new PageStore((workerData as { schemaId: number }).schemaId);
+port.postMessage("ready");
 
 port.on("message", (request: DecoderRequest) => {
   if (request.op === "release") return store.release(request.handle);

@@ -135,7 +135,11 @@ export class WorkerPageDecoder implements PageDecoder {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
 
-  constructor(private readonly schemaId: number) {}
+  /** `entry`: the thread's module, when not the one beside this file (tests). */
+  constructor(
+    private readonly schemaId: number,
+    private readonly entry?: URL,
+  ) {}
 
   decode(body: Uint8Array): Promise<DecodedPage> {
     // The body's bytes move to the worker instead of being copied.
@@ -179,19 +183,18 @@ export class WorkerPageDecoder implements PageDecoder {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const workerData = { schemaId: this.schemaId };
-    const worker = import.meta.url.endsWith(".ts")
-      ? // Run from TypeScript sources (tests, tsx), the thread registers tsx's loader first.
-        new Worker(
-          `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL("./page-decoder-thread.ts", import.meta.url).href)}); });`,
-          { eval: true, workerData },
-        )
-      : new Worker(new URL("./page-decoder-thread.js", import.meta.url), { workerData });
+    const worker = startThread({ schemaId: this.schemaId }, this.entry);
     worker.unref();
-    worker.on("message", (reply: DecoderReply) => this.answer(reply));
+    // A thread that dies before it said it was ready cannot run here at all (a missing file, a
+    // broken install): that is not worth another Graph request, and the connector stops.
+    let ready = false;
+    worker.on("message", (reply: DecoderReply | "ready") => {
+      if (reply === "ready") ready = true;
+      else this.answer(reply);
+    });
     const fail = (cause: unknown) => {
       if (this.worker === worker) this.worker = undefined;
-      this.failAll(cause);
+      this.failAll(cause, ready);
     };
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`the decoder thread exited with code ${code}`)));
@@ -211,20 +214,30 @@ export class WorkerPageDecoder implements PageDecoder {
     }
   }
 
-  private failAll(cause: unknown): void {
+  private failAll(cause: unknown, started: boolean): void {
     const pending = [...this.pending.values()];
     this.pending.clear();
+    const why = (cause as Error)?.message ?? String(cause);
     for (const { reject } of pending) {
       reject(
         new PstnError(
           ErrorCode.DECODER_FAILED,
-          `the decoder thread failed: ${(cause as Error)?.message ?? cause}`,
-          {
-            cause,
-            retriable: true,
-          },
+          started ? `the decoder thread failed: ${why}` : `the decoder thread could not start: ${why}`,
+          { cause, retriable: started },
         ),
       );
     }
   }
+}
+
+function startThread(workerData: { schemaId: number }, entry: URL | undefined): Worker {
+  if (entry) return new Worker(entry, { workerData });
+  if (!import.meta.url.endsWith(".ts")) {
+    return new Worker(new URL("./page-decoder-thread.js", import.meta.url), { workerData });
+  }
+  // Run from TypeScript sources (tests, tsx): the thread registers tsx's loader first.
+  const tsx = JSON.stringify(import.meta.resolve("tsx/esm/api"));
+  const thread = JSON.stringify(new URL("./page-decoder-thread.ts", import.meta.url).href);
+  const bootstrap = `import(${tsx}).then((tsx) => { tsx.register(); return import(${thread}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
 }
