@@ -230,14 +230,21 @@ export class WorkerPageDecoder implements PageDecoder {
   }
 }
 
+/**
+ * The thread holds at most the pages read ahead (a few dozen MB of rows); without limits V8 lets
+ * an isolate's heap grow far past its live set before collecting.
+ */
+const THREAD_HEAP_LIMITS = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 8 };
+
 function startThread(workerData: { schemaId: number }, entry: URL | undefined): Worker {
-  if (entry) return new Worker(entry, { workerData });
+  const options = { workerData, resourceLimits: THREAD_HEAP_LIMITS };
+  if (entry) return new Worker(entry, options);
   if (!import.meta.url.endsWith(".ts")) {
-    return new Worker(new URL("./page-decoder-thread.js", import.meta.url), { workerData });
+    return new Worker(new URL("./page-decoder-thread.js", import.meta.url), options);
   }
   // Run from TypeScript sources (tests, tsx): the thread registers tsx's loader first.
   const tsx = JSON.stringify(import.meta.resolve("tsx/esm/api"));
   const thread = JSON.stringify(new URL("./page-decoder-thread.ts", import.meta.url).href);
   const bootstrap = `import(${tsx}).then((tsx) => { tsx.register(); return import(${thread}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return new Worker(bootstrap, { ...options, eval: true });
 }
