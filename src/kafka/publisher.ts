@@ -72,6 +72,7 @@ export class TransactionalPublisher {
     private readonly producer: Producer,
     private readonly options: PublisherOptions,
     readonly tracker: StateTracker,
+    private readonly partitions: PartitionCounts,
   ) {}
 
   static async open(options: PublisherOptions): Promise<TransactionalPublisher> {
@@ -105,7 +106,12 @@ export class TransactionalPublisher {
         timeoutMs: options.restoreTimeoutMs ?? 120_000,
         logger: options.logger,
       });
-      return new TransactionalPublisher(producer, options, tracker);
+      const partitions = await partitionCounts(options.kafka, [
+        options.topics.data,
+        options.topics.dlq,
+        options.topics.state,
+      ]);
+      return new TransactionalPublisher(producer, options, tracker, partitions);
     } catch (error) {
       await producer.disconnect().catch(() => undefined);
       throw error;
@@ -115,18 +121,24 @@ export class TransactionalPublisher {
   /** Commits rows, dead letters and state records atomically. */
   async commit(batch: Batch): Promise<void> {
     const { topics, compression, metrics } = this.options;
-    const topicMessages = [
-      { topic: topics.data, messages: batch.data },
-      { topic: topics.dlq, messages: batch.dlq },
-      { topic: topics.state, messages: batch.state },
-    ].filter((entry) => entry.messages.length > 0);
-    if (topicMessages.length === 0) return;
+    const sends = [
+      ...byPartition(topics.data, batch.data, this.partitions),
+      ...byPartition(topics.dlq, batch.dlq, this.partitions),
+      ...byPartition(topics.state, batch.state, this.partitions),
+    ];
+    if (sends.length === 0) return;
     const started = performance.now();
     const transaction = await this.producer.transaction().catch((error: unknown) => {
       throw publishError(error, this.options.transactionalId);
     });
     try {
-      await transaction.sendBatch({ topicMessages, acks: -1, compression });
+      // One partition per request: kafkajs keeps a produce's answers per broker across its retries,
+      // so a request spanning brokers can skip or resend partitions whose leader moved during a
+      // broker failover (kafkajs issue #1303): rows lost or doubled although the commit succeeds.
+      // With one partition, the one broker that answered answered for everything asked.
+      for (const { topic, messages } of sends) {
+        await transaction.send({ topic, messages, acks: -1, compression });
+      }
       await transaction.commit();
     } catch (error) {
       metrics?.kafkaTransactions.inc({ outcome: "aborted" });
@@ -140,6 +152,55 @@ export class TransactionalPublisher {
   async close(): Promise<void> {
     await this.producer.disconnect();
   }
+}
+
+type PartitionCounts = ReadonlyMap<string, number>;
+
+async function partitionCounts(kafka: Kafka, topics: string[]): Promise<PartitionCounts> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const metadata = await admin.fetchTopicMetadata({ topics });
+    return new Map(metadata.topics.map((topic) => [topic.name, topic.partitions.length]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+const partitioner = Partitioners.DefaultPartitioner();
+
+/**
+ * A topic's messages grouped by the partition the producer's own partitioner (murmur2 on the key,
+ * as Java clients) gives them, each carrying it, in their order.
+ */
+function byPartition(
+  topic: string,
+  messages: Message[],
+  partitions: PartitionCounts,
+): { topic: string; messages: Message[] }[] {
+  if (messages.length === 0) return [];
+  const count = partitions.get(topic);
+  if (count === undefined) throw new Error(`no partition count for topic ${topic}`);
+  // The partitioner reads only how many partitions there are when a message has a key.
+  const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
+    partitionId,
+    leader: 0,
+    partitionErrorCode: 0,
+    replicas: [],
+    isr: [],
+  }));
+  const groups = new Map<number, Message[]>();
+  for (const message of messages) {
+    const partition = partitioner({ topic, partitionMetadata, message });
+    // Our own messages: given their partition, kafkajs' partitioner returns it unchanged.
+    message.partition = partition;
+    const group = groups.get(partition);
+    if (group) group.push(message);
+    else groups.set(partition, [message]);
+  }
+  return [...groups.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([, grouped]) => ({ topic, messages: grouped }));
 }
 
 /** kafkajs nests the broker's error in retry wrappers: look through the chain for its type. */

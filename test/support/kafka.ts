@@ -16,6 +16,9 @@ export interface ConsumeOptions {
 }
 
 /** Reads a topic from the beginning in a fresh consumer group and returns every message seen. */
+/** The partition each message consumeAll returned came from. */
+export const partitionOf = new WeakMap<KafkaMessage, number>();
+
 export async function consumeAll(
   kafka: Kafka,
   topic: string,
@@ -36,7 +39,8 @@ export async function consumeAll(
       reached = resolvePromise;
     });
     await consumer.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: async ({ message, partition }) => {
+        partitionOf.set(message, partition);
         messages.push(message);
         if (messages.length >= options.expected) reached();
       },
