@@ -8,7 +8,7 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { CompressionTypes, type Kafka, type Message } from "kafkajs";
-import { producerConfig } from "../../src/kafka/publisher.js";
+import { byPartition, partitionCounts, producerConfig } from "../../src/kafka/publisher.js";
 import { ensureTopics } from "../../src/kafka/topics.js";
 import { onCleanup, trackChild } from "./cleanup.js";
 import { type Endpoints, TMP_DIR, topicsOf } from "./connector.js";
@@ -49,6 +49,8 @@ export interface KafkajsVariant {
   /** One transaction per batch (as the connector), or an idempotent producer's sendBatch per batch. */
   transactional: boolean;
   compression: CompressionTypes;
+  /** One produce request per partition, as the publisher sends (see publisher.ts), not one for all. */
+  perPartition?: boolean;
 }
 
 /**
@@ -70,6 +72,7 @@ export async function kafkajsCeiling(
   const producer = kafka.producer(producerConfig(transactional ? `pstn-bench:${topic}` : undefined, 60_000));
   const unregister = onCleanup(() => producer.disconnect());
   await producer.connect();
+  const counts = variant.perPartition ? await partitionCounts(kafka, [topic]) : undefined;
   let rows = 0;
   try {
     for (const messages of batches) {
@@ -77,7 +80,13 @@ export async function kafkajsCeiling(
       if (transactional) {
         const transaction = await producer.transaction();
         try {
-          await transaction.sendBatch(batch);
+          if (counts) {
+            for (const part of byPartition(topic, [...messages], counts)) {
+              await transaction.send({ ...part, acks: -1, compression });
+            }
+          } else {
+            await transaction.sendBatch(batch);
+          }
           await transaction.commit();
         } catch (error) {
           await transaction.abort().catch(() => undefined);

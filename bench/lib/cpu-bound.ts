@@ -90,6 +90,7 @@ export async function cpuBound(options: CpuBoundOptions): Promise<BenchResult> {
     // The ceiling (transactions as the pipeline's, gzip), then what transactions and gzip cost.
     const variants = {
       kafkajs: { transactional: true, compression: COMPRESSION },
+      kafkajsPerPartition: { transactional: true, compression: COMPRESSION, perPartition: true },
       kafkajsNoTransactions: { transactional: false, compression: COMPRESSION },
       kafkajsNoCompression: { transactional: true, compression: CompressionTypes.None },
     };
@@ -132,12 +133,17 @@ export async function cpuBound(options: CpuBoundOptions): Promise<BenchResult> {
       paging: { ...paging, transactions: paging.transactions.length },
       sameBytes,
       kafkajs,
+      kafkajsPerPartition: ceilings.kafkajsPerPartition as CeilingResult,
       kafkajsNoTransactions: ceilings.kafkajsNoTransactions as CeilingResult,
       kafkajsNoCompression: ceilings.kafkajsNoCompression as CeilingResult,
       kcat: kcat ?? { skipped: "kcat not found on PATH" },
       kcatVersion: options.kcat,
       ratios: {
         pipelineToKafkajs: round(pipeline.rowsPerSecond / kafkajs.rowsPerSecond, 3),
+        pipelineToKafkajsPerPartition: round(
+          pipeline.rowsPerSecond / (ceilings.kafkajsPerPartition as CeilingResult).rowsPerSecond,
+          3,
+        ),
         pipelineToKcat: kcat ? round(pipeline.rowsPerSecond / kcat.rowsPerSecond, 3) : undefined,
       },
     };
@@ -332,10 +338,15 @@ function figures(d: {
   pipeline: Awaited<ReturnType<typeof runPipeline>>;
   paging: Omit<Awaited<ReturnType<typeof pageAndEncode>>, "transactions">;
   kafkajs: CeilingResult;
+  kafkajsPerPartition: CeilingResult;
   kafkajsNoTransactions: CeilingResult;
   kafkajsNoCompression: CeilingResult;
   kcat: CeilingResult | { skipped: string };
-  ratios: { pipelineToKafkajs: number; pipelineToKcat: number | undefined };
+  ratios: {
+    pipelineToKafkajs: number;
+    pipelineToKafkajsPerPartition: number;
+    pipelineToKcat: number | undefined;
+  };
   sameBytes: { checked: number; equal: number };
 }): Figure[] {
   const p = d.pipeline;
@@ -392,6 +403,10 @@ function figures(d: {
       name: "raw kafkajs, same txns, gzip (CONCURRENT_TRANSACTIONS retries)",
       value: `${client(d.kafkajs)} (${d.kafkajs.concurrentTransactionRetries})`,
     },
+    {
+      name: "raw kafkajs, same txns, gzip, one partition per request (as the pipeline sends)",
+      value: `${client(d.kafkajsPerPartition)} (${d.kafkajsPerPartition.concurrentTransactionRetries})`,
+    },
     { name: "raw kafkajs, same batches, no txns (idempotent)", value: client(d.kafkajsNoTransactions) },
     { name: "raw kafkajs, same txns, no compression", value: client(d.kafkajsNoCompression) },
     {
@@ -404,6 +419,10 @@ function figures(d: {
       value: d.ratios.pipelineToKafkajs,
       target: "≥ 0.8",
       pass: d.ratios.pipelineToKafkajs >= 0.8,
+    },
+    {
+      name: "pipeline / raw kafkajs with one partition per request",
+      value: d.ratios.pipelineToKafkajsPerPartition,
     },
     { name: "pipeline / kcat", value: d.ratios.pipelineToKcat ?? "skipped" },
   ];

@@ -154,9 +154,9 @@ export class TransactionalPublisher {
   }
 }
 
-type PartitionCounts = ReadonlyMap<string, number>;
+export type PartitionCounts = ReadonlyMap<string, number>;
 
-async function partitionCounts(kafka: Kafka, topics: string[]): Promise<PartitionCounts> {
+export async function partitionCounts(kafka: Kafka, topics: string[]): Promise<PartitionCounts> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -173,7 +173,7 @@ const partitioner = Partitioners.DefaultPartitioner();
  * A topic's messages grouped by the partition the producer's own partitioner (murmur2 on the key,
  * as Java clients) gives them, each carrying it, in their order.
  */
-function byPartition(
+export function byPartition(
   topic: string,
   messages: Message[],
   partitions: PartitionCounts,
