@@ -14,6 +14,7 @@
 import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
+import { IMAGE_NODE_FLAGS } from "../src/runtime-flags.js";
 import { stackDown, stackUp } from "../src/stack/index.js";
 import { buildWorker, removeBuild } from "./lib/build.js";
 import { kcatVersion } from "./lib/ceilings.js";
@@ -47,12 +48,13 @@ const { values } = parseArgs({
     "memory-rows": { type: "string" },
     "max-batch-rows": { type: "string" },
     profile: { type: "boolean", default: false },
+    "node-flags": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (values.help) {
   process.stdout.write(
-    "usage: npm run bench -- [--quick] [--only cpu,graph,memory] [--cpu-rows N] [--graph-pages N] [--memory-rows N] [--max-batch-rows N] [--profile]\n",
+    "usage: npm run bench -- [--quick] [--only cpu,graph,memory] [--cpu-rows N] [--graph-pages N] [--memory-rows N] [--max-batch-rows N] [--profile] [--node-flags='--flag ...']\n",
   );
   process.exit(0);
 }
@@ -81,7 +83,8 @@ const custom =
   values["graph-pages"] ||
   values["memory-rows"] ||
   maxBatchRows !== undefined ||
-  values.profile;
+  values.profile ||
+  values["node-flags"] !== undefined;
 const mode = values.quick ? "quick" : custom ? "custom" : "full";
 const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`;
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -133,6 +136,13 @@ try {
         kcat,
         maxBatchRows,
         profile: values.profile,
+        // The memory benchmark runs as the image does (its V8 flags), the others as `npx` does.
+        nodeFlags:
+          values["node-flags"] !== undefined
+            ? values["node-flags"].split(/\s+/).filter(Boolean)
+            : name === "memory"
+              ? [...IMAGE_NODE_FLAGS]
+              : [],
       });
       report.results.push({
         ...result,

@@ -124,6 +124,8 @@ export async function cpuBound(options: CpuBoundOptions): Promise<BenchResult> {
       options.log("cpu: kcat not found on PATH: the kcat ceiling is skipped (apt-get install kcat)");
     }
     const details = {
+      /** V8 flags of this process (none unless --node-flags gave some). */
+      nodeFlags: process.execArgv,
       rows: pipeline.rows,
       days: DAYS,
       callsPerHour,
@@ -354,7 +356,7 @@ function figures(d: {
   const client = (c: CeilingResult) =>
     `${c.rowsPerSecond} rows/s, ${c.cpuSecondsPer100kRows} CPU s / 100k rows`;
   return [
-    { name: "rows (pipeline)", value: p.rows },
+    { name: `rows (pipeline; node ${process.execArgv.join(" ") || "without flags"})`, value: p.rows },
     { name: "pipeline throughput", value: p.rowsPerSecond, unit: "rows/s" },
     {
       name: "pipeline CPU (connector process only)",

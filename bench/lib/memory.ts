@@ -111,6 +111,8 @@ export async function memory(options: MemoryOptions): Promise<BenchResult> {
     const maxDedupe = Math.max(...run.samples.map((s) => s.dedupeIds ?? 0));
     const rowsInHorizon = callsPerHour * LOOKBACK_HOURS;
     const details = {
+      /** V8 flags of this process: the image's (src/runtime-flags.ts) unless --node-flags said otherwise. */
+      nodeFlags: process.execArgv,
       rows,
       days: DAYS,
       callsPerHour,
@@ -151,7 +153,10 @@ export async function memory(options: MemoryOptions): Promise<BenchResult> {
       benchmark: "memory",
       elapsedSeconds: round((performance.now() - started) / 1000),
       figures: [
-        { name: "rows (run, LOOKBACK 48h)", value: rows },
+        {
+          name: `rows (run, LOOKBACK 48h; node ${process.execArgv.join(" ") || "without flags"})`,
+          value: rows,
+        },
         { name: "throughput", value: details.rowsPerSecond, unit: "rows/s" },
         {
           name: "RSS start / middle / end",

@@ -14,6 +14,8 @@ export interface WorkerTask {
   maxBatchRows?: number;
   /** The CPU-bound benchmark writes a CPU profile of the pipeline. */
   profile?: boolean;
+  /** Node and V8 flags for the measured process (e.g. --max-semi-space-size=4): none by default. */
+  nodeFlags?: string[];
 }
 
 export type WorkerMessage = { type: "result"; result: BenchResult } | { type: "error"; error: string };
@@ -21,7 +23,7 @@ export type WorkerMessage = { type: "result"; result: BenchResult } | { type: "e
 export async function runInWorker(workerPath: string, task: WorkerTask): Promise<BenchResult> {
   const child = fork(workerPath, [JSON.stringify(task)], {
     env: { ...process.env, PSTN_BENCH_TMP: TMP_DIR },
-    execArgv: [],
+    execArgv: task.nodeFlags ?? [],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   trackChild(child);

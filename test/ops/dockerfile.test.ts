@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DEFAULTS } from "../../src/config/variables.js";
+import { IMAGE_NODE_FLAGS } from "../../src/runtime-flags.js";
 import { type CliResult, cleanEnv, parseEnvLines } from "../support/cli.js";
 import { waitFor } from "../support/connector.js";
 import { uniqueName } from "../support/kafka.js";
@@ -141,7 +142,11 @@ describe("Dockerfile", () => {
     assert.notEqual(user.split(":")[0], "0");
 
     const pkg = JSON.parse(readFileSync(repoPath("package.json"), "utf8")) as { bin: Record<string, string> };
-    assert.deepEqual(jsonForm(last(runtime, "ENTRYPOINT") ?? ""), ["node", pkg.bin["pstn-connector"]]);
+    assert.deepEqual(jsonForm(last(runtime, "ENTRYPOINT") ?? ""), [
+      "node",
+      ...IMAGE_NODE_FLAGS,
+      pkg.bin["pstn-connector"],
+    ]);
     assert.deepEqual(jsonForm(last(runtime, "CMD") ?? ""), ["run"]);
     assert.equal(last(runtime, "STOPSIGNAL"), "SIGTERM");
     assert.equal(last(runtime, "EXPOSE"), DEFAULTS.METRICS_PORT);
@@ -194,6 +199,7 @@ describe("the Dockerfile's runtime stage, assembled without Docker, runs the con
   /** A process from the assembled image: ENTRYPOINT + args, in WORKDIR. */
   function imageProcess(argv: string[], env: NodeJS.ProcessEnv) {
     const entrypoint = jsonForm(runtime.instructions.findLast((i) => i.keyword === "ENTRYPOINT")?.args ?? "");
+    // The image's own V8 flags included: the connector runs here as it runs there.
     const child = spawn(process.execPath, [...entrypoint.slice(1), ...argv], { cwd: app, env });
     let stdout = "";
     let stderr = "";
