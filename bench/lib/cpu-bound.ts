@@ -11,7 +11,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { CompressionTypes, type Kafka, type Message } from "kafkajs";
 import { createRowCodec } from "../../src/avro/index.js";
 import { CallLogFunction } from "../../src/graph/url.js";
-import { wireFormat } from "../../src/pipeline/batch.js";
+import { wireHeader } from "../../src/pipeline/page-codec.js";
 import { sliceRange } from "../../src/windows/planner.js";
 import { type CeilingResult, KCAT_CODEC, kafkajsCeiling, kcatCeiling } from "./ceilings.js";
 import {
@@ -261,7 +261,7 @@ async function pageAndEncode(
   let batch: Message[] = [];
   let encodeCpuMs = 0;
   let rows = 0;
-  const header = wireFormat(schemaId, Buffer.alloc(0));
+  const header = wireHeader(schemaId);
   const simBefore = await sim.sample();
   const probe = new Probe();
   for (const window of sliceRange(from, to, app.config.connector.windowSliceMs)) {

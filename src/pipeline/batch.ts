@@ -105,12 +105,3 @@ export class BatchBuilder {
     else this.newIds.set(bucket, [id]);
   }
 }
-
-/** Confluent wire format: magic byte 0, the schema id (4 bytes, big-endian), the Avro binary. */
-export function wireFormat(schemaId: number, avro: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(5 + avro.length);
-  out[0] = 0;
-  out.writeUInt32BE(schemaId, 1);
-  avro.copy(out, 5);
-  return out;
-}
