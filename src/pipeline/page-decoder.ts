@@ -74,10 +74,6 @@ export class PageStore {
   releaseAll(): void {
     this.pages.clear();
   }
-
-  get held(): number {
-    return this.pages.size;
-  }
 }
 
 export class InlinePageDecoder implements PageDecoder {
