@@ -36,7 +36,11 @@ describe("bad input: lost nowhere, explained everywhere", () => {
       faults: { malformedRowRate: 0.03, oversizedChargeRate: 0.03, extraPropertyRate: 0.1 },
     });
     t.after(() => sim.close());
-    const env = connectorEnv(sim, stack, { CONNECTOR_START: "5d", POLL_INTERVAL: "1s", LOOKBACK: "1h" });
+    const env = connectorEnv(sim, stack, {
+      CONNECTOR_START: new Date(now - 5 * DAY).toISOString(),
+      POLL_INTERVAL: "1s",
+      LOOKBACK: "1h",
+    });
     const app = createTestApp(sim, env);
     t.after(() => app.close());
     await runUntil(app, "the present", () => (app.connector.stats.watermark?.getTime() ?? 0) > now, 60_000);
@@ -115,7 +119,10 @@ describe("bad input: lost nowhere, explained everywhere", () => {
       callsPerHour: 30,
     });
     t.after(() => sim.close());
-    const env = connectorEnv(sim, stack, { CONNECTOR_START: "1d", POLL_INTERVAL: "1s" });
+    const env = connectorEnv(sim, stack, {
+      CONNECTOR_START: new Date(now - DAY).toISOString(),
+      POLL_INTERVAL: "1s",
+    });
     delete env.AZURE_CLIENT_SECRET;
     env.AZURE_CLIENT_CERTIFICATE_PATH = pemPath;
     const app = createTestApp(sim, env);

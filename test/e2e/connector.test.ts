@@ -73,7 +73,7 @@ describe("the connector end to end: simulator → Kafka → registry", () => {
     });
     t.after(() => sim.close());
     const env = connectorEnv(sim, stack, {
-      CONNECTOR_START: "100d",
+      CONNECTOR_START: new Date(now - 100 * DAY).toISOString(),
       WINDOW_SLICE: "60d",
       POLL_INTERVAL: "1s",
       LOOKBACK: "20s",
@@ -121,7 +121,7 @@ describe("the connector end to end: simulator → Kafka → registry", () => {
     });
     t.after(() => sim.close());
     const env = connectorEnv(sim, stack, {
-      CONNECTOR_START: "30d",
+      CONNECTOR_START: new Date(now - 30 * DAY).toISOString(),
       WINDOW_SLICE: "2d",
       POLL_INTERVAL: "1s",
       LOOKBACK: "2d",

@@ -62,7 +62,7 @@ describe("Graph faults: no loss, no duplicate, Retry-After never violated", () =
       });
       t.after(() => sim.close());
       const env = connectorEnv(sim, stack, {
-        CONNECTOR_START: "4d",
+        CONNECTOR_START: new Date(now - 4 * DAY).toISOString(),
         POLL_INTERVAL: "1s",
         LOOKBACK: "15s",
         WINDOW_SLICE: "1d",

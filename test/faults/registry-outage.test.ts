@@ -35,7 +35,7 @@ test("a schema registry outage at start-up delays publishing, one during the run
 
   const env = connectorEnv(sim, stack, {
     SCHEMA_REGISTRY_URL: proxy.url,
-    CONNECTOR_START: "10d",
+    CONNECTOR_START: new Date(now - 10 * DAY).toISOString(),
     POLL_INTERVAL: "1s",
     LOOKBACK: "20s",
     GRAPH_MAX_REQUESTS_PER_MINUTE: "600",

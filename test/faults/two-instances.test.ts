@@ -34,7 +34,7 @@ test("two instances with the same identity: one publishes, the other stands by a
   t.after(() => sim.close());
   const caFile = await writeCaFile(sim.caCertificatePem);
   const base = connectorEnv(sim, stack, {
-    CONNECTOR_START: "30d",
+    CONNECTOR_START: new Date(now - 30 * DAY).toISOString(),
     POLL_INTERVAL: "1s",
     LOOKBACK: "20s",
     GRAPH_MAX_REQUESTS_PER_MINUTE: "600",

@@ -32,7 +32,7 @@ test("three brokers, RF 3, min ISR 2: the partition leader is killed mid-run and
   });
   t.after(() => sim.close());
   const env = connectorEnv(sim, stack, {
-    CONNECTOR_START: "20d",
+    CONNECTOR_START: new Date(now - 20 * DAY).toISOString(),
     POLL_INTERVAL: "1s",
     LOOKBACK: "20s",
     GRAPH_MAX_REQUESTS_PER_MINUTE: "600",

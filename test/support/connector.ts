@@ -128,17 +128,19 @@ export async function assertEachIdOnce(
   expectedIds: readonly string[],
   timeoutMs = 60_000,
 ): Promise<KafkaMessage[]> {
-  const read = () => consumeAll(kafka, topic, { expected: expectedIds.length, timeoutMs, settleMs: 2000 });
+  const read = (returnShort = false) =>
+    consumeAll(kafka, topic, { expected: expectedIds.length, timeoutMs, settleMs: 2000, returnShort });
   let messages: KafkaMessage[];
   try {
     messages = await read();
   } catch (first) {
     // Say where the read stopped (per partition), then read once more with a fresh consumer: a
-    // short read that a second consumer completes is the consumer's, not the topic's.
+    // short read that a second consumer completes is the consumer's, not the topic's. A second
+    // short read is compared all the same, so that the failure names the ids missing.
     process.stderr.write(
       `# ${(first as Error).message}; partitions ${await partitionSummary(kafka, topic)}; reading again\n`,
     );
-    messages = await read();
+    messages = await read(true);
   }
   // A consumer may deliver a record twice (a refetch after a leader moved): that is the consumer's
   // doing, not a second record. Records are told apart by partition and offset.

@@ -69,7 +69,7 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
     const caFile = await writeCaFile(sim.caCertificatePem);
     const env = cleanEnv({
       ...connectorEnv(sim, options.stack, {
-        CONNECTOR_START: `${options.historyDays}d`,
+        CONNECTOR_START: new Date(started - options.historyDays * DAY).toISOString(),
         POLL_INTERVAL: "1s",
         LOOKBACK: "30s",
         WINDOW_SLICE: "1d",
