@@ -8,7 +8,12 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { CompressionTypes, type Kafka, type Message } from "kafkajs";
-import { byPartition, partitionCounts, producerConfig } from "../../src/kafka/publisher.js";
+import {
+  byPartition,
+  partitionCounts,
+  producerConfig,
+  sendEachPartition,
+} from "../../src/kafka/publisher.js";
 import { ensureTopics } from "../../src/kafka/topics.js";
 import { onCleanup, trackChild } from "./cleanup.js";
 import { type Endpoints, TMP_DIR, topicsOf } from "./connector.js";
@@ -81,9 +86,7 @@ export async function kafkajsCeiling(
         const transaction = await producer.transaction();
         try {
           if (counts) {
-            for (const part of byPartition(topic, [...messages], counts)) {
-              await transaction.send({ ...part, acks: -1, compression });
-            }
+            await sendEachPartition(transaction, byPartition(topic, [...messages], counts), compression);
           } else {
             await transaction.sendBatch(batch);
           }

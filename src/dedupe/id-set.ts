@@ -27,6 +27,11 @@ export class HorizonIdSet {
     return false;
   }
 
+  /** Whether the hour starting at `bucket` is still remembered (not forgotten behind the horizon). */
+  holds(bucket: number): boolean {
+    return this.buckets.has(bucket);
+  }
+
   /** Returns false when the id was already there. */
   add(id: string, startMs: number): boolean {
     const bucket = HorizonIdSet.bucketOf(startMs);

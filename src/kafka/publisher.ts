@@ -6,6 +6,7 @@ import {
   Partitioners,
   type Producer,
   type ProducerConfig,
+  type Transaction,
 } from "kafkajs";
 import { ErrorCode, PstnError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -13,6 +14,7 @@ import type { Metrics } from "../metrics/index.js";
 import { barrierKey, encodeBarrier } from "../state/records.js";
 import { restoreState } from "../state/restore.js";
 import type { StateTracker } from "../state/tracker.js";
+import { partitionOfKey } from "./partition.js";
 import type { TopicNames } from "./topics.js";
 
 export interface PublisherOptions {
@@ -132,13 +134,7 @@ export class TransactionalPublisher {
       throw publishError(error, this.options.transactionalId);
     });
     try {
-      // One partition per request: kafkajs keeps a produce's answers per broker across its retries,
-      // so a request spanning brokers can skip or resend partitions whose leader moved during a
-      // broker failover (kafkajs issue #1303): rows lost or doubled although the commit succeeds.
-      // With one partition, the one broker that answered answered for everything asked.
-      for (const { topic, messages } of sends) {
-        await transaction.send({ topic, messages, acks: -1, compression });
-      }
+      await sendEachPartition(transaction, sends, compression);
       await transaction.commit();
     } catch (error) {
       metrics?.kafkaTransactions.inc({ outcome: "aborted" });
@@ -154,6 +150,27 @@ export class TransactionalPublisher {
   }
 }
 
+/**
+ * Sends each partition's messages in a request of its own, all at once. One partition per request:
+ * kafkajs keeps a produce's answers per broker across its retries, so a request spanning brokers
+ * can skip or resend partitions whose leader moved during a broker failover (kafkajs issue #1303):
+ * rows lost or doubled although the commit succeeds. With one partition, the one broker that
+ * answered answered for everything asked. All at once: requests to different brokers travel
+ * together, and each request's encoding and compression overlap those ahead of it on the wire
+ * (one in flight per broker). Every send settles before a failure is thrown, so that none is still
+ * running when the caller aborts.
+ */
+export async function sendEachPartition(
+  transaction: Pick<Transaction, "send">,
+  sends: readonly { topic: string; messages: Message[] }[],
+  compression: CompressionTypes,
+): Promise<void> {
+  const outcomes = await Promise.allSettled(
+    sends.map(({ topic, messages }) => transaction.send({ topic, messages, acks: -1, compression })),
+  );
+  for (const outcome of outcomes) if (outcome.status === "rejected") throw outcome.reason;
+}
+
 export type PartitionCounts = ReadonlyMap<string, number>;
 
 export async function partitionCounts(kafka: Kafka, topics: string[]): Promise<PartitionCounts> {
@@ -167,11 +184,10 @@ export async function partitionCounts(kafka: Kafka, topics: string[]): Promise<P
   }
 }
 
-const partitioner = Partitioners.DefaultPartitioner();
-
 /**
- * A topic's messages grouped by the partition the producer's own partitioner (murmur2 on the key,
- * as Java clients) gives them, each carrying it, in their order.
+ * A topic's messages grouped by the partition Kafka's default partitioner gives their keys (murmur2,
+ * as Java clients: the same id lands on the same partition whoever writes it), each carrying it, in
+ * their order. Every message here has a key.
  */
 export function byPartition(
   topic: string,
@@ -181,18 +197,12 @@ export function byPartition(
   if (messages.length === 0) return [];
   const count = partitions.get(topic);
   if (count === undefined) throw new Error(`no partition count for topic ${topic}`);
-  // The partitioner reads only how many partitions there are when a message has a key.
-  const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
-    partitionId,
-    leader: 0,
-    partitionErrorCode: 0,
-    replicas: [],
-    isr: [],
-  }));
   const groups = new Map<number, Message[]>();
   for (const message of messages) {
-    const partition = partitioner({ topic, partitionMetadata, message });
-    // Our own messages: given their partition, kafkajs' partitioner returns it unchanged.
+    if (message.key === null || message.key === undefined)
+      throw new Error(`a message for ${topic} has no key`);
+    const partition = partitionOfKey(message.key, count);
+    // Given their partition, kafkajs' partitioner returns it unchanged.
     message.partition = partition;
     const group = groups.get(partition);
     if (group) group.push(message);

@@ -36,11 +36,15 @@ export class StateTracker {
     else this.keysByBucket.set(bucket, [key]);
   }
 
-  /** State records for ids newly published in one transaction, grouped by bucket. */
+  /**
+   * State records for ids newly published in one transaction, grouped by bucket. Hours that the
+   * horizon passed since the rows were batched are left out: the transaction carries the
+   * checkpoint that passed them, so no restart reads those hours again.
+   */
   idsMessages(newIds: ReadonlyMap<number, string[]>): Message[] {
     const messages: Message[] = [];
     for (const [bucket, ids] of newIds) {
-      if (ids.length === 0) continue;
+      if (ids.length === 0 || !this.ids.holds(bucket)) continue;
       const key = idsKey(this.identity, bucket, this.nextSeq++);
       const keys = this.keysByBucket.get(bucket);
       if (keys) keys.push(key);

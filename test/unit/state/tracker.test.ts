@@ -65,6 +65,23 @@ describe("StateTracker", () => {
     assert.equal(tracker.liveKeyCount(), 4);
   });
 
+  test("ids of hours the horizon passed after they were batched get no record (their checkpoint rides along)", () => {
+    const tracker = new StateTracker(IDENTITY, START);
+    const batched = new Map([
+      [B0, ["a"]],
+      [B2, ["b"]],
+    ]);
+    for (const [bucket, ids] of batched) for (const id of ids) tracker.ids.add(id, bucket + 1000);
+    // The window ends before the transaction is built: its checkpoint forgets B0.
+    tracker.advance(new Date(B2 + HOUR), new Date(B1));
+    const messages = tracker.idsMessages(batched);
+    assert.deepEqual(messages.map(keyOf), [idsKey(IDENTITY, B2, 0)]);
+    assert.deepEqual(decodeIds(messages[0]!.value as Buffer), ["b"]);
+    // Nothing for B0 waits for a tombstone either: no key of it was ever written.
+    assert.deepEqual(tracker.takeTombstones(), []);
+    assert.equal(tracker.liveKeyCount(), 1);
+  });
+
   test("a restored tracker continues after the restored sequence number", () => {
     const tracker = new StateTracker(IDENTITY, START, { nextSeq: 42, staleKeys: [] });
     const messages = publish(tracker, new Map([[B0, ["a"]]]));
