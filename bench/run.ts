@@ -33,8 +33,8 @@ const TITLES: Record<Benchmark, string> = {
   memory: "memory",
 };
 const SIZES = {
-  full: { cpu: 1_000_000, graph: 630, memory: 10_000_000 },
-  quick: { cpu: 200_000, graph: 60, memory: 1_000_000 },
+  full: { cpu: 1_000_000, graph: 630, memory: 10_000_000, cpuRounds: 3 },
+  quick: { cpu: 200_000, graph: 60, memory: 1_000_000, cpuRounds: 1 },
 };
 
 const argv = process.argv.slice(2);
@@ -47,6 +47,7 @@ const { values } = parseArgs({
     "graph-pages": { type: "string" },
     "memory-rows": { type: "string" },
     "max-batch-rows": { type: "string" },
+    "cpu-rounds": { type: "string" },
     profile: { type: "boolean", default: false },
     "node-flags": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -54,7 +55,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   process.stdout.write(
-    "usage: npm run bench -- [--quick] [--only cpu,graph,memory] [--cpu-rows N] [--graph-pages N] [--memory-rows N] [--max-batch-rows N] [--profile] [--node-flags='--flag ...']\n",
+    "usage: npm run bench -- [--quick] [--only cpu,graph,memory] [--cpu-rows N] [--graph-pages N] [--memory-rows N] [--cpu-rounds N] [--max-batch-rows N] [--profile] [--node-flags='--flag ...']\n",
   );
   process.exit(0);
 }
@@ -70,6 +71,7 @@ const sizes = {
   graph: size("graph-pages", values["graph-pages"], defaults.graph),
   memory: size("memory-rows", values["memory-rows"], defaults.memory),
 };
+const cpuRounds = size("cpu-rounds", values["cpu-rounds"], defaults.cpuRounds);
 const only = (values.only?.split(",").map((s) => s.trim()) ?? [...BENCHMARKS]) as Benchmark[];
 for (const name of only) {
   if (!BENCHMARKS.includes(name)) throw new Error(`--only: "${name}" is not one of ${BENCHMARKS.join(", ")}`);
@@ -82,6 +84,7 @@ const custom =
   values["cpu-rows"] ||
   values["graph-pages"] ||
   values["memory-rows"] ||
+  values["cpu-rounds"] ||
   maxBatchRows !== undefined ||
   values.profile ||
   values["node-flags"] !== undefined;
@@ -136,6 +139,7 @@ try {
         kcat,
         maxBatchRows,
         profile: values.profile,
+        rounds: cpuRounds,
         // The memory benchmark runs as the image does (its V8 flags), the others as `npx` does.
         nodeFlags:
           values["node-flags"] !== undefined
