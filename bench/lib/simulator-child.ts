@@ -14,6 +14,7 @@ const sim = await startGraphSimulator({
   callsPerHour: spec.callsPerHour,
   pageSize: spec.pageSize,
   clientSecret: spec.clientSecret,
+  cachePages: spec.cachePages,
   faults: {
     ...(spec.pageLatencyMs ? { pageLatencyMs: spec.pageLatencyMs } : {}),
     ...(spec.budget ? { budget: spec.budget } : {}),

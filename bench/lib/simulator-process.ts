@@ -14,6 +14,7 @@ export interface SimulatorSpec {
   clientSecret: string;
   pageLatencyMs?: { min: number; max: number };
   budget?: { requests: number; perMs: number };
+  cachePages?: boolean;
 }
 
 export type ChildRequest = { type: "sample" } | { type: "close" };

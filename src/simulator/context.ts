@@ -20,6 +20,8 @@ export interface SimulatorStats {
   retryAfterViolations: number;
   /** Rows in the pages served whole (not in pages cut off by a transport fault). */
   rowsServed: number;
+  /** Pages answered from the page cache (option cachePages). */
+  pagesFromCache: number;
   /** Transport faults injected into Graph requests, by kind. */
   faultsInjected: FaultsInjected;
 }
@@ -57,6 +59,8 @@ export interface SimulatorContext {
   serverErrorCount: number;
   /** Stalls so far (before the headers and mid-body alternate). */
   stallCount: number;
+  /** Page bodies by request (function, range, skip), when the option cachePages is on. */
+  readonly pageCache: Map<string, { body: string; rows: number }>;
   /** Pending latency and stall timers, cleared on close. */
   readonly timers: Set<NodeJS.Timeout>;
 }

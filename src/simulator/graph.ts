@@ -131,6 +131,24 @@ function parseCall(rawPath: string, search: URLSearchParams): FunctionCall | str
 }
 
 function page(ctx: SimulatorContext, call: FunctionCall, info: RequestInfo): GraphReply {
+  const { options } = ctx;
+  const settled =
+    options.cachePages &&
+    options.live === undefined &&
+    info.now >= options.dataEndMs + options.visibilityDelayMs.max;
+  if (!settled) return renderPage(ctx, call, info);
+  const key = `${call.version}|${call.name}|${call.fromText}|${call.toText}|${call.skip}`;
+  let cached = ctx.pageCache.get(key);
+  if (cached) ctx.stats.pagesFromCache++;
+  else {
+    const rendered = renderPage(ctx, call, info);
+    cached = { body: rendered.body, rows: rendered.rows };
+    ctx.pageCache.set(key, cached);
+  }
+  return { status: 200, body: cached.body, headers: {}, rows: cached.rows };
+}
+
+function renderPage(ctx: SimulatorContext, call: FunctionCall, info: RequestInfo): GraphReply {
   const beta = call.version.toLowerCase() === "beta";
   const direct = call.name.toLowerCase() === "getdirectroutingcalls";
   const type = direct ? "directRoutingLogRow" : "pstnCallLogRow";

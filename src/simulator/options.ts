@@ -94,6 +94,12 @@ export interface SimulatorOptions {
   now?: () => number;
   /** Default 3600. */
   tokenLifetimeSeconds?: number;
+  /**
+   * For benchmarks: keep each page's body once rendered and serve it again, while the data can no
+   * longer change (no live phase, every row visible). Its rendering then stays out of the figures
+   * of the runs after the first.
+   */
+  cachePages?: boolean;
   faults?: SimulatorFaults;
 }
 
@@ -119,6 +125,7 @@ export interface ResolvedOptions {
   pageSize: number;
   now: () => number;
   tokenLifetimeSeconds: number;
+  cachePages: boolean;
 }
 
 function invalid(message: string): PstnError {
@@ -215,5 +222,6 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     pageSize,
     now: options.now ?? Date.now,
     tokenLifetimeSeconds,
+    cachePages: options.cachePages ?? false,
   };
 }

@@ -170,6 +170,7 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
       ? registerCertificate(resolved.clientCertificatePem)
       : undefined,
     faultRandom: new Random(hash(resolved.seed, 0xfa17)),
+    pageCache: new Map(),
     stats: {
       graphRequests: 0,
       byStatus: {},
@@ -178,6 +179,7 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
       throttled: 0,
       retryAfterViolations: 0,
       rowsServed: 0,
+      pagesFromCache: 0,
       faultsInjected: { serverError: 0, truncated: 0, reset: 0, stall: 0 },
     },
     retryAfterUntil: new Map(),

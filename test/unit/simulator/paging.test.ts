@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatInstant, parseInstant } from "../../../src/simulator/time.js";
-import { call, graphGet, harness, nextLinkOf, pstnUrl, readAll, token } from "./support.js";
+import { call, graphGet, harness, manualClock, nextLinkOf, pstnUrl, readAll, token } from "./support.js";
 
 const START = new Date("2019-11-01T00:00:00Z");
 
@@ -224,4 +224,37 @@ test("ground truth over HTTP: /_sim/visible and /_sim/stats", async (t) => {
   );
   const stats = await call(h, `${h.sim.url}/_sim/stats`);
   assert.equal(stats.json().graphRequests, 0);
+});
+
+test("cachePages: settled data is rendered once and served again as it was; unsettled data is never cached", async (t) => {
+  const end = new Date("2019-11-01T06:00:00Z");
+  const clock = manualClock(end.getTime() - 60_000);
+  const h = await harness(t, {
+    seed: 5,
+    dataStart: START,
+    dataEnd: end,
+    callsPerHour: 600,
+    visibilityDelayMs: { min: 0, max: 30_000 },
+    pageSize: 500,
+    cachePages: true,
+    now: clock.now,
+  });
+  const bearer = await token(h);
+  const url = pstnUrl(h.sim, "2019-11-01", "2019-11-01T06:00:00Z");
+
+  // Before the last rows are visible, each pass renders anew and sees what became visible since.
+  const early = await readAll(h, url, bearer);
+  clock.set(end.getTime() + 30_000);
+  const settled = await readAll(h, url, bearer);
+  assert.equal(h.sim.stats().pagesFromCache, 0);
+  assert.ok(
+    settled.rows.length > early.rows.length,
+    `${settled.rows.length} rows now, ${early.rows.length} before`,
+  );
+
+  // Settled: the second pass comes from the cache, byte for byte the first's.
+  const again = await readAll(h, url, bearer);
+  assert.equal(h.sim.stats().pagesFromCache, again.pages.length);
+  assert.deepEqual(again.pages, settled.pages);
+  assert.equal(settled.rows.length, h.sim.visibleRows().length);
 });
