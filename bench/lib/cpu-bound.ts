@@ -12,6 +12,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { CompressionTypes, type Kafka, type Message } from "kafkajs";
 import { createRowCodec } from "../../src/avro/index.js";
 import { CallLogFunction } from "../../src/graph/url.js";
+import { gzipAhead } from "../../src/kafka/gzip-ahead.js";
 import { wireHeader } from "../../src/pipeline/page-codec.js";
 import { sliceRange } from "../../src/windows/planner.js";
 import { type CeilingResult, KCAT_CODEC, kafkajsCeiling, kcatCeiling } from "./ceilings.js";
@@ -243,8 +244,10 @@ async function runPipeline(bench: BenchApp, sim: SimulatorProcess, from: Date, t
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loopDelay.enable();
   const probe = new Probe(() => ({ rows: app.connector.stats.published }));
+  const gzipBefore = { hits: gzipAhead.hits, misses: gzipAhead.misses };
   const done = await app.connector.backfill(from, to, new AbortController().signal);
   const run = probe.stop();
+  const gzip = { hits: gzipAhead.hits - gzipBefore.hits, misses: gzipAhead.misses - gzipBefore.misses };
   loopDelay.disable();
   const profilePath = profiler ? await profiler.stop(`${TMP_DIR}${bench.topic}.cpuprofile`) : undefined;
   const simAfter = await sim.sample();
@@ -291,6 +294,8 @@ async function runPipeline(bench: BenchApp, sim: SimulatorProcess, from: Date, t
       max: round(loopDelay.max / 1e6 - LOOP_RESOLUTION_MS, 1),
     },
     meanTransactionMs: round((produce.sum / Math.max(1, produce.count)) * 1000),
+    /** Compressions kafkajs got from the gzip made ahead (hits), and made when it asked (misses). */
+    gzip,
     concurrentTransactionRetries: bench.log.concurrentTransactions,
     /** The main thread's CPU profile (`--profile`): open it in Chrome DevTools or `bench/profile.ts`. */
     profile: profilePath,
@@ -466,6 +471,10 @@ function figures(d: {
     {
       name: "pipeline transactions (mean ms; CONCURRENT_TRANSACTIONS retries)",
       value: `${p.transactions} (${p.meanTransactionMs}; ${p.concurrentTransactionRetries})`,
+    },
+    {
+      name: "pipeline compressions made ahead of the send / when kafkajs asked (dead letters and other unpredictable ones)",
+      value: `${p.gzip.hits} / ${p.gzip.misses}`,
     },
     {
       name: "simulator CPU rendering the pages (its own process, before the pipeline)",

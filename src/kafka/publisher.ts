@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
-  type CompressionTypes,
+  CompressionTypes,
   type Kafka,
   type Message,
   Partitioners,
@@ -14,6 +14,7 @@ import type { Metrics } from "../metrics/index.js";
 import { barrierKey, encodeBarrier } from "../state/records.js";
 import { restoreState } from "../state/restore.js";
 import type { StateTracker } from "../state/tracker.js";
+import { gzipAhead, installGzipAhead } from "./gzip-ahead.js";
 import { partitionOfKey } from "./partition.js";
 import type { TopicNames } from "./topics.js";
 
@@ -35,6 +36,13 @@ export interface Batch {
   data: Message[];
   dlq: Message[];
   state: Message[];
+}
+
+/** A batch's rows grouped by partition, their gzip under way (see gzip-ahead.ts). */
+export interface PreparedSends {
+  sends: { topic: string; messages: Message[] }[];
+  /** Forgets the gzips made ahead; the commit that takes the sends calls it. */
+  release(): void;
 }
 
 const FENCED = new Set([
@@ -78,6 +86,7 @@ export class TransactionalPublisher {
   ) {}
 
   static async open(options: PublisherOptions): Promise<TransactionalPublisher> {
+    installGzipAhead();
     const producer = options.kafka.producer(
       producerConfig(options.transactionalId, options.transactionTimeoutMs ?? 60_000),
     );
@@ -120,29 +129,58 @@ export class TransactionalPublisher {
     }
   }
 
-  /** Commits rows, dead letters and state records atomically. */
-  async commit(batch: Batch): Promise<void> {
+  /**
+   * Groups rows and dead letters by partition and, with gzip, starts compressing each partition's
+   * share now: called while the transaction before is in flight, the gzip is done or nearly done
+   * when kafkajs needs it. Stamps the messages with this moment (their CreateTime).
+   */
+  prepare(data: Message[], dlq: Message[]): PreparedSends {
+    const { topics } = this.options;
+    return this.prepareSends([
+      ...byPartition(topics.data, data, this.partitions),
+      ...byPartition(topics.dlq, dlq, this.partitions),
+    ]);
+  }
+
+  /**
+   * Commits rows, dead letters and state records atomically. `prepared`: the rows and dead letters
+   * as `prepare` returned them (then `batch.data` and `batch.dlq` are not read again).
+   */
+  async commit(batch: Batch, prepared?: PreparedSends): Promise<void> {
     const { topics, compression, metrics } = this.options;
-    const sends = [
-      ...byPartition(topics.data, batch.data, this.partitions),
-      ...byPartition(topics.dlq, batch.dlq, this.partitions),
-      ...byPartition(topics.state, batch.state, this.partitions),
-    ];
-    if (sends.length === 0) return;
-    const started = performance.now();
-    const transaction = await this.producer.transaction().catch((error: unknown) => {
-      throw publishError(error, this.options.transactionalId);
-    });
+    const rows = prepared ?? this.prepare(batch.data, batch.dlq);
+    const state = this.prepareSends(byPartition(topics.state, batch.state, this.partitions));
     try {
-      await sendEachPartition(transaction, sends, compression);
-      await transaction.commit();
-    } catch (error) {
-      metrics?.kafkaTransactions.inc({ outcome: "aborted" });
-      await transaction.abort().catch(() => undefined);
-      throw publishError(error, this.options.transactionalId);
+      const sends = [...rows.sends, ...state.sends];
+      if (sends.length === 0) return;
+      const started = performance.now();
+      const transaction = await this.producer.transaction().catch((error: unknown) => {
+        throw publishError(error, this.options.transactionalId);
+      });
+      try {
+        await sendEachPartition(transaction, sends, compression);
+        await transaction.commit();
+      } catch (error) {
+        metrics?.kafkaTransactions.inc({ outcome: "aborted" });
+        await transaction.abort().catch(() => undefined);
+        throw publishError(error, this.options.transactionalId);
+      }
+      metrics?.kafkaTransactions.inc({ outcome: "committed" });
+      metrics?.kafkaProduceDuration.observe((performance.now() - started) / 1000);
+    } finally {
+      rows.release();
+      state.release();
     }
-    metrics?.kafkaTransactions.inc({ outcome: "committed" });
-    metrics?.kafkaProduceDuration.observe((performance.now() - started) / 1000);
+  }
+
+  private prepareSends(sends: { topic: string; messages: Message[] }[]): PreparedSends {
+    if (this.options.compression !== CompressionTypes.GZIP) return { sends, release: () => undefined };
+    const timestamp = String(Date.now());
+    const releases = sends.map(({ messages }) => {
+      for (const message of messages) message.timestamp = timestamp;
+      return gzipAhead.prepare(messages);
+    });
+    return { sends, release: () => releases.forEach((release) => release()) };
   }
 
   async close(): Promise<void> {

@@ -415,12 +415,26 @@ class Committer {
    * transaction, with its state records.
    */
   async submit(batch: BatchBuilder, extraState: Message[], onCommitted: () => void): Promise<void> {
-    const [, tally] = await Promise.all([this.drain(), batch.settle()]);
+    // The rows' gzip starts while the transaction before is still in flight.
+    const settling = batch.settle().then((tally) => ({
+      tally,
+      prepared: this.publisher.prepare(batch.data, batch.dlq),
+    }));
+    settling.catch(() => undefined);
+    try {
+      await this.drain();
+    } catch (error) {
+      await settling.then(({ prepared }) => prepared.release()).catch(() => undefined);
+      throw error;
+    }
+    const { tally, prepared } = await settling;
     this.onEncoded(tally);
     // Built now, in order: ids records take their sequence numbers, tombstones are taken once.
     const tracker = this.publisher.tracker;
     const state = [...tracker.idsMessages(batch.newIds), ...extraState, ...tracker.takeTombstones()];
-    const committed = this.publisher.commit({ data: batch.data, dlq: batch.dlq, state }).then(onCommitted);
+    const committed = this.publisher
+      .commit({ data: batch.data, dlq: batch.dlq, state }, prepared)
+      .then(onCommitted);
     this.inFlight = committed;
     // Observed by the next submit or drain; marked handled so that it never surfaces unawaited.
     committed

@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { randomBytes, randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import { describe, test } from "node:test";
+import { gunzipSync } from "node:zlib";
+import { CompressionTypes, type Message } from "kafkajs";
+import { encodeRecords, gzipAhead, installGzipAhead } from "../../../src/kafka/gzip-ahead.js";
+
+// kafkajs' own produce request (v3, what it sends to Kafka 0.11 and up): its encoding is the truth
+// that the gzip made ahead must match byte for byte.
+const require = createRequire(import.meta.url);
+type ProduceRequest = (args: {
+  acks: number;
+  timeout: number;
+  compression: number;
+  transactionalId?: string;
+  producerId: number;
+  producerEpoch: number;
+  topicData: {
+    topic: string;
+    partitions: { partition: number; firstSequence: number; messages: Message[] }[];
+  }[];
+}) => { encode(): Promise<{ buffer: Buffer }> };
+const produceV3 = require("kafkajs/src/protocol/requests/produce/v3/request.js") as ProduceRequest;
+const RecordV0 = require("kafkajs/src/protocol/recordBatch/record/v0/index.js") as (record: object) => {
+  buffer: Buffer;
+};
+
+installGzipAhead();
+
+/** Values across the varint boundaries of their lengths, keys in several scripts, tombstones. */
+function messages(count: number, timestamp: string): Message[] {
+  const lengths = [0, 1, 63, 64, 65, 127, 128, 8191, 8192, 8193, 20_000];
+  const keys = () => [randomUUID(), `é€😀-${randomUUID()}`, "", `sha256:${randomBytes(16).toString("hex")}`];
+  const out: Message[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = keys()[i % 4] as string;
+    const length = lengths[i % lengths.length] as number;
+    const value =
+      i % 13 === 5 ? null : i % 7 === 3 ? `{"v":1,"ids":["${randomUUID()}"]}` : randomBytes(length);
+    out.push({ key, value, timestamp, partition: 3 });
+  }
+  return out;
+}
+
+async function produce(batch: Message[]): Promise<Buffer> {
+  const request = produceV3({
+    acks: -1,
+    timeout: 30_000,
+    compression: CompressionTypes.GZIP,
+    transactionalId: "t",
+    producerId: 7,
+    producerEpoch: 1,
+    topicData: [{ topic: "data", partitions: [{ partition: 3, firstSequence: 0, messages: batch }] }],
+  });
+  return (await request.encode()).buffer;
+}
+
+describe("gzip ahead", () => {
+  test("the records are kafkajs' own bytes: offsets past 63, keys in several scripts, tombstones, text values", () => {
+    const batch = messages(300, "1764230400000");
+    const kafkajs = Buffer.concat(
+      batch.map((message, offsetDelta) => RecordV0({ ...message, offsetDelta, timestampDelta: 0 }).buffer),
+    );
+    assert.ok(encodeRecords(batch)?.equals(kafkajs));
+  });
+
+  test("kafkajs' produce request gets the gzip made ahead, and it holds exactly kafkajs' records", async () => {
+    const batch = messages(200, "1764230400000");
+    const release = gzipAhead.prepare(batch);
+    const [hits, misses] = [gzipAhead.hits, gzipAhead.misses];
+    const encoded = await produce(batch);
+    assert.equal(gzipAhead.hits - hits, 1);
+    assert.equal(gzipAhead.misses - misses, 0);
+    // A retried send encodes again and finds it again, until the transaction is over.
+    await produce(batch);
+    assert.equal(gzipAhead.hits - hits, 2);
+    release();
+    assert.equal(gzipAhead.held, 0);
+    await produce(batch);
+    assert.equal(gzipAhead.misses - misses, 1);
+    // The gzip member inside the request decompresses to the records kafkajs built.
+    const records = encodeRecords(batch) as Buffer;
+    const start = encoded.indexOf(Buffer.from([0x1f, 0x8b]));
+    assert.ok(gunzipSync(encoded.subarray(start)).equals(records));
+  });
+
+  test("messages it cannot predict are not prepared, and are gzipped when kafkajs asks", async () => {
+    const mixed = messages(10, "1764230400000");
+    (mixed[4] as Message).timestamp = "1764230400001";
+    const headed = messages(10, "1764230400000");
+    (headed[2] as Message).headers = { "pstn.reason": "duration: expected an integer" };
+    const unstamped = messages(10, "1764230400000").map(({ timestamp: _, ...rest }) => rest);
+    for (const batch of [mixed, headed, unstamped]) {
+      assert.equal(encodeRecords(batch), undefined);
+      const release = gzipAhead.prepare(batch);
+      assert.equal(gzipAhead.held, 0);
+      release();
+    }
+    const misses = gzipAhead.misses;
+    await produce(mixed);
+    assert.equal(gzipAhead.misses - misses, 1);
+  });
+
+  test("bytes changed after prepare miss it and are gzipped as they are", async () => {
+    const batch = messages(20, "1764230400000");
+    const release = gzipAhead.prepare(batch);
+    batch[0] = { ...(batch[0] as Message), key: "another" };
+    const [hits, misses] = [gzipAhead.hits, gzipAhead.misses];
+    await produce(batch);
+    assert.equal(gzipAhead.hits - hits, 0);
+    assert.equal(gzipAhead.misses - misses, 1);
+    release();
+  });
+});
