@@ -194,9 +194,10 @@ export class TransactionalPublisher {
  * can skip or resend partitions whose leader moved during a broker failover (kafkajs issue #1303):
  * rows lost or doubled although the commit succeeds. With one partition, the one broker that
  * answered answered for everything asked. All at once: requests to different brokers travel
- * together, and each request's encoding and compression overlap those ahead of it on the wire
- * (one in flight per broker). Every send settles before a failure is thrown, so that none is still
- * running when the caller aborts.
+ * together; those to one broker take turns under kafkajs' lock on it (adding the partition to the
+ * transaction, encoding, compressing, producing), which is why their gzip is made ahead
+ * (gzip-ahead.ts). Every send settles before a failure is thrown, so that none is still running
+ * when the caller aborts.
  */
 export async function sendEachPartition(
   transaction: Pick<Transaction, "send">,
