@@ -180,7 +180,12 @@ export class TransactionalPublisher {
       for (const message of messages) message.timestamp = timestamp;
       return gzipAhead.prepare(messages);
     });
-    return { sends, release: () => releases.forEach((release) => release()) };
+    return {
+      sends,
+      release: () => {
+        for (const release of releases) release();
+      },
+    };
   }
 
   async close(): Promise<void> {
