@@ -5,10 +5,13 @@
  * compress as records join a batch, off the network path; this does the same for kafkajs through
  * its codec registry: the publisher hands over a partition's messages before the transaction
  * starts, their records are encoded here exactly as kafkajs will encode them and gzipped in
- * libuv's pool meanwhile, and when kafkajs asks to compress bytes equal to those, it gets that
- * gzip. Any other bytes (another producer in the process, a message this cannot predict) are
- * gzipped then, as kafkajs' own codec does: what is sent is always the gzip of what kafkajs built.
+ * libuv's pool meanwhile, and when kafkajs asks to compress bytes equal to those (same length and
+ * SHA-256), it gets that gzip. Any other bytes (another producer in the process, a message this
+ * cannot predict) are gzipped then, as kafkajs' own codec does: what is sent is always the gzip of
+ * what kafkajs built. Only the digest and the gzip are kept, not the records: the memory
+ * benchmark's RSS rose by 11 MB while the records were kept for a byte-by-byte compare.
  */
+import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import zlib from "node:zlib";
 import kafkajs, { CompressionTypes, type Message } from "kafkajs";
@@ -17,8 +20,12 @@ const gzip = promisify(zlib.gzip);
 const unzip = promisify(zlib.unzip);
 
 interface Prepared {
-  records: Buffer;
+  digest: Buffer;
   compressed: Promise<Buffer>;
+}
+
+function sha256(bytes: Buffer): Buffer {
+  return createHash("sha256").update(bytes).digest();
 }
 
 /** kafkajs' codec interface: `compress` gets its Encoder, of which only `buffer` is read. */
@@ -44,7 +51,7 @@ export class GzipAhead implements Codec {
     const compressed = gzip(records);
     // Observed when kafkajs asks for it; a failure then surfaces there.
     compressed.catch(() => undefined);
-    const prepared: Prepared = { records, compressed };
+    const prepared: Prepared = { digest: sha256(records), compressed };
     const list = this.byLength.get(records.length);
     if (list) list.push(prepared);
     else this.byLength.set(records.length, [prepared]);
@@ -68,8 +75,9 @@ export class GzipAhead implements Codec {
     const bytes = encoder.buffer;
     const list = this.byLength.get(bytes.length);
     if (list) {
+      const digest = sha256(bytes);
       for (const prepared of list) {
-        if (prepared.records.equals(bytes)) {
+        if (prepared.digest.equals(digest)) {
           this.hits++;
           return await prepared.compressed;
         }
