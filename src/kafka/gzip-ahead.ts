@@ -128,6 +128,7 @@ export function encodeRecords(messages: readonly Message[]): Buffer | undefined 
   let size = 0;
   const keys: (Buffer | null)[] = new Array(messages.length);
   const values: (Buffer | null)[] = new Array(messages.length);
+  const bodies = new Uint32Array(messages.length);
   for (let i = 0; i < messages.length; i++) {
     const message = messages[i] as Message;
     if (message.timestamp !== timestamp) return undefined;
@@ -137,6 +138,7 @@ export function encodeRecords(messages: readonly Message[]): Buffer | undefined 
     keys[i] = key;
     values[i] = value;
     const body = bodySize(i, key, value);
+    bodies[i] = body;
     size += varIntSize(body) + body;
   }
   const out = Buffer.allocUnsafe(size);
@@ -144,7 +146,7 @@ export function encodeRecords(messages: readonly Message[]): Buffer | undefined 
   for (let i = 0; i < messages.length; i++) {
     const key = keys[i] as Buffer | null;
     const value = values[i] as Buffer | null;
-    at = writeVarInt(out, at, bodySize(i, key, value));
+    at = writeVarInt(out, at, bodies[i] as number);
     out[at++] = 0; // attributes
     out[at++] = 0; // timestamp delta: a varlong 0
     at = writeVarInt(out, at, i);
