@@ -12,7 +12,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { CompressionTypes, type Kafka, type Message } from "kafkajs";
 import { createRowCodec } from "../../src/avro/index.js";
 import { CallLogFunction } from "../../src/graph/url.js";
-import { gzipAhead } from "../../src/kafka/gzip-ahead.js";
+import { encodeAhead } from "../../src/kafka/encode-ahead.js";
 import { wireHeader } from "../../src/pipeline/page-codec.js";
 import { sliceRange } from "../../src/windows/planner.js";
 import { type CeilingResult, KCAT_CODEC, kafkajsCeiling, kcatCeiling } from "./ceilings.js";
@@ -227,6 +227,11 @@ interface Round {
   kafkajsPerPartition: number;
 }
 
+function ahead() {
+  const { hits, misses, recordHits, recordMisses } = encodeAhead;
+  return { hits, misses, recordHits, recordMisses };
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -244,10 +249,15 @@ async function runPipeline(bench: BenchApp, sim: SimulatorProcess, from: Date, t
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loopDelay.enable();
   const probe = new Probe(() => ({ rows: app.connector.stats.published }));
-  const gzipBefore = { hits: gzipAhead.hits, misses: gzipAhead.misses };
+  const aheadBefore = { ...ahead() };
   const done = await app.connector.backfill(from, to, new AbortController().signal);
   const run = probe.stop();
-  const gzip = { hits: gzipAhead.hits - gzipBefore.hits, misses: gzipAhead.misses - gzipBefore.misses };
+  const aheadAfter = ahead();
+  const gzip = { hits: aheadAfter.hits - aheadBefore.hits, misses: aheadAfter.misses - aheadBefore.misses };
+  const records = {
+    hits: aheadAfter.recordHits - aheadBefore.recordHits,
+    misses: aheadAfter.recordMisses - aheadBefore.recordMisses,
+  };
   loopDelay.disable();
   const profilePath = profiler ? await profiler.stop(`${TMP_DIR}${bench.topic}.cpuprofile`) : undefined;
   const simAfter = await sim.sample();
@@ -296,6 +306,8 @@ async function runPipeline(bench: BenchApp, sim: SimulatorProcess, from: Date, t
     meanTransactionMs: round((produce.sum / Math.max(1, produce.count)) * 1000),
     /** Compressions kafkajs got from the gzip made ahead (hits), and made when it asked (misses). */
     gzip,
+    /** Records kafkajs took as prepared (hits), and prepared messages it encoded itself (misses). */
+    records,
     concurrentTransactionRetries: bench.log.concurrentTransactions,
     /** The main thread's CPU profile (`--profile`): open it in Chrome DevTools or `bench/profile.ts`. */
     profile: profilePath,
@@ -475,6 +487,10 @@ function figures(d: {
     {
       name: "pipeline compressions made ahead of the send / when kafkajs asked (dead letters and other unpredictable ones)",
       value: `${p.gzip.hits} / ${p.gzip.misses}`,
+    },
+    {
+      name: "pipeline records kafkajs took as prepared / prepared but encoded by kafkajs",
+      value: `${p.records.hits} / ${p.records.misses}`,
     },
     {
       name: "simulator CPU rendering the pages (its own process, before the pipeline)",

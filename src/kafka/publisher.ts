@@ -14,7 +14,7 @@ import type { Metrics } from "../metrics/index.js";
 import { barrierKey, encodeBarrier } from "../state/records.js";
 import { restoreState } from "../state/restore.js";
 import type { StateTracker } from "../state/tracker.js";
-import { gzipAhead, installGzipAhead } from "./gzip-ahead.js";
+import { encodeAhead, installEncodeAhead } from "./encode-ahead.js";
 import { partitionOfKey } from "./partition.js";
 import type { TopicNames } from "./topics.js";
 
@@ -38,7 +38,7 @@ export interface Batch {
   state: Message[];
 }
 
-/** A batch's rows grouped by partition, their gzip under way (see gzip-ahead.ts). */
+/** A batch's rows grouped by partition, their gzip under way (see encode-ahead.ts). */
 export interface PreparedSends {
   sends: { topic: string; messages: Message[] }[];
   /** Forgets the gzips made ahead; the commit that takes the sends calls it. */
@@ -86,7 +86,7 @@ export class TransactionalPublisher {
   ) {}
 
   static async open(options: PublisherOptions): Promise<TransactionalPublisher> {
-    installGzipAhead();
+    installEncodeAhead();
     const producer = options.kafka.producer(
       producerConfig(options.transactionalId, options.transactionTimeoutMs ?? 60_000),
     );
@@ -178,7 +178,7 @@ export class TransactionalPublisher {
     const timestamp = String(Date.now());
     const releases = sends.map(({ messages }) => {
       for (const message of messages) message.timestamp = timestamp;
-      return gzipAhead.prepare(messages);
+      return encodeAhead.prepare(messages);
     });
     return {
       sends,
@@ -201,7 +201,7 @@ export class TransactionalPublisher {
  * answered answered for everything asked. All at once: requests to different brokers travel
  * together; those to one broker take turns under kafkajs' lock on it (adding the partition to the
  * transaction, encoding, compressing, producing), which is why their gzip is made ahead
- * (gzip-ahead.ts). Every send settles before a failure is thrown, so that none is still running
+ * (encode-ahead.ts). Every send settles before a failure is thrown, so that none is still running
  * when the caller aborts.
  */
 export async function sendEachPartition(

@@ -4,7 +4,15 @@ import { createRequire } from "node:module";
 import { describe, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { CompressionTypes, type Message } from "kafkajs";
-import { encodeRecords, gzipAhead, installGzipAhead } from "../../../src/kafka/gzip-ahead.js";
+import {
+  encodeAhead,
+  encodeRecords,
+  installEncodeAhead,
+  recordsAheadInstalled,
+} from "../../../src/kafka/encode-ahead.js";
+
+// Before kafkajs' produce request is loaded, as the publisher does before its first produce.
+installEncodeAhead();
 
 // kafkajs' own produce request (v3, what it sends to Kafka 0.11 and up): its encoding is the truth
 // that the gzip made ahead must match byte for byte.
@@ -26,8 +34,6 @@ const RecordV0 = require("kafkajs/src/protocol/recordBatch/record/v0/index.js") 
   buffer: Buffer;
 };
 
-installGzipAhead();
-
 /** Values across the varint boundaries of their lengths, keys in several scripts, tombstones. */
 function messages(count: number, timestamp: string): Message[] {
   const lengths = [0, 1, 63, 64, 65, 127, 128, 8191, 8192, 8193, 20_000];
@@ -43,11 +49,11 @@ function messages(count: number, timestamp: string): Message[] {
   return out;
 }
 
-async function produce(batch: Message[]): Promise<Buffer> {
+async function produce(batch: Message[], compression = CompressionTypes.GZIP): Promise<Buffer> {
   const request = produceV3({
     acks: -1,
     timeout: 30_000,
-    compression: CompressionTypes.GZIP,
+    compression,
     transactionalId: "t",
     producerId: 7,
     producerEpoch: 1,
@@ -67,18 +73,18 @@ describe("gzip ahead", () => {
 
   test("kafkajs' produce request gets the gzip made ahead, and it holds exactly kafkajs' records", async () => {
     const batch = messages(200, "1764230400000");
-    const release = gzipAhead.prepare(batch);
-    const [hits, misses] = [gzipAhead.hits, gzipAhead.misses];
+    const release = encodeAhead.prepare(batch);
+    const [hits, misses] = [encodeAhead.hits, encodeAhead.misses];
     const encoded = await produce(batch);
-    assert.equal(gzipAhead.hits - hits, 1);
-    assert.equal(gzipAhead.misses - misses, 0);
+    assert.equal(encodeAhead.hits - hits, 1);
+    assert.equal(encodeAhead.misses - misses, 0);
     // A retried send encodes again and finds it again, until the transaction is over.
     await produce(batch);
-    assert.equal(gzipAhead.hits - hits, 2);
+    assert.equal(encodeAhead.hits - hits, 2);
     release();
-    assert.equal(gzipAhead.held, 0);
+    assert.equal(encodeAhead.held, 0);
     await produce(batch);
-    assert.equal(gzipAhead.misses - misses, 1);
+    assert.equal(encodeAhead.misses - misses, 1);
     // The gzip member inside the request decompresses to the records kafkajs built.
     const records = encodeRecords(batch) as Buffer;
     const start = encoded.indexOf(Buffer.from([0x1f, 0x8b]));
@@ -93,23 +99,61 @@ describe("gzip ahead", () => {
     const unstamped = messages(10, "1764230400000").map(({ timestamp: _, ...rest }) => rest);
     for (const batch of [mixed, headed, unstamped]) {
       assert.equal(encodeRecords(batch), undefined);
-      const release = gzipAhead.prepare(batch);
-      assert.equal(gzipAhead.held, 0);
+      const release = encodeAhead.prepare(batch);
+      assert.equal(encodeAhead.held, 0);
       release();
     }
-    const misses = gzipAhead.misses;
+    const misses = encodeAhead.misses;
     await produce(mixed);
-    assert.equal(gzipAhead.misses - misses, 1);
+    assert.equal(encodeAhead.misses - misses, 1);
+  });
+
+  test("kafkajs' produce request takes the prepared records: the same request bytes, gzip or none", async () => {
+    assert.equal(recordsAheadInstalled, true);
+    for (const compression of [CompressionTypes.GZIP, CompressionTypes.None]) {
+      const batch = messages(150, "1764230400000");
+      // The same messages, never prepared: kafkajs encodes each record itself.
+      const plain = batch.map((message) => ({ ...message }));
+      const release = encodeAhead.prepare(batch);
+      const [hits, misses] = [encodeAhead.recordHits, encodeAhead.recordMisses];
+      const prepared = await produce(batch, compression);
+      assert.equal(encodeAhead.recordHits - hits, 150);
+      assert.equal(encodeAhead.recordMisses - misses, 0);
+      release();
+      const own = await produce(plain, compression);
+      assert.equal(encodeAhead.recordHits - hits, 150);
+      assert.ok(prepared.equals(own), `compression ${compression}: request bytes differ`);
+    }
+  });
+
+  test("a prepared message kafkajs sees in another place, or after the transaction, is encoded by kafkajs", async () => {
+    const batch = messages(30, "1764230400000");
+    const release = encodeAhead.prepare(batch);
+    const plain = batch.map((message) => ({ ...message }));
+    // Another order: each message at an offset delta it was not prepared for.
+    const reversed = [...batch].reverse();
+    const [hits, misses] = [encodeAhead.recordHits, encodeAhead.recordMisses];
+    const shifted = await produce(reversed, CompressionTypes.None);
+    assert.equal(encodeAhead.recordHits - hits, 0);
+    assert.equal(encodeAhead.recordMisses - misses, 30);
+    assert.ok(shifted.equals(await produce([...plain].reverse(), CompressionTypes.None)));
+    release();
+    await produce(batch, CompressionTypes.None);
+    assert.equal(encodeAhead.recordHits - hits, 0);
   });
 
   test("bytes changed after prepare miss it and are gzipped as they are", async () => {
     const batch = messages(20, "1764230400000");
-    const release = gzipAhead.prepare(batch);
+    const release = encodeAhead.prepare(batch);
+    // A copy keeps the prepared records with it; the key it now has is not theirs.
     batch[0] = { ...(batch[0] as Message), key: "another" };
-    const [hits, misses] = [gzipAhead.hits, gzipAhead.misses];
-    await produce(batch);
-    assert.equal(gzipAhead.hits - hits, 0);
-    assert.equal(gzipAhead.misses - misses, 1);
+    const plain = batch.map((message) => ({ ...message }));
+    const [hits, misses, recordMisses] = [encodeAhead.hits, encodeAhead.misses, encodeAhead.recordMisses];
+    const encoded = await produce(batch);
+    assert.equal(encodeAhead.hits - hits, 0);
+    assert.equal(encodeAhead.misses - misses, 1);
+    assert.equal(encodeAhead.recordMisses - recordMisses, 1);
     release();
+    assert.ok(encoded.equals(await produce(plain)));
   });
 });
