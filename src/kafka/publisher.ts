@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import {
+import kafkajs, {
   CompressionTypes,
   type Kafka,
   type Message,
@@ -82,7 +82,7 @@ export class TransactionalPublisher {
     private readonly producer: Producer,
     private readonly options: PublisherOptions,
     readonly tracker: StateTracker,
-    private readonly partitions: PartitionCounts,
+    private readonly layout: TopicLayout,
   ) {}
 
   static async open(options: PublisherOptions): Promise<TransactionalPublisher> {
@@ -117,12 +117,12 @@ export class TransactionalPublisher {
         timeoutMs: options.restoreTimeoutMs ?? 120_000,
         logger: options.logger,
       });
-      const partitions = await partitionCounts(options.kafka, [
+      const layout = await topicLayout(options.kafka, [
         options.topics.data,
         options.topics.dlq,
         options.topics.state,
       ]);
-      return new TransactionalPublisher(producer, options, tracker, partitions);
+      return new TransactionalPublisher(producer, options, tracker, layout);
     } catch (error) {
       await producer.disconnect().catch(() => undefined);
       throw error;
@@ -136,10 +136,7 @@ export class TransactionalPublisher {
    */
   prepare(data: Message[], dlq: Message[]): PreparedSends {
     const { topics } = this.options;
-    return this.prepareSends([
-      ...byPartition(topics.data, data, this.partitions),
-      ...byPartition(topics.dlq, dlq, this.partitions),
-    ]);
+    return this.prepareSends([...this.byPartition(topics.data, data), ...this.byPartition(topics.dlq, dlq)]);
   }
 
   /**
@@ -149,7 +146,7 @@ export class TransactionalPublisher {
   async commit(batch: Batch, prepared?: PreparedSends): Promise<void> {
     const { topics, compression, metrics } = this.options;
     const rows = prepared ?? this.prepare(batch.data, batch.dlq);
-    const state = this.prepareSends(byPartition(topics.state, batch.state, this.partitions));
+    const state = this.prepareSends(this.byPartition(topics.state, batch.state));
     try {
       const sends = [...rows.sends, ...state.sends];
       if (sends.length === 0) return;
@@ -171,6 +168,10 @@ export class TransactionalPublisher {
       rows.release();
       state.release();
     }
+  }
+
+  private byPartition(topic: string, messages: Message[]): { topic: string; messages: Message[] }[] {
+    return byPartition(topic, messages, this.layout.partitions, this.layout.maxBatchBytes.get(topic));
   }
 
   private prepareSends(sends: { topic: string; messages: Message[] }[]): PreparedSends {
@@ -200,22 +201,81 @@ export class TransactionalPublisher {
  * rows lost or doubled although the commit succeeds. With one partition, the one broker that
  * answered answered for everything asked. All at once: requests to different brokers travel
  * together; those to one broker take turns under kafkajs' lock on it (adding the partition to the
- * transaction, encoding, compressing, producing), which is why their gzip is made ahead
- * (encode-ahead.ts). Every send settles before a failure is thrown, so that none is still running
- * when the caller aborts.
+ * transaction, encoding, compressing, producing), which is why their records are encoded and
+ * gzipped ahead (encode-ahead.ts). A partition given in several sends (see `byPartition`) gets
+ * them one after the other, in order. Every send settles before a failure is thrown, so that none
+ * is still running when the caller aborts.
  */
 export async function sendEachPartition(
   transaction: Pick<Transaction, "send">,
   sends: readonly { topic: string; messages: Message[] }[],
   compression: CompressionTypes,
 ): Promise<void> {
+  const byTopicPartition = new Map<string, { topic: string; messages: Message[] }[]>();
+  for (const send of sends) {
+    const name = `${send.topic}[${send.messages[0]?.partition}]`;
+    const list = byTopicPartition.get(name);
+    if (list) list.push(send);
+    else byTopicPartition.set(name, [send]);
+  }
   const outcomes = await Promise.allSettled(
-    sends.map(({ topic, messages }) => transaction.send({ topic, messages, acks: -1, compression })),
+    [...byTopicPartition.values()].map(async (inOrder) => {
+      for (const { topic, messages } of inOrder) {
+        await transaction.send({ topic, messages, acks: -1, compression });
+      }
+    }),
   );
   for (const outcome of outcomes) if (outcome.status === "rejected") throw outcome.reason;
 }
 
 export type PartitionCounts = ReadonlyMap<string, number>;
+
+/** What the publisher needs to know of its topics. */
+export interface TopicLayout {
+  partitions: PartitionCounts;
+  /**
+   * Per topic, the most bytes of records (uncompressed: gzip can only shrink them, give or take a
+   * few bytes) one record batch may hold so that the broker takes it (the topic's
+   * `max.message.bytes`, less room for the batch's own header).
+   */
+  maxBatchBytes: ReadonlyMap<string, number>;
+}
+
+/** The broker's default `message.max.bytes` (1 MiB and the 12 bytes of a batch's offset and size). */
+const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+/** Room left under the topic's limit: the batch header (61 bytes), gzip's framing, and margin. */
+const BATCH_HEADROOM_BYTES = 4_096;
+
+export async function topicLayout(kafka: Kafka, topics: string[]): Promise<TopicLayout> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const metadata = await admin.fetchTopicMetadata({ topics });
+    const configs = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({
+        // A named import of ConfigResourceTypes fails: Node cannot see it among kafkajs' CommonJS exports.
+        type: kafkajs.ConfigResourceTypes.TOPIC,
+        name,
+        configNames: ["max.message.bytes"],
+      })),
+    });
+    const maxBatchBytes = new Map<string, number>();
+    for (const topic of topics) {
+      const resource = configs.resources.find((r) => r.resourceName === topic);
+      const entry = resource?.configEntries.find((e) => e.configName === "max.message.bytes");
+      const limit = Number(entry?.configValue ?? DEFAULT_MAX_MESSAGE_BYTES);
+      const usable = Number.isFinite(limit) && limit > 0 ? limit : DEFAULT_MAX_MESSAGE_BYTES;
+      maxBatchBytes.set(topic, Math.max(1, usable - BATCH_HEADROOM_BYTES));
+    }
+    return {
+      partitions: new Map(metadata.topics.map((topic) => [topic.name, topic.partitions.length])),
+      maxBatchBytes,
+    };
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 export async function partitionCounts(kafka: Kafka, topics: string[]): Promise<PartitionCounts> {
   const admin = kafka.admin();
@@ -231,12 +291,16 @@ export async function partitionCounts(kafka: Kafka, topics: string[]): Promise<P
 /**
  * A topic's messages grouped by the partition Kafka's default partitioner gives their keys (murmur2,
  * as Java clients: the same id lands on the same partition whoever writes it), each carrying it, in
- * their order. Every message here has a key.
+ * their order. Every message here has a key. kafkajs makes a partition's messages in one send one
+ * record batch, and the broker refuses a batch over the topic's `max.message.bytes` (a refusal no
+ * retry cures): a partition whose records would exceed `maxBatchBytes` is given in several sends,
+ * in order (a whole batch of dead letters, or a topic of one partition).
  */
 export function byPartition(
   topic: string,
   messages: Message[],
   partitions: PartitionCounts,
+  maxBatchBytes = Number.POSITIVE_INFINITY,
 ): { topic: string; messages: Message[] }[] {
   if (messages.length === 0) return [];
   const count = partitions.get(topic);
@@ -254,7 +318,43 @@ export function byPartition(
   }
   return [...groups.entries()]
     .sort((a, b) => a[0] - b[0])
-    .map(([, grouped]) => ({ topic, messages: grouped }));
+    .flatMap(([, grouped]) =>
+      splitByBytes(grouped, maxBatchBytes).map((chunk) => ({ topic, messages: chunk })),
+    );
+}
+
+/** Consecutive runs of `messages` whose records take at most `maxBytes` each (one message at least). */
+function splitByBytes(messages: Message[], maxBytes: number): Message[][] {
+  if (maxBytes === Number.POSITIVE_INFINITY) return [messages];
+  const chunks: Message[][] = [];
+  let chunk: Message[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = recordBytesAtMost(message);
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(message);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/** An upper bound of a message's record size: its bytes, and 5-byte varints for every length. */
+function recordBytesAtMost(message: Message): number {
+  let size = 32 + byteLength(message.key) + byteLength(message.value);
+  for (const [key, value] of Object.entries(message.headers ?? {})) {
+    for (const one of Array.isArray(value) ? value : [value]) size += 10 + byteLength(key) + byteLength(one);
+  }
+  return size;
+}
+
+function byteLength(value: Buffer | string | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === "string" ? Buffer.byteLength(value) : value.length;
 }
 
 /** kafkajs nests the broker's error in retry wrappers: look through the chain for its type. */

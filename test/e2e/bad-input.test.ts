@@ -85,6 +85,51 @@ describe("bad input: lost nowhere, explained everywhere", () => {
     );
   });
 
+  test("dead letters beyond the DLQ topic's max.message.bytes in one batch: sent in record batches the broker takes, none lost", async (t) => {
+    const now = Date.now();
+    const sim = await startGraphSimulator({
+      seed: 29,
+      clientSecret: "simulator-secret",
+      dataStart: new Date(now - 2 * DAY),
+      dataEnd: new Date(now - 60_000),
+      callsPerHour: 60,
+      faults: { malformedRowRate: 1 },
+    });
+    t.after(() => sim.close());
+    const env = connectorEnv(sim, stack, {
+      CONNECTOR_START: new Date(now - 2 * DAY).toISOString(),
+      POLL_INTERVAL: "1s",
+      LOOKBACK: "1h",
+    });
+    // A day's dead letters (~1,400, over 1 MB of JSON) go in one transaction; gzipped in one record
+    // batch they would be several times this topic's limit, and the broker would refuse every retry.
+    const dlqTopic = `${env.KAFKA_TOPIC}.dlq`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [
+        { topic: dlqTopic, numPartitions: 1, configEntries: [{ name: "max.message.bytes", value: "65536" }] },
+      ],
+      waitForLeaders: true,
+    });
+    await admin.disconnect();
+    const app = createTestApp(sim, env);
+    t.after(() => app.close());
+    await runUntil(app, "the present", () => (app.connector.stats.watermark?.getTime() ?? 0) > now, 60_000);
+
+    const codec = createRowCodec();
+    const truth = sim.visibleRows(undefined, undefined, "v1.0");
+    const bad = truth.filter((row) => !codec.encode(row as Record<string, unknown>).ok);
+    assert.ok(bad.length > 2_000, `every row should be bad, got ${bad.length} of ${truth.length}`);
+    const dlq = await consumeAll(kafka, dlqTopic, { expected: bad.length, settleMs: 1500 });
+    assert.equal(dlq.length, bad.length, "each bad row once in the DLQ");
+    const bytes = dlq.reduce((sum, m) => sum + (m.value?.length ?? 0), 0);
+    assert.ok(
+      bytes > 2 * 1024 * 1024,
+      `the dead letters should outweigh the limit many times: ${bytes} bytes`,
+    );
+  });
+
   test("an app without CallRecords.Read.All: the connector stops with one clear error naming the permission", async (t) => {
     const sim = await startGraphSimulator({
       clientSecret: "simulator-secret",

@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { CompressionTypes, type Message } from "kafkajs";
+import { byPartition, sendEachPartition } from "../../../src/kafka/publisher.js";
+
+const counts = new Map([
+  ["data", 4],
+  ["data.dlq", 1],
+]);
+
+function letters(count: number, valueBytes: number): Message[] {
+  return Array.from({ length: count }, (_, i) => ({
+    key: `row-${i}`,
+    value: Buffer.alloc(valueBytes, i % 256),
+    headers: { "pstn.reason": `duration: expected an integer (${i})` },
+  }));
+}
+
+describe("byPartition", () => {
+  test("without a byte limit: one send per partition, in partition order, messages in their order", () => {
+    const messages = letters(100, 10);
+    const sends = byPartition("data", messages, counts);
+    assert.ok(sends.length > 1 && sends.length <= 4);
+    const partitions = sends.map((s) => s.messages[0]?.partition as number);
+    assert.deepEqual(
+      partitions,
+      [...partitions].sort((a, b) => a - b),
+    );
+    for (const send of sends) {
+      assert.ok(send.messages.every((m) => m.partition === send.messages[0]?.partition));
+      const order = send.messages.map((m) => messages.indexOf(m));
+      assert.deepEqual(
+        order,
+        [...order].sort((a, b) => a - b),
+      );
+    }
+    assert.equal(
+      sends.reduce((n, s) => n + s.messages.length, 0),
+      100,
+    );
+  });
+
+  test("a partition's records over the limit: consecutive sends, each under it, none lost, order kept", () => {
+    const messages = letters(500, 1_000);
+    const sends = byPartition("data.dlq", messages, counts, 20_000);
+    assert.ok(sends.length >= 25, `500 KB of letters in sends of 20 KB at most: ${sends.length}`);
+    for (const send of sends) {
+      const bytes = send.messages.reduce((n, m) => n + (m.value as Buffer).length, 0);
+      assert.ok(bytes <= 20_000, `a send of ${bytes} bytes of values`);
+    }
+    assert.deepEqual(
+      sends.flatMap((s) => s.messages),
+      messages,
+    );
+  });
+
+  test("a message larger than the limit goes alone (the broker's answer is then the error to see)", () => {
+    const messages = [...letters(2, 100), ...letters(1, 50_000), ...letters(2, 100)];
+    const sends = byPartition("data.dlq", messages, counts, 20_000);
+    assert.deepEqual(
+      sends.map((s) => s.messages.length),
+      [2, 1, 2],
+    );
+  });
+});
+
+describe("sendEachPartition", () => {
+  test("partitions at once; a partition's sends one after the other, in order; a failure after all settle", async () => {
+    const sends = byPartition("data.dlq", letters(60, 1_000), counts, 20_000);
+    sends.push(...byPartition("data", letters(8, 10), counts));
+    const started: string[] = [];
+    const finished: string[] = [];
+    let inFlightDlq = 0;
+    let maxInFlightDlq = 0;
+    const transaction = {
+      send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
+        const name = `${topic}:${String(messages[0]?.key)}`;
+        started.push(name);
+        if (topic === "data.dlq") maxInFlightDlq = Math.max(maxInFlightDlq, ++inFlightDlq);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        if (topic === "data.dlq") inFlightDlq--;
+        finished.push(name);
+        return [];
+      },
+    };
+    await sendEachPartition(transaction, sends, CompressionTypes.GZIP);
+    assert.equal(maxInFlightDlq, 1, "one send of a partition at a time");
+    const dlqOrder = finished.filter((n) => n.startsWith("data.dlq:"));
+    assert.deepEqual(
+      dlqOrder,
+      sends.filter((s) => s.topic === "data.dlq").map((s) => `data.dlq:${String(s.messages[0]?.key)}`),
+    );
+    const dataSends = sends.filter((s) => s.topic === "data").length;
+    assert.equal(
+      started.slice(0, dataSends + 1).filter((n) => n.startsWith("data:")).length,
+      dataSends,
+      "every data partition starts with the first dead-letter send",
+    );
+
+    let calls = 0;
+    const failing = {
+      send: async () => {
+        calls++;
+        if (calls === 1) throw new Error("broker refused");
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return [];
+      },
+    };
+    await assert.rejects(sendEachPartition(failing, sends, CompressionTypes.GZIP), /broker refused/);
+  });
+});
