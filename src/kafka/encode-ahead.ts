@@ -11,11 +11,10 @@
  *   prepared record as it is when it is asked for the very message (same key and value objects, no
  *   headers) at the offset delta it was prepared for, with a timestamp delta of 0.
  * - Gzip: through kafkajs' codec registry. When kafkajs asks to compress bytes equal to those
- *   prepared (same length and SHA-256), it gets that gzip; any other bytes (another producer in
+ *   prepared (compared byte for byte), it gets that gzip; any other bytes (another producer in
  *   the process, a message this cannot predict) are gzipped then, as kafkajs' own codec does.
  * Either way what is sent is exactly what kafkajs would have built and compressed itself.
  */
-import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { promisify } from "node:util";
 import zlib from "node:zlib";
@@ -24,8 +23,9 @@ import kafkajs, { CompressionTypes, type Message } from "kafkajs";
 const gzip = promisify(zlib.gzip);
 const unzip = promisify(zlib.unzip);
 
-interface Prepared {
-  digest: Buffer;
+/** A prepared batch's gzip under way. */
+interface PreparedGzip {
+  batch: PreparedRecords;
   compressed: Promise<Buffer>;
 }
 
@@ -51,10 +51,6 @@ interface RecordArgs extends PreparedMessage {
   timestampDelta?: number;
 }
 
-function sha256(bytes: Buffer): Buffer {
-  return createHash("sha256").update(bytes).digest();
-}
-
 /** kafkajs' codec interface: `compress` gets its Encoder, of which only `buffer` is read. */
 interface Codec {
   compress(encoder: { buffer: Buffer }): Promise<Buffer>;
@@ -62,7 +58,7 @@ interface Codec {
 }
 
 export class EncodeAhead implements Codec {
-  private readonly byLength = new Map<number, Prepared[]>();
+  private readonly byLength = new Map<number, PreparedGzip[]>();
   /** Settles when the last gzip prepared is done. */
   private queue: Promise<void> = Promise.resolve();
   /** Compressions served from a gzip made ahead, and made on demand (process-wide). */
@@ -99,7 +95,7 @@ export class EncodeAhead implements Codec {
     );
     // Observed when kafkajs asks for it; a failure then surfaces there.
     compressed.catch(() => undefined);
-    const gzipped: Prepared = { digest: sha256(records), compressed };
+    const gzipped: PreparedGzip = { batch: prepared, compressed };
     const list = this.byLength.get(records.length);
     if (list) list.push(gzipped);
     else this.byLength.set(records.length, [gzipped]);
@@ -150,11 +146,10 @@ export class EncodeAhead implements Codec {
     const bytes = encoder.buffer;
     const list = this.byLength.get(bytes.length);
     if (list) {
-      const digest = sha256(bytes);
-      for (const prepared of list) {
-        if (prepared.digest.equals(digest)) {
+      for (const gzipped of list) {
+        if (gzipped.batch.records?.equals(bytes)) {
           this.hits++;
-          return await prepared.compressed;
+          return await gzipped.compressed;
         }
       }
     }
