@@ -23,27 +23,27 @@ import kafkajs, { CompressionTypes, type Message } from "kafkajs";
 const gzip = promisify(zlib.gzip);
 const unzip = promisify(zlib.unzip);
 
-/** A prepared batch's gzip under way. */
-interface PreparedGzip {
-  batch: PreparedRecords;
-  compressed: Promise<Buffer>;
-}
-
 /**
- * A prepared batch's records, for kafkajs' record encoder (see `installEncodeAhead`): record i is
- * `records[starts[i] .. starts[i + 1]]`, the encoding of the message whose key and value are
- * `keys[i]` and `values[i]` at offset delta i. Emptied when the transaction is over.
+ * A partition's batch as `prepare` took it. Its records are encoded when the queue reaches it or
+ * when kafkajs first asks for one of them, whichever comes first, then gzipped; record i is
+ * `records[starts[i] .. starts[i + 1]]`, the encoding of the message whose key and value were
+ * `keys[i]` and `values[i]` at offset delta i.
  */
-interface PreparedRecords {
-  records: Buffer | undefined;
-  starts: Uint32Array;
+interface PreparedBatch {
+  /** The messages' keys and values when prepared: what the records encode. */
   keys: Message["key"][];
   values: Message["value"][];
+  encoded: boolean;
+  /** Once encoded, until released. */
+  records: Buffer | undefined;
+  starts: Uint32Array | undefined;
+  compressed: Promise<Buffer> | undefined;
+  released: boolean;
 }
 
 /** On each prepared message: its batch's records (copied by kafkajs' `{ ...message }` with it). */
 const PREPARED_RECORDS = Symbol("pstn.preparedRecords");
-type PreparedMessage = Message & { [PREPARED_RECORDS]?: PreparedRecords };
+type PreparedMessage = Message & { [PREPARED_RECORDS]?: PreparedBatch };
 
 /** What kafkajs' Record v0 is called with: a message spread with its deltas. */
 interface RecordArgs extends PreparedMessage {
@@ -58,8 +58,10 @@ interface Codec {
 }
 
 export class EncodeAhead implements Codec {
-  private readonly byLength = new Map<number, PreparedGzip[]>();
-  /** Settles when the last gzip prepared is done. */
+  /** Encoded batches not released yet, by the length of their records (what kafkajs compresses). */
+  private readonly byLength = new Map<number, PreparedBatch[]>();
+  private readonly pending = new Set<PreparedBatch>();
+  /** Settles when the last batch prepared is gzipped. */
   private queue: Promise<void> = Promise.resolve();
   /** Compressions served from a gzip made ahead, and made on demand (process-wide). */
   hits = 0;
@@ -69,51 +71,40 @@ export class EncodeAhead implements Codec {
   recordMisses = 0;
 
   /**
-   * Encodes the records of `messages`, sent as one partition's batch, and starts their gzip; each
-   * message must carry the same `timestamp` and no headers (else nothing is prepared). Call the
-   * returned function once the transaction is over, committed or not: a retried send finds the
-   * records and the gzip until then.
+   * Takes `messages`, sent as one partition's batch, to encode their records and gzip them before
+   * kafkajs asks; each message must carry the same `timestamp` and no headers (else nothing is
+   * prepared). Call the returned function once the transaction is over, committed or not: a
+   * retried send finds the records and the gzip until then.
    */
   prepare(messages: readonly Message[]): () => void {
-    const encoded = encodeRecordsWithStarts(messages);
-    if (encoded === undefined) return () => undefined;
-    const { records, starts } = encoded;
-    const prepared: PreparedRecords = {
-      records,
-      starts,
+    if (!predictable(messages)) return () => undefined;
+    const batch: PreparedBatch = {
       keys: messages.map((message) => message.key),
       values: messages.map((message) => message.value),
+      encoded: false,
+      records: undefined,
+      starts: undefined,
+      compressed: undefined,
+      released: false,
     };
-    for (const message of messages) (message as PreparedMessage)[PREPARED_RECORDS] = prepared;
-    // One gzip at a time, in the order kafkajs will ask for them: all of a batch's at once took
-    // both cores from the transaction in flight, and the memory benchmark's RSS max was 194.8 MB
-    // with them against 190.8 MB one at a time (same throughput).
-    const compressed = this.queue.then(() => gzip(records));
-    this.queue = compressed.then(
-      () => undefined,
-      () => undefined,
-    );
-    // Observed when kafkajs asks for it; a failure then surfaces there.
-    compressed.catch(() => undefined);
-    const gzipped: PreparedGzip = { batch: prepared, compressed };
-    const list = this.byLength.get(records.length);
-    if (list) list.push(gzipped);
-    else this.byLength.set(records.length, [gzipped]);
-    return () => {
-      prepared.records = undefined;
-      const held = this.byLength.get(records.length);
-      if (!held) return;
-      const at = held.indexOf(gzipped);
-      if (at >= 0) held.splice(at, 1);
-      if (held.length === 0) this.byLength.delete(records.length);
-    };
+    for (const message of messages) (message as PreparedMessage)[PREPARED_RECORDS] = batch;
+    this.pending.add(batch);
+    // Each batch in a turn of the event loop of its own, so that kafkajs' answers for the
+    // transaction in flight are not kept waiting behind a whole transaction's encoding; and one
+    // gzip at a time, in the order kafkajs will ask for them: all of a batch's at once took both
+    // cores from the transaction in flight, and the memory benchmark's RSS max was 194.8 MB with
+    // them against 190.8 MB one at a time (same throughput).
+    this.queue = this.queue.then(async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (batch.released) return;
+      await this.gzipOf(batch)?.catch(() => undefined);
+    });
+    return () => this.release(batch);
   }
 
-  /** How many prepared gzips are held (released ones are not). */
+  /** How many prepared batches are held (released ones are not). */
   get held(): number {
-    let count = 0;
-    for (const list of this.byLength.values()) count += list.length;
-    return count;
+    return this.pending.size;
   }
 
   /**
@@ -122,12 +113,14 @@ export class EncodeAhead implements Codec {
    * Returned in the shape of kafkajs' Encoder that its record batch reads (`buf`, `buffer`).
    */
   preparedRecord(args: RecordArgs): { buf: Buffer; buffer: Buffer } | undefined {
-    const prepared = args[PREPARED_RECORDS];
-    if (prepared === undefined) return undefined;
-    const { records, starts, keys, values } = prepared;
+    const batch = args[PREPARED_RECORDS];
+    if (batch === undefined) return undefined;
     const at = args.offsetDelta ?? 0;
+    const records = this.recordsOf(batch);
+    const { starts, keys, values } = batch;
     if (
       records === undefined ||
+      starts === undefined ||
       args.timestampDelta !== 0 ||
       at >= keys.length ||
       keys[at] !== args.key ||
@@ -146,15 +139,55 @@ export class EncodeAhead implements Codec {
     const bytes = encoder.buffer;
     const list = this.byLength.get(bytes.length);
     if (list) {
-      for (const gzipped of list) {
-        if (gzipped.batch.records?.equals(bytes)) {
+      for (const batch of list) {
+        if (batch.records?.equals(bytes)) {
           this.hits++;
-          return await gzipped.compressed;
+          return await (this.gzipOf(batch) as Promise<Buffer>);
         }
       }
     }
     this.misses++;
     return await gzip(bytes);
+  }
+
+  /** The batch's records, encoded now if they were not yet; undefined once released. */
+  private recordsOf(batch: PreparedBatch): Buffer | undefined {
+    if (!batch.encoded && !batch.released) {
+      const { records, starts } = encodeRecordsOf(batch.keys, batch.values);
+      batch.encoded = true;
+      batch.records = records;
+      batch.starts = starts;
+      const list = this.byLength.get(records.length);
+      if (list) list.push(batch);
+      else this.byLength.set(records.length, [batch]);
+    }
+    return batch.records;
+  }
+
+  /** The gzip of the batch's records, started now if it was not yet. */
+  private gzipOf(batch: PreparedBatch): Promise<Buffer> | undefined {
+    const records = this.recordsOf(batch);
+    if (records === undefined) return undefined;
+    if (batch.compressed === undefined) {
+      batch.compressed = gzip(records);
+      // Observed when kafkajs asks for it; a failure then surfaces there.
+      batch.compressed.catch(() => undefined);
+    }
+    return batch.compressed;
+  }
+
+  private release(batch: PreparedBatch): void {
+    if (batch.released) return;
+    batch.released = true;
+    this.pending.delete(batch);
+    const records = batch.records;
+    batch.records = undefined;
+    if (records === undefined) return;
+    const list = this.byLength.get(records.length);
+    if (!list) return;
+    const at = list.indexOf(batch);
+    if (at >= 0) list.splice(at, 1);
+    if (list.length === 0) this.byLength.delete(records.length);
   }
 
   async decompress(buffer: Buffer): Promise<Buffer> {
@@ -198,6 +231,17 @@ function installRecordsAhead(): boolean {
   return true;
 }
 
+/** Every message with the first one's timestamp and no headers: records `encodeRecords` can write. */
+function predictable(messages: readonly Message[]): boolean {
+  const timestamp = messages[0]?.timestamp;
+  if (timestamp === undefined || timestamp === null) return false;
+  for (const message of messages) {
+    if (message.timestamp !== timestamp) return false;
+    if (message.headers !== undefined && Object.keys(message.headers).length > 0) return false;
+  }
+  return true;
+}
+
 /**
  * The records section kafkajs (RecordBatch v0, Record v0) writes for `messages` as one batch: per
  * record its length, attributes 0, timestamp delta, offset delta, key, value and header count, in
@@ -207,25 +251,31 @@ function installRecordsAhead(): boolean {
  * given as text are written as UTF-8, as kafkajs writes them.
  */
 export function encodeRecords(messages: readonly Message[]): Buffer | undefined {
-  return encodeRecordsWithStarts(messages)?.records;
+  if (!predictable(messages)) return undefined;
+  return encodeRecordsOf(
+    messages.map((message) => message.key),
+    messages.map((message) => message.value),
+  ).records;
 }
 
-/** `encodeRecords`, and where each record starts (one more entry: where the last ends). */
-function encodeRecordsWithStarts(
-  messages: readonly Message[],
-): { records: Buffer; starts: Uint32Array } | undefined {
-  const timestamp = messages[0]?.timestamp;
-  if (timestamp === undefined || timestamp === null) return undefined;
+/**
+ * The records of messages with these keys and values (timestamp delta 0, no headers), and where
+ * each record starts (one more entry: where the last ends).
+ */
+function encodeRecordsOf(
+  messageKeys: readonly Message["key"][],
+  messageValues: readonly Message["value"][],
+): { records: Buffer; starts: Uint32Array } {
+  const count = messageKeys.length;
   let size = 0;
-  const keys: (Buffer | null)[] = new Array(messages.length);
-  const values: (Buffer | null)[] = new Array(messages.length);
-  const bodies = new Uint32Array(messages.length);
-  for (let i = 0; i < messages.length; i++) {
-    const message = messages[i] as Message;
-    if (message.timestamp !== timestamp) return undefined;
-    if (message.headers !== undefined && Object.keys(message.headers).length > 0) return undefined;
-    const value = message.value === null || message.value === undefined ? null : bytesOf(message.value);
-    const key = message.key === null || message.key === undefined ? null : bytesOf(message.key);
+  const keys: (Buffer | null)[] = new Array(count);
+  const values: (Buffer | null)[] = new Array(count);
+  const bodies = new Uint32Array(count);
+  for (let i = 0; i < count; i++) {
+    const rawKey = messageKeys[i];
+    const rawValue = messageValues[i];
+    const key = rawKey === null || rawKey === undefined ? null : bytesOf(rawKey);
+    const value = rawValue === null || rawValue === undefined ? null : bytesOf(rawValue);
     keys[i] = key;
     values[i] = value;
     const body = bodySize(i, key, value);
@@ -233,9 +283,9 @@ function encodeRecordsWithStarts(
     size += varIntSize(body) + body;
   }
   const out = Buffer.allocUnsafe(size);
-  const starts = new Uint32Array(messages.length + 1);
+  const starts = new Uint32Array(count + 1);
   let at = 0;
-  for (let i = 0; i < messages.length; i++) {
+  for (let i = 0; i < count; i++) {
     starts[i] = at;
     const key = keys[i] as Buffer | null;
     const value = values[i] as Buffer | null;
@@ -247,7 +297,7 @@ function encodeRecordsWithStarts(
     at = writeBytes(out, at, value);
     out[at++] = 0; // no headers: a varint 0
   }
-  starts[messages.length] = at;
+  starts[count] = at;
   return { records: out, starts };
 }
 

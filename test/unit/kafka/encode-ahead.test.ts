@@ -126,6 +126,41 @@ describe("gzip ahead", () => {
     }
   });
 
+  test("batches are encoded and gzipped in the queue's own turns, or at once when kafkajs asks first", async () => {
+    const early = messages(40, "1764230400000");
+    const late = messages(40, "1764230400000");
+    const releaseEarly = encodeAhead.prepare(early);
+    const releaseLate = encodeAhead.prepare(late);
+    // kafkajs asks for the second batch before the queue reached either.
+    const [hits, recordHits] = [encodeAhead.hits, encodeAhead.recordHits];
+    const lateRequest = await produce(late);
+    assert.equal(encodeAhead.recordHits - recordHits, 40);
+    assert.equal(encodeAhead.hits - hits, 1);
+    // The queue then gzips the first in its turn; kafkajs finds it done.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const earlyRequest = await produce(early);
+    assert.equal(encodeAhead.recordHits - recordHits, 80);
+    assert.equal(encodeAhead.hits - hits, 2);
+    releaseEarly();
+    releaseLate();
+    assert.equal(encodeAhead.held, 0);
+    // Byte for byte what kafkajs builds and gzips by itself.
+    const plainEarly = early.map(({ key, value, timestamp, partition }) => ({
+      key,
+      value,
+      timestamp,
+      partition,
+    }));
+    const plainLate = late.map(({ key, value, timestamp, partition }) => ({
+      key,
+      value,
+      timestamp,
+      partition,
+    }));
+    assert.ok(earlyRequest.equals(await produce(plainEarly)));
+    assert.ok(lateRequest.equals(await produce(plainLate)));
+  });
+
   test("a prepared message kafkajs sees in another place, or after the transaction, is encoded by kafkajs", async () => {
     const batch = messages(30, "1764230400000");
     const release = encodeAhead.prepare(batch);
