@@ -117,11 +117,11 @@ export class TransactionalPublisher {
         timeoutMs: options.restoreTimeoutMs ?? 120_000,
         logger: options.logger,
       });
-      const layout = await topicLayout(options.kafka, [
-        options.topics.data,
-        options.topics.dlq,
-        options.topics.state,
-      ]);
+      const layout = await topicLayout(
+        options.kafka,
+        [options.topics.data, options.topics.dlq, options.topics.state],
+        options.logger,
+      );
       return new TransactionalPublisher(producer, options, tracker, layout);
     } catch (error) {
       await producer.disconnect().catch(() => undefined);
@@ -246,20 +246,37 @@ const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 /** Room left under the topic's limit: the batch header (61 bytes), gzip's framing, and margin. */
 const BATCH_HEADROOM_BYTES = 4_096;
 
-export async function topicLayout(kafka: Kafka, topics: string[]): Promise<TopicLayout> {
+/**
+ * The topics' partition counts and batch limits. A principal without DescribeConfigs on the topics
+ * gets the broker's default limit (and a warning): the connector runs as before.
+ */
+export async function topicLayout(kafka: Kafka, topics: string[], logger?: Logger): Promise<TopicLayout> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const metadata = await admin.fetchTopicMetadata({ topics });
-    const configs = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: topics.map((name) => ({
-        // A named import of ConfigResourceTypes fails: Node cannot see it among kafkajs' CommonJS exports.
-        type: kafkajs.ConfigResourceTypes.TOPIC,
-        name,
-        configNames: ["max.message.bytes"],
-      })),
-    });
+    const configs = await admin
+      .describeConfigs({
+        includeSynonyms: false,
+        resources: topics.map((name) => ({
+          // A named import of ConfigResourceTypes fails: Node cannot see it among kafkajs' CommonJS exports.
+          type: kafkajs.ConfigResourceTypes.TOPIC,
+          name,
+          configNames: ["max.message.bytes"],
+        })),
+      })
+      .catch((error: unknown) => {
+        logger?.warn(
+          { err: error, assumedMaxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES },
+          "could not read the topics' max.message.bytes (DescribeConfigs); assuming the broker default",
+        );
+        return {
+          resources: [] as {
+            resourceName: string;
+            configEntries: { configName: string; configValue: string }[];
+          }[],
+        };
+      });
     const maxBatchBytes = new Map<string, number>();
     for (const topic of topics) {
       const resource = configs.resources.find((r) => r.resourceName === topic);

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { CompressionTypes, type Message } from "kafkajs";
-import { byPartition, sendEachPartition } from "../../../src/kafka/publisher.js";
+import { CompressionTypes, type Kafka, type Message } from "kafkajs";
+import { byPartition, sendEachPartition, topicLayout } from "../../../src/kafka/publisher.js";
+import type { Logger } from "../../../src/log.js";
 
 const counts = new Map([
   ["data", 4],
@@ -107,5 +108,61 @@ describe("sendEachPartition", () => {
       },
     };
     await assert.rejects(sendEachPartition(failing, sends, CompressionTypes.GZIP), /broker refused/);
+  });
+});
+
+describe("topicLayout", () => {
+  /** An admin answering metadata, and describeConfigs with `configs` (or refusing it). */
+  function kafkaWith(configs: Record<string, string> | Error): {
+    kafka: Kafka;
+    warnings: string[];
+    logger: Logger;
+  } {
+    const admin = {
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
+        topics: topics.map((name) => ({ name, partitions: name === "data" ? [{}, {}, {}] : [{}] })),
+      }),
+      describeConfigs: async () => {
+        if (configs instanceof Error) throw configs;
+        return {
+          resources: Object.entries(configs).map(([resourceName, configValue]) => ({
+            resourceName,
+            configEntries: [{ configName: "max.message.bytes", configValue }],
+          })),
+        };
+      },
+    };
+    const warnings: string[] = [];
+    const logger = { warn: (_: unknown, message: string) => warnings.push(message) } as unknown as Logger;
+    return { kafka: { admin: () => admin } as unknown as Kafka, warnings, logger };
+  }
+
+  test("each topic's max.message.bytes, less room for the batch header", async () => {
+    const { kafka, logger } = kafkaWith({ data: "1048588", "data.dlq": "65536", "data.state": "2097152" });
+    const layout = await topicLayout(kafka, ["data", "data.dlq", "data.state"], logger);
+    assert.deepEqual(
+      [...layout.partitions],
+      [
+        ["data", 3],
+        ["data.dlq", 1],
+        ["data.state", 1],
+      ],
+    );
+    assert.equal(layout.maxBatchBytes.get("data.dlq"), 65_536 - 4_096);
+    assert.equal(layout.maxBatchBytes.get("data.state"), 2_097_152 - 4_096);
+  });
+
+  test("without DescribeConfigs on the topics: the broker default, and a warning", async () => {
+    const refused = Object.assign(new Error("Cluster authorization failed"), {
+      type: "TOPIC_AUTHORIZATION_FAILED",
+    });
+    const { kafka, warnings, logger } = kafkaWith(refused);
+    const layout = await topicLayout(kafka, ["data", "data.dlq"], logger);
+    assert.equal(layout.maxBatchBytes.get("data"), 1_048_588 - 4_096);
+    assert.equal(layout.maxBatchBytes.get("data.dlq"), 1_048_588 - 4_096);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] as string, /max\.message\.bytes/);
   });
 });
