@@ -219,10 +219,17 @@ export function installEncodeAhead(): EncodeAhead {
   return encodeAhead;
 }
 
+/** False when kafkajs' modules are not where kafkajs 2.2 has them: kafkajs then encodes records itself. */
 function installRecordsAhead(): boolean {
   const require = createRequire(import.meta.url);
-  const recordPath = require.resolve("kafkajs/src/protocol/recordBatch/record/v0/index.js");
-  const producePath = require.resolve("kafkajs/src/protocol/requests/produce/v3/request.js");
+  let recordPath: string;
+  let producePath: string;
+  try {
+    recordPath = require.resolve("kafkajs/src/protocol/recordBatch/record/v0/index.js");
+    producePath = require.resolve("kafkajs/src/protocol/requests/produce/v3/request.js");
+  } catch {
+    return false;
+  }
   if (require.cache[producePath] !== undefined) return false;
   const encodeRecord = require(recordPath) as (args: RecordArgs) => unknown;
   const cached = require.cache[recordPath];
