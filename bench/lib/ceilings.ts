@@ -8,12 +8,7 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { CompressionTypes, type Kafka, type Message } from "kafkajs";
-import {
-  byPartition,
-  partitionCounts,
-  producerConfig,
-  sendEachPartition,
-} from "../../src/kafka/publisher.js";
+import { byPartition, producerConfig, sendEachPartition, topicLayout } from "../../src/kafka/publisher.js";
 import { ensureTopics } from "../../src/kafka/topics.js";
 import { onCleanup, trackChild } from "./cleanup.js";
 import { type Endpoints, TMP_DIR, topicsOf } from "./connector.js";
@@ -77,7 +72,7 @@ export async function kafkajsCeiling(
   const producer = kafka.producer(producerConfig(transactional ? `pstn-bench:${topic}` : undefined, 60_000));
   const unregister = onCleanup(() => producer.disconnect());
   await producer.connect();
-  const counts = variant.perPartition ? await partitionCounts(kafka, [topic]) : undefined;
+  const counts = variant.perPartition ? (await topicLayout(kafka, [topic])).partitions : undefined;
   let rows = 0;
   try {
     for (const messages of batches) {

@@ -38,7 +38,7 @@ export interface Batch {
   state: Message[];
 }
 
-/** A batch's rows grouped by partition, their gzip under way (see encode-ahead.ts). */
+/** A batch's rows grouped by partition, their records being encoded and gzipped ahead (encode-ahead.ts). */
 export interface PreparedSends {
   sends: { topic: string; messages: Message[] }[];
   /** Forgets the gzips made ahead; the commit that takes the sends calls it. */
@@ -130,9 +130,10 @@ export class TransactionalPublisher {
   }
 
   /**
-   * Groups rows and dead letters by partition and, with gzip, starts compressing each partition's
-   * share now: called while the transaction before is in flight, the gzip is done or nearly done
-   * when kafkajs needs it. Stamps the messages with this moment (their CreateTime).
+   * Groups rows and dead letters by partition and, with gzip, hands each partition's share to
+   * encode-ahead: called while the transaction before is in flight, its records are encoded and
+   * gzipped, or nearly, when kafkajs needs them. Stamps the messages with this moment (their
+   * CreateTime).
    */
   prepare(data: Message[], dlq: Message[]): PreparedSends {
     const { topics } = this.options;
@@ -289,17 +290,6 @@ export async function topicLayout(kafka: Kafka, topics: string[], logger?: Logge
       partitions: new Map(metadata.topics.map((topic) => [topic.name, topic.partitions.length])),
       maxBatchBytes,
     };
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-export async function partitionCounts(kafka: Kafka, topics: string[]): Promise<PartitionCounts> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const metadata = await admin.fetchTopicMetadata({ topics });
-    return new Map(metadata.topics.map((topic) => [topic.name, topic.partitions.length]));
   } finally {
     await admin.disconnect();
   }
