@@ -415,7 +415,7 @@ class Committer {
    * transaction, with its state records.
    */
   async submit(batch: BatchBuilder, extraState: Message[], onCommitted: () => void): Promise<void> {
-    // The rows' gzip starts while the transaction before is still in flight.
+    // The rows' records are encoded and gzipped while the transaction before is still in flight.
     const settling = batch.settle().then((tally) => ({
       tally,
       prepared: this.publisher.prepare(batch.data, batch.dlq),
