@@ -8,7 +8,9 @@
 # Checked by test/ops/dockerfile.test.ts (structure, hadolint when installed, and the runtime stage's
 # files assembled without Docker and run).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS, pinned by the digest of the image index (every platform), so that a rebuild gets the
+# same base. To move on: `docker buildx imagetools inspect node:24-bookworm-slim` prints the digest.
+ARG NODE_IMAGE=node:24.18.0-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
 
 # ---- build: dev dependencies and TypeScript, never shipped -----------------------------------------
 FROM ${NODE_IMAGE} AS build

@@ -39,6 +39,8 @@ function runNodeTests(files: string[], env: NodeJS.ProcessEnv): Promise<number> 
 
 async function main(): Promise<number> {
   const asked = process.argv.slice(2);
+  // CI machines may have an older Node on PATH; the log says which one the suites run on.
+  process.stderr.write(`test/run: node ${process.version}\n`);
   for (const name of asked) {
     if (!SUITES.includes(name as Suite)) {
       process.stderr.write(`unknown suite "${name}"; choose from ${SUITES.join(", ")}\n`);

@@ -29,7 +29,17 @@ Run 'pstn-connector <command> --help' for a command's options.
 `;
 }
 
+/** Node 24 LTS is the runtime supported and tested; Node 20 is past its end of life. */
+const MIN_NODE_MAJOR = 24;
+
 async function main(argv: string[]): Promise<number> {
+  const major = Number(process.versions.node.split(".")[0]);
+  if (major < MIN_NODE_MAJOR) {
+    process.stderr.write(
+      `pstn-connector: needs Node.js ${MIN_NODE_MAJOR} or newer, this is ${process.version}; from a clone, \`npm ci\` installs it and \`npx pstn-connector\` uses it\n`,
+    );
+    return 1;
+  }
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(usage());

@@ -89,14 +89,14 @@ describe("Dockerfile", () => {
     (stage?.instructions ?? []).filter((i) => i.keyword === keyword);
   const last = (stage: Stage | undefined, keyword: string) => all(stage, keyword).at(-1)?.args;
 
-  test("two stages on Node 20 slim: build, then runtime", () => {
+  test("two stages on Node 24 slim, pinned by digest: build, then runtime", () => {
     assert.equal(stages.length, 2);
     assert.ok(build, "a stage named build");
     assert.equal(runtime?.name, "runtime");
     const nodeImage = args
       .find((a) => a.keyword === "ARG" && a.args.startsWith("NODE_IMAGE="))
       ?.args.split("=")[1];
-    assert.match(nodeImage ?? "", /^node:20(\.\d+)*-(bookworm-)?slim$/);
+    assert.match(nodeImage ?? "", /^node:24(\.\d+)*-(bookworm-)?slim@sha256:[0-9a-f]{64}$/);
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own variable syntax
     for (const stage of stages) assert.equal(stage.from, "${NODE_IMAGE}");
   });
