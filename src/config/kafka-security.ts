@@ -152,7 +152,7 @@ function validateOAuthBearer(
   const url =
     urlText === undefined
       ? undefined
-      : read.parse("KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL", urlText, (text) => baseUrlOrAsIs(text));
+      : read.parse("KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL", urlText, tokenEndpointUrl);
   if (urlText !== undefined && url === undefined) ok = false;
   const entra = urlText === undefined;
 
@@ -250,7 +250,7 @@ function validateOAuthBearer(
 }
 
 /** An https URL without credentials or fragment; a query is kept (some IdPs route by it). */
-function baseUrlOrAsIs(text: string): check.Check<string> {
+function tokenEndpointUrl(text: string): check.Check<string> {
   let url: URL;
   try {
     url = new URL(text.trim());
