@@ -127,7 +127,8 @@ export async function writeKafkaFiles(cluster: KafkaClusterSpec, runDir: string)
   await writeFile(log4jFile, LOG4J2_PROPERTIES);
   for (const node of cluster.nodes) {
     await mkdir(node.dataDir, { recursive: true });
-    await writeFile(node.configFile, kafkaNodeProperties(cluster, node));
+    // The owner's alone: with secure listeners it holds the PLAIN user's password.
+    await writeFile(node.configFile, kafkaNodeProperties(cluster, node), { mode: 0o600 });
   }
   return log4jFile;
 }
