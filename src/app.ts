@@ -1,11 +1,13 @@
 import { createSecureContext, rootCertificates } from "node:tls";
 import { SchemaRegistry } from "@kafkajs/confluent-schema-registry";
-import { Kafka, type SASLOptions } from "kafkajs";
+import { Kafka } from "kafkajs";
 import { Agent, type Dispatcher } from "undici";
 import { MsalTokenSource, type TokenSource } from "./auth/token-provider.js";
 import { type ConnectorConfig, resolveStart } from "./config/index.js";
 import { GraphClient } from "./graph/client.js";
 import { RequestPacer } from "./graph/pacer.js";
+import { kafkaClientConfig } from "./kafka/client.js";
+import { kafkaTokenSource } from "./kafka/oauth.js";
 import { createLogger, kafkaLogCreator, type Logger } from "./log.js";
 import { Metrics } from "./metrics/index.js";
 import { Connector, type Progress } from "./pipeline/connector.js";
@@ -84,18 +86,17 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     backoff: options.graphBackoff,
     now,
   });
-  const kafka = new Kafka({
-    clientId: config.kafka.clientId,
-    brokers: config.kafka.brokers,
-    ssl: config.kafka.ssl,
-    sasl: config.kafka.sasl as SASLOptions | undefined,
-    connectionTimeout: config.kafka.connectTimeoutMs,
-    requestTimeout: config.kafka.requestTimeoutMs,
-    // Short waits between retries: after a broker dies, a retry soon after its partitions move
-    // (the controller notices within broker.session.timeout.ms, 9 s by default) ends the pause.
-    retry: { retries: 12, initialRetryTime: 200, maxRetryTime: 4_000 },
-    logCreator: kafkaLogCreator(logger),
-  });
+  const kafkaTokens =
+    config.kafka.sasl?.mechanism === "oauthbearer"
+      ? kafkaTokenSource(config.kafka.sasl.oauthBearer, {
+          dispatcher,
+          timeoutMs: config.kafka.requestTimeoutMs,
+          now,
+        })
+      : undefined;
+  const kafka = new Kafka(
+    kafkaClientConfig(config.kafka, { tokens: kafkaTokens, logCreator: kafkaLogCreator(logger), metrics }),
+  );
   const registry = new SchemaRegistry({
     host: config.schemaRegistry.url,
     ...(config.schemaRegistry.username

@@ -29,6 +29,8 @@ export const ErrorCode = {
   REGISTRY_FAILED: "PSTN_REGISTRY_FAILED",
   ABORTED: "PSTN_ABORTED",
   DECODER_FAILED: "PSTN_DECODER_FAILED",
+  // Kafka security (issue 12)
+  KAFKA_AUTH_FAILED: "PSTN_KAFKA_AUTH_FAILED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

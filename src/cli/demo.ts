@@ -2,7 +2,6 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Kafka, logLevel } from "kafkajs";
 import { pino } from "pino";
 import { createApp } from "../app.js";
 import { decodedToGraphJson } from "../avro/index.js";
@@ -125,12 +124,11 @@ export const demoCommand: Command = {
       if (server) cleanups.push(() => server.close());
 
       const events: DemoEvent[] = [];
-      const kafka = new Kafka({
-        clientId: "pstn-demo-tail",
-        brokers: config.kafka.brokers,
-        logLevel: logLevel.NOTHING,
+      // Through the connector's own client, so that the tail reads with the same Kafka security.
+      const tail = app.kafka.consumer({
+        groupId: `pstn-demo-tail-${process.pid}-${now}`,
+        maxWaitTimeInMs: 250,
       });
-      const tail = kafka.consumer({ groupId: `pstn-demo-tail-${process.pid}-${now}`, maxWaitTimeInMs: 250 });
       cleanups.push(() => tail.disconnect());
 
       const stop = new AbortController();

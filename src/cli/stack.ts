@@ -12,12 +12,17 @@ the cache (PSTN_STACK_CACHE, default ~/.cache/pstn-connector); later starts are 
             KAFKA_BROKERS=... and SCHEMA_REGISTRY_URL=... on stdout (nothing else): eval "$(... stack up)"
             A fresh start begins with empty servers.
   down      stop the processes a stack started, by PID (all stacks, or the one of --nodes)
-  status    show what runs where, with PIDs and log files
+  status    show what runs where, with PIDs and log files, and the secure listeners with the
+            file holding their certificates and credentials
 
 Options:
   --nodes <1|3>          1 (default) or a 3-node cluster (replication factor 3, min ISR 2)
   --kafka-port <port>    first broker port; node i uses port+2i, its controller port+2i+1
                          (default ${DEFAULT_PORTS[1].kafka}; ${DEFAULT_PORTS[3].kafka} with --nodes 3)
+  --sasl-ssl-port <port> single node: the SASL_SSL listener (SCRAM-SHA-512/256, PLAIN, OAUTHBEARER)
+                         (default kafka port + 2)
+  --mtls-port <port>     single node: the SSL listener requiring a client certificate
+                         (default kafka port + 3)
   --registry-port <port> registry HTTP port, management on port+10
                          (default ${DEFAULT_PORTS[1].registry}; ${DEFAULT_PORTS[3].registry} with --nodes 3)
   --timeout <seconds>    how long 'up' waits for the servers (default ${DEFAULT_START_TIMEOUT_MS / 1000})
@@ -33,6 +38,8 @@ export const stackCommand: Command = {
       nodes: { type: "string" },
       "kafka-port": { type: "string" },
       "registry-port": { type: "string" },
+      "sasl-ssl-port": { type: "string" },
+      "mtls-port": { type: "string" },
       timeout: { type: "string" },
     });
     if (values.help) {
@@ -54,6 +61,8 @@ export const stackCommand: Command = {
           nodes: nodes ?? 1,
           kafkaPort: parseIntegerOption("kafka-port", values["kafka-port"], 1024, 65_000),
           registryPort: parseIntegerOption("registry-port", values["registry-port"], 1024, 65_000),
+          saslSslPort: parseIntegerOption("sasl-ssl-port", values["sasl-ssl-port"], 1024, 65_000),
+          mtlsPort: parseIntegerOption("mtls-port", values["mtls-port"], 1024, 65_000),
           timeoutMs: timeout === undefined ? undefined : timeout * 1000,
           progress: (message) => process.stderr.write(`stack: ${message}\n`),
         });
@@ -83,6 +92,11 @@ export const stackCommand: Command = {
           process.stdout.write(
             `  KAFKA_BROKERS=${status.brokers.join(",")}\n  SCHEMA_REGISTRY_URL=${status.registryUrl}\n`,
           );
+          if (status.security !== undefined) {
+            process.stdout.write(
+              `  SASL_SSL ${status.security.saslSsl} (SCRAM-SHA-512, SCRAM-SHA-256, PLAIN, OAUTHBEARER)\n  mTLS     ${status.security.mtls} (client certificate required)\n  certificates and credentials: ${status.securityFile}\n`,
+            );
+          }
           for (const server of status.servers) {
             process.stdout.write(
               `  ${server.role.padEnd(16)} ${server.running ? "up  " : "DOWN"} pid ${String(server.pid).padEnd(8)} ${server.address}  log ${server.logFile}\n`,

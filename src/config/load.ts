@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { NATIONAL_CLOUDS } from "./clouds.js";
 import { ConfigError } from "./errors.js";
 import * as check from "./fields.js";
+import { validateKafkaTls, validateSasl } from "./kafka-security.js";
 import { readConfigFile, retiredProblems, type Setting, unknownProblems } from "./sources.js";
 import {
   type ConnectorConfig,
@@ -10,7 +11,6 @@ import {
   GRAPH_CLOUDS,
   type GraphCloud,
   LOG_LEVELS,
-  SASL_MECHANISMS,
   type StartSpec,
 } from "./types.js";
 import {
@@ -78,7 +78,7 @@ function layer(
 }
 
 /** Reads one variable at a time and records a problem line for every value that does not pass. */
-class Reader {
+export class Reader {
   private readonly secrets: string[];
 
   readonly problems: string[] = [];
@@ -171,7 +171,7 @@ function validate(read: Reader): ConnectorConfig | undefined {
   const cloud = read.get("GRAPH_CLOUD", (text) => check.choice(text, GRAPH_CLOUDS, "a national cloud"));
   const azure = validateAzure(read, cloud);
   const graph = validateGraph(read, cloud);
-  const kafka = validateKafka(read);
+  const kafka = validateKafka(read, azure);
   const schemaRegistry = validateRegistry(read);
 
   const name = read.get("CONNECTOR_NAME", check.connectorName);
@@ -303,7 +303,10 @@ function validateGraph(read: Reader, cloud: GraphCloud | undefined): ConnectorCo
   };
 }
 
-function validateKafka(read: Reader): ConnectorConfig["kafka"] | undefined {
+function validateKafka(
+  read: Reader,
+  azure: ConnectorConfig["azure"] | undefined,
+): ConnectorConfig["kafka"] | undefined {
   let brokers: string[] | undefined;
   const brokerText = read.text("KAFKA_BROKERS");
   if (brokerText === undefined)
@@ -344,8 +347,8 @@ function validateKafka(read: Reader): ConnectorConfig["kafka"] | undefined {
   }
 
   const clientId = read.get("KAFKA_CLIENT_ID", (text) => ({ ok: true, value: text }));
-  const ssl = read.get("KAFKA_SSL", check.boolean);
-  const sasl = validateSasl(read);
+  const transport = validateKafkaTls(read);
+  const sasl = validateSasl(read, azure);
   const connectTimeoutMs = read.get("KAFKA_CONNECT_TIMEOUT", (text) => check.duration(text, TIMEOUT));
   const requestTimeoutMs = read.get("KAFKA_REQUEST_TIMEOUT", (text) => check.duration(text, TIMEOUT));
 
@@ -355,7 +358,7 @@ function validateKafka(read: Reader): ConnectorConfig["kafka"] | undefined {
     dlqTopic === undefined ||
     stateTopic === undefined ||
     clientId === undefined ||
-    ssl === undefined ||
+    transport === false ||
     sasl === false ||
     connectTimeoutMs === undefined ||
     requestTimeoutMs === undefined
@@ -368,40 +371,12 @@ function validateKafka(read: Reader): ConnectorConfig["kafka"] | undefined {
     dlqTopic,
     stateTopic,
     clientId,
-    ssl,
+    ssl: transport.ssl,
+    ...(transport.tls === undefined ? {} : { tls: transport.tls }),
     ...(sasl === undefined ? {} : { sasl }),
     connectTimeoutMs,
     requestTimeoutMs,
   };
-}
-
-/** The SASL settings, `undefined` when SASL is off, `false` when they have problems. */
-function validateSasl(read: Reader): ConnectorConfig["kafka"]["sasl"] | false {
-  const username = read.text("KAFKA_SASL_USERNAME");
-  const password = read.text("KAFKA_SASL_PASSWORD");
-  if (!read.isSet("KAFKA_SASL_MECHANISM")) {
-    if (username === undefined && password === undefined) return undefined;
-    const which = [
-      username === undefined ? "" : "KAFKA_SASL_USERNAME",
-      password === undefined ? "" : "KAFKA_SASL_PASSWORD",
-    ]
-      .filter(Boolean)
-      .join(" and ");
-    read.problem(
-      "KAFKA_SASL_MECHANISM",
-      `required when ${which} ${which.includes(" and ") ? "are" : "is"} set (plain, scram-sha-256 or scram-sha-512)`,
-    );
-    return false;
-  }
-  const mechanism = read.get("KAFKA_SASL_MECHANISM", (text) =>
-    check.choice(text, SASL_MECHANISMS, "a supported SASL mechanism"),
-  );
-  if (username === undefined)
-    read.problem("KAFKA_SASL_USERNAME", "required when KAFKA_SASL_MECHANISM is set");
-  if (password === undefined)
-    read.problem("KAFKA_SASL_PASSWORD", "required when KAFKA_SASL_MECHANISM is set");
-  if (mechanism === undefined || username === undefined || password === undefined) return false;
-  return { mechanism, username, password };
 }
 
 function validateRegistry(read: Reader): ConnectorConfig["schemaRegistry"] | undefined {

@@ -1,4 +1,4 @@
-import type { ConnectorConfig } from "./types.js";
+import type { ConnectorConfig, KafkaSasl } from "./types.js";
 
 export const REDACTED = "[redacted]";
 
@@ -14,7 +14,15 @@ export function redactedConfig(config: ConnectorConfig): Record<string, unknown>
     kafka: {
       ...kafka,
       brokers: [...kafka.brokers],
-      ...(kafka.sasl === undefined ? {} : { sasl: { ...kafka.sasl, password: REDACTED } }),
+      ...(kafka.tls === undefined
+        ? {}
+        : {
+            tls: {
+              ...kafka.tls,
+              ...(kafka.tls.keyPassword === undefined ? {} : { keyPassword: REDACTED }),
+            },
+          }),
+      ...(kafka.sasl === undefined ? {} : { sasl: redactedSasl(kafka.sasl) }),
     },
     schemaRegistry: {
       ...schemaRegistry,
@@ -29,5 +37,19 @@ export function redactedConfig(config: ConnectorConfig): Record<string, unknown>
     },
     metricsPort: config.metricsPort,
     logLevel: config.logLevel,
+  };
+}
+
+function redactedSasl(sasl: KafkaSasl): Record<string, unknown> {
+  if (sasl.mechanism !== "oauthbearer") return { ...sasl, password: REDACTED };
+  const { oauthBearer } = sasl;
+  return {
+    mechanism: sasl.mechanism,
+    oauthBearer: {
+      ...oauthBearer,
+      tokenEndpoint: { ...oauthBearer.tokenEndpoint },
+      extensions: { ...oauthBearer.extensions },
+      ...(oauthBearer.clientSecret === undefined ? {} : { clientSecret: REDACTED }),
+    },
   };
 }

@@ -6,8 +6,43 @@ export type GraphCloud = (typeof GRAPH_CLOUDS)[number];
 export const GRAPH_API_VERSIONS = ["v1.0", "beta"] as const;
 export type GraphApiVersion = (typeof GRAPH_API_VERSIONS)[number];
 
-export const SASL_MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512"] as const;
+export const SASL_MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512", "oauthbearer"] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+
+export const OAUTH_CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"] as const;
+export type OAuthClientAuthMethod = (typeof OAUTH_CLIENT_AUTH_METHODS)[number];
+
+/** SASL with a user name and password, or OAUTHBEARER with tokens from client credentials. */
+export type KafkaSasl =
+  | { mechanism: Exclude<SaslMechanism, "oauthbearer">; username: string; password: string }
+  | { mechanism: "oauthbearer"; oauthBearer: KafkaOAuthBearer };
+
+export interface KafkaOAuthBearer {
+  /**
+   * Where tokens come from: Entra ID through msal (the default: the authority and tenant Graph's
+   * tokens come from), or any OAuth2 token endpoint by a client_credentials POST.
+   */
+  tokenEndpoint: { kind: "entra"; authorityHost: string; tenantId: string } | { kind: "oidc"; url: string };
+  clientId: string;
+  clientSecret?: string;
+  /** Entra ID only: Graph's certificate credential, when the Kafka identity is Graph's. */
+  clientCertificatePath?: string;
+  scope: string;
+  /** SASL extensions sent with the token (RFC 7628), e.g. Confluent Cloud's logicalCluster. */
+  extensions: Record<string, string>;
+  /** How the client secret reaches an OIDC token endpoint. */
+  clientAuthMethod: OAuthClientAuthMethod;
+}
+
+/** PEM files for TLS to the brokers; their presence implies TLS. */
+export interface KafkaTlsFiles {
+  /** CA certificates trusted besides the system's. */
+  caFile?: string;
+  /** Client certificate (chain) and its private key, for mTLS. */
+  certFile?: string;
+  keyFile?: string;
+  keyPassword?: string;
+}
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -44,7 +79,8 @@ export interface ConnectorConfig {
     stateTopic: string;
     clientId: string;
     ssl: boolean;
-    sasl?: { mechanism: SaslMechanism; username: string; password: string };
+    tls?: KafkaTlsFiles;
+    sasl?: KafkaSasl;
     connectTimeoutMs: number;
     requestTimeoutMs: number;
   };

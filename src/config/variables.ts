@@ -16,6 +16,7 @@ export const DEFAULTS = {
   KAFKA_TOPIC: "teams.pstn-calls",
   KAFKA_CLIENT_ID: "pstn-connector",
   KAFKA_SSL: "false",
+  KAFKA_SASL_OAUTHBEARER_CLIENT_AUTH_METHOD: "client_secret_basic",
   KAFKA_CONNECT_TIMEOUT: "10s",
   KAFKA_REQUEST_TIMEOUT: "30s",
   CONNECTOR_NAME: "default",
@@ -205,17 +206,57 @@ export const CONFIG_VARIABLES = [
   {
     name: "KAFKA_SSL",
     group: "Kafka",
-    description: "Connect to the brokers over TLS: true/false, 1/0 or yes/no.",
+    description:
+      "Connect to the brokers over TLS: true/false, 1/0 or yes/no. Setting KAFKA_SSL_CA_FILE or KAFKA_SSL_CERT_FILE/KAFKA_SSL_KEY_FILE implies true; false together with them is an error.",
     default: DEFAULTS.KAFKA_SSL,
     required: false,
     secret: false,
     example: "true",
   },
   {
+    name: "KAFKA_SSL_CA_FILE",
+    group: "Kafka",
+    description:
+      "PEM file of CA certificates to trust for the brokers, in addition to the system's trust store (not instead of it).",
+    default: "none (the system's trust store)",
+    required: false,
+    secret: false,
+    example: "/etc/pstn-connector/kafka-ca.pem",
+  },
+  {
+    name: "KAFKA_SSL_CERT_FILE",
+    group: "Kafka",
+    description:
+      "PEM file of the client certificate (leaf first, then any intermediates) for brokers that require one (mTLS). Needs KAFKA_SSL_KEY_FILE.",
+    default: undefined,
+    required: false,
+    secret: false,
+    example: "/etc/pstn-connector/kafka-client.pem",
+  },
+  {
+    name: "KAFKA_SSL_KEY_FILE",
+    group: "Kafka",
+    description:
+      "PEM file of the private key of KAFKA_SSL_CERT_FILE (PKCS#8, PKCS#1 or SEC1; encrypted only with KAFKA_SSL_KEY_PASSWORD).",
+    default: undefined,
+    required: false,
+    secret: false,
+    example: "/etc/pstn-connector/kafka-client-key.pem",
+  },
+  {
+    name: "KAFKA_SSL_KEY_PASSWORD",
+    group: "Kafka",
+    description: "Passphrase of an encrypted KAFKA_SSL_KEY_FILE.",
+    default: undefined,
+    required: false,
+    secret: true,
+    example: "(the passphrase)",
+  },
+  {
     name: "KAFKA_SASL_MECHANISM",
     group: "Kafka",
     description:
-      "SASL mechanism: plain, scram-sha-256 or scram-sha-512. Needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD.",
+      "SASL mechanism: plain, scram-sha-256 or scram-sha-512 (with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD), or oauthbearer (tokens from client credentials: KAFKA_SASL_OAUTHBEARER_*).",
     default: "none (no SASL)",
     required: false,
     secret: false,
@@ -238,6 +279,66 @@ export const CONFIG_VARIABLES = [
     required: false,
     secret: true,
     example: "(the password)",
+  },
+  {
+    name: "KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL",
+    group: "Kafka",
+    description:
+      "oauthbearer: OAuth2 token endpoint (https) for a client_credentials grant, e.g. your IdP's for Confluent Cloud. Unset: Entra ID at AZURE_AUTHORITY_HOST for AZURE_TENANT_ID, through the same client library as Graph's tokens (Azure Event Hubs).",
+    default: "Entra ID (AZURE_AUTHORITY_HOST, AZURE_TENANT_ID)",
+    required: false,
+    secret: false,
+    example: "https://idp.example.com/oauth2/default/v1/token",
+  },
+  {
+    name: "KAFKA_SASL_OAUTHBEARER_CLIENT_ID",
+    group: "Kafka",
+    description:
+      "oauthbearer: client id of the Kafka identity. Unset: Graph's identity (AZURE_CLIENT_ID with its secret or certificate), allowed only with the Entra ID token endpoint, so that Graph's credential never goes elsewhere.",
+    default: "AZURE_CLIENT_ID (Entra ID token endpoint only)",
+    required: false,
+    secret: false,
+    example: "0oa1b2c3d4e5f6g7h8i9",
+  },
+  {
+    name: "KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET",
+    group: "Kafka",
+    description:
+      "oauthbearer: client secret of KAFKA_SASL_OAUTHBEARER_CLIENT_ID; sent to the token endpoint only.",
+    default: "AZURE_CLIENT_SECRET, when KAFKA_SASL_OAUTHBEARER_CLIENT_ID is unset",
+    required: false,
+    secret: true,
+    example: "(the secret's value)",
+  },
+  {
+    name: "KAFKA_SASL_OAUTHBEARER_SCOPE",
+    group: "Kafka",
+    description:
+      "oauthbearer, required: the scope asked for. Entra ID wants <resource>/.default: https://<namespace>.servicebus.windows.net/.default for Azure Event Hubs.",
+    default: undefined,
+    required: false,
+    secret: false,
+    example: "https://contoso-events.servicebus.windows.net/.default",
+  },
+  {
+    name: "KAFKA_SASL_OAUTHBEARER_EXTENSIONS",
+    group: "Kafka",
+    description:
+      "oauthbearer: SASL extensions sent with each token, comma-separated key=value (letters only in keys), e.g. Confluent Cloud's cluster and identity pool.",
+    default: "none",
+    required: false,
+    secret: false,
+    example: "logicalCluster=lkc-abc123,identityPoolId=pool-XyZ9",
+  },
+  {
+    name: "KAFKA_SASL_OAUTHBEARER_CLIENT_AUTH_METHOD",
+    group: "Kafka",
+    description:
+      "oauthbearer with KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL: how the client secret is sent, client_secret_basic (an Authorization header, as Kafka's Java client and librdkafka do) or client_secret_post (in the form body).",
+    default: DEFAULTS.KAFKA_SASL_OAUTHBEARER_CLIENT_AUTH_METHOD,
+    required: false,
+    secret: false,
+    example: "client_secret_post",
   },
   {
     name: "KAFKA_CONNECT_TIMEOUT",

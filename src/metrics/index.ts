@@ -15,6 +15,7 @@ export class Metrics {
   readonly tokenRequests: Counter<"outcome">;
   readonly kafkaProduceDuration: Histogram;
   readonly kafkaTransactions: Counter<"outcome">;
+  readonly kafkaOAuthTokens: Counter<"outcome">;
   readonly watermark: Gauge;
   readonly lastSuccess: Gauge;
   readonly dedupeIds: Gauge;
@@ -87,6 +88,12 @@ export class Metrics {
     this.kafkaTransactions = new Counter({
       name: `${p}kafka_transactions_total`,
       help: "Kafka transactions by outcome",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.kafkaOAuthTokens = new Counter({
+      name: `${p}kafka_oauth_tokens_total`,
+      help: "SASL OAUTHBEARER tokens handed to broker connections (ok, from cache or freshly issued) and failures to get one (error)",
       labelNames: ["outcome"],
       registers,
     });

@@ -109,14 +109,37 @@ export function instanceDiscovery(ctx: SimulatorContext, res: ServerResponse): v
   });
 }
 
-/** The scopes a client-credentials request may ask for: the Graph resource's `.default`. */
-function acceptedScope(ctx: SimulatorContext, scope: string): boolean {
+/**
+ * What a client-credentials request asks for: the Graph resource's `.default`, or (with the option
+ * kafkaTokens) the Kafka audience's; `undefined` for anything else.
+ */
+function requestedResource(ctx: SimulatorContext, scope: string): "graph" | "kafka" | undefined {
   const wanted = scope
     .split(/\s+/)
     .filter((s) => s !== "" && !["openid", "profile", "offline_access"].includes(s));
-  if (wanted.length !== 1) return false;
+  if (wanted.length !== 1) return undefined;
+  if (ctx.kafkaTokens !== undefined && wanted[0] === ctx.kafkaTokens.scope) return "kafka";
   const resource = (wanted[0] as string).toLowerCase().replace(/\/+\.default$/, "");
-  return resource === ctx.url.toLowerCase() || resource === "https://graph.microsoft.com";
+  return resource === ctx.url.toLowerCase() || resource === "https://graph.microsoft.com"
+    ? "graph"
+    : undefined;
+}
+
+/** client_secret_basic: the id and secret, each form-encoded, in an `Authorization: Basic` header. */
+function basicCredentials(req: IncomingMessage): { id: string; secret: string } | undefined | false {
+  const value = header(req, "authorization");
+  if (value === undefined) return undefined;
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(value);
+  if (!match) return false;
+  const decoded = Buffer.from(match[1] as string, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return false;
+  const unform = (text: string) => decodeURIComponent(text.replace(/\+/g, " "));
+  try {
+    return { id: unform(decoded.slice(0, colon)), secret: unform(decoded.slice(colon + 1)) };
+  } catch {
+    return false;
+  }
 }
 
 function base64UrlJson(part: string): Record<string, unknown> | undefined {
@@ -235,8 +258,22 @@ export async function tokenEndpoint(
     );
     return;
   }
-  const clientId = form.get("client_id") ?? "";
-  if (clientId.toLowerCase() !== ctx.options.clientId.toLowerCase()) {
+  const basic = basicCredentials(req);
+  if (basic === false) {
+    fail(401, "invalid_client", 7000218, "The Authorization header is not valid client_secret_basic.");
+    return;
+  }
+  if (basic !== undefined && (form.has("client_secret") || form.has("client_assertion"))) {
+    fail(400, "invalid_request", 90002, "Use one client authentication method, not several.");
+    return;
+  }
+  const clientId = basic?.id ?? form.get("client_id") ?? "";
+  const scope = form.get("scope") ?? "";
+  const resource = requestedResource(ctx, scope);
+  const kafkaClient = resource === "kafka" ? ctx.kafkaTokens?.options.client : undefined;
+  const ownKafkaClient =
+    kafkaClient !== undefined && clientId.toLowerCase() === kafkaClient.clientId.toLowerCase();
+  if (clientId.toLowerCase() !== ctx.options.clientId.toLowerCase() && !ownKafkaClient) {
     fail(
       400,
       "unauthorized_client",
@@ -245,8 +282,7 @@ export async function tokenEndpoint(
     );
     return;
   }
-  const scope = form.get("scope") ?? "";
-  if (!acceptedScope(ctx, scope)) {
+  if (resource === undefined) {
     fail(
       400,
       "invalid_scope",
@@ -255,10 +291,11 @@ export async function tokenEndpoint(
     );
     return;
   }
-  const secret = form.get("client_secret");
+  const secret = basic?.secret ?? form.get("client_secret");
   const assertion = form.get("client_assertion");
+  const expectedSecret = ownKafkaClient ? kafkaClient?.clientSecret : ctx.options.clientSecret;
   if (secret !== null) {
-    if (ctx.options.clientSecret === undefined || secret !== ctx.options.clientSecret) {
+    if (expectedSecret === undefined || secret !== expectedSecret) {
       fail(
         401,
         "invalid_client",
@@ -292,6 +329,19 @@ export async function tokenEndpoint(
       7000218,
       "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
     );
+    return;
+  }
+  if (resource === "kafka" && ctx.kafkaTokens !== undefined) {
+    const lifetime = ctx.kafkaTokens.options.lifetimeSeconds ?? ctx.options.tokenLifetimeSeconds;
+    sendJson(res, 200, {
+      token_type: "Bearer",
+      expires_in: lifetime,
+      ext_expires_in: lifetime,
+      access_token: ctx.kafkaTokens.issue(
+        ownKafkaClient ? (kafkaClient?.clientId ?? clientId) : ctx.options.clientId,
+        lifetime,
+      ),
+    });
     return;
   }
   const lifetime = ctx.options.tokenLifetimeSeconds;

@@ -4,7 +4,7 @@ import type { RetryAfterNote } from "./faults.js";
 import type { ResolvedOptions, SimulatorFaults } from "./options.js";
 import type { Random } from "./random.js";
 import type { RowStore } from "./store.js";
-import type { TokenStore } from "./tokens.js";
+import type { KafkaTokenIssuer, TokenStore } from "./tokens.js";
 
 export interface SimulatorStats {
   /** Requests to the Graph endpoint (/v1.0, /beta). */
@@ -45,6 +45,8 @@ export interface SimulatorContext {
   faults: SimulatorFaults;
   readonly store: RowStore;
   readonly tokens: TokenStore;
+  /** Signs Kafka OAUTHBEARER tokens, when the option kafkaTokens is set. */
+  readonly kafkaTokens: KafkaTokenIssuer | undefined;
   readonly certificate: RegisteredCertificate | undefined;
   /** Draws for request faults (deterministic per request number). */
   readonly faultRandom: Random;

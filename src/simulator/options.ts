@@ -1,4 +1,5 @@
 import { ErrorCode, PstnError } from "../errors.js";
+import type { KafkaTokenOptions } from "./tokens.js";
 
 /** Faults the simulator injects into Graph requests and rows; every probability is in [0, 1]. */
 export interface SimulatorFaults {
@@ -101,6 +102,11 @@ export interface SimulatorOptions {
    */
   cachePages?: boolean;
   faults?: SimulatorFaults;
+  /**
+   * Also issue signed JWTs for Kafka's OAUTHBEARER (the scope `<audience>/.default`), and serve
+   * their key at the tenant's `jwks_uri`.
+   */
+  kafkaTokens?: KafkaTokenOptions;
 }
 
 export const DEFAULT_TENANT_ID = "6f1e3c55-2b7a-4d8e-9c41-0a5b7d2e8f13";
@@ -126,6 +132,7 @@ export interface ResolvedOptions {
   now: () => number;
   tokenLifetimeSeconds: number;
   cachePages: boolean;
+  kafkaTokens: KafkaTokenOptions | undefined;
 }
 
 function invalid(message: string): PstnError {
@@ -223,5 +230,6 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     now: options.now ?? Date.now,
     tokenLifetimeSeconds,
     cachePages: options.cachePages ?? false,
+    kafkaTokens: options.kafkaTokens,
   };
 }

@@ -21,7 +21,7 @@ import { hash, Random } from "./random.js";
 import type { SimulatedRow } from "./rows.js";
 import { RowStore } from "./store.js";
 import { type Instant, parseInstant } from "./time.js";
-import { TokenStore } from "./tokens.js";
+import { KafkaTokenIssuer, TokenStore } from "./tokens.js";
 
 export type GraphVersion = "v1.0" | "beta";
 
@@ -136,7 +136,7 @@ async function route(ctx: SimulatorContext, req: IncomingMessage, res: ServerRes
     } else if (!isKnownTenant(ctx, tenant)) {
       unknownTenant(ctx, res, tenant);
     } else if (endpoint === "discovery/v2.0/keys") {
-      sendJson(res, 200, { keys: [] });
+      sendJson(res, 200, { keys: ctx.kafkaTokens ? [ctx.kafkaTokens.jwk()] : [] });
     } else {
       openIdConfiguration(ctx, res, tenant);
     }
@@ -166,6 +166,7 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
       rowFaults(faults),
     ),
     tokens,
+    kafkaTokens: resolved.kafkaTokens ? new KafkaTokenIssuer(resolved.kafkaTokens, resolved.now) : undefined,
     certificate: resolved.clientCertificatePem
       ? registerCertificate(resolved.clientCertificatePem)
       : undefined,

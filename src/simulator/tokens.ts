@@ -1,5 +1,5 @@
 /** Access tokens the simulated Entra ID issues and the simulated Graph accepts. */
-import { randomBytes } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign } from "node:crypto";
 
 export interface IssuedToken {
   clientId: string;
@@ -55,4 +55,79 @@ export class TokenStore {
   revokeAll(): void {
     this.generation++;
   }
+}
+
+/**
+ * Tokens for Kafka's OAUTHBEARER: RS256 JWTs that a broker validates itself against a JWKS, for
+ * the audience whose `<audience>/.default` scope a client asks for.
+ */
+export interface KafkaTokenOptions {
+  /** `aud` of the tokens; clients ask for the scope `<audience>/.default`. */
+  audience: string;
+  /** `iss` of the tokens. */
+  issuer: string;
+  /** PEM of the RSA private key the tokens are signed with. */
+  signingKeyPem: string;
+  /** `kid` of the key in the JWKS. */
+  kid: string;
+  /** A client of its own, accepted for this scope only (besides the simulator's client). */
+  client?: { clientId: string; clientSecret: string };
+  /** Default: the simulator's token lifetime. */
+  lifetimeSeconds?: number;
+}
+
+export class KafkaTokenIssuer {
+  private readonly key: KeyObject;
+  issued = 0;
+
+  constructor(
+    readonly options: KafkaTokenOptions,
+    private readonly now: () => number,
+  ) {
+    this.key = createPrivateKey(options.signingKeyPem);
+    if (this.key.asymmetricKeyType !== "rsa")
+      throw new TypeError("kafkaTokens.signingKeyPem must be an RSA key");
+  }
+
+  get scope(): string {
+    return `${this.options.audience}/.default`;
+  }
+
+  issue(subject: string, lifetimeSeconds: number): string {
+    const iat = Math.floor(this.now() / 1000);
+    this.issued++;
+    return signJwt(
+      {
+        aud: this.options.audience,
+        iss: this.options.issuer,
+        sub: subject,
+        azp: subject,
+        iat,
+        nbf: iat,
+        exp: iat + lifetimeSeconds,
+        scope: "kafka",
+        jti: randomBytes(12).toString("base64url"),
+      },
+      this.key,
+      this.options.kid,
+    );
+  }
+
+  /** The public key as a JWKS entry. */
+  jwk(): Record<string, unknown> {
+    return {
+      ...createPublicKey(this.key).export({ format: "jwk" }),
+      kid: this.options.kid,
+      use: "sig",
+      alg: "RS256",
+    };
+  }
+}
+
+/** A compact RS256 JWS of `claims`. */
+export function signJwt(claims: Record<string, unknown>, key: KeyObject | string, kid: string): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const input = `${part({ alg: "RS256", typ: "JWT", kid })}.${part(claims)}`;
+  const signature = sign("sha256", Buffer.from(input), typeof key === "string" ? createPrivateKey(key) : key);
+  return `${input}.${signature.toString("base64url")}`;
 }

@@ -1,9 +1,11 @@
+export type { StackSecurity } from "./security.js";
 export type { StackDownResult, StackInfo, StackState, StackStatus, StackUpOptions } from "./stack.js";
 export {
   DEFAULT_PORTS,
   DEFAULT_START_TIMEOUT_MS,
   killKafkaNode,
   restartKafkaNode,
+  securityFile,
   stackDown,
   stackStatus,
   stackUp,

@@ -4,6 +4,14 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import { ErrorCode, PstnError } from "../errors.js";
+import {
+  jwksUrl,
+  MTLS_LISTENER,
+  SASL_SSL_LISTENER,
+  type StackSecurity,
+  scramFormatArgs,
+  secureListenerProperties,
+} from "./security.js";
 import { runCommand } from "./tools.js";
 
 export interface KafkaNodeSpec {
@@ -13,6 +21,8 @@ export interface KafkaNodeSpec {
   dataDir: string;
   configFile: string;
   logFile: string;
+  /** The secure listeners' ports, on the node that has them (the single-node stack's). */
+  secure?: { saslSslPort: number; mtlsPort: number };
 }
 
 export interface KafkaClusterSpec {
@@ -21,6 +31,9 @@ export interface KafkaClusterSpec {
   replicationFactor: number;
   minInsyncReplicas: number;
   heapMb: number;
+  /** Certificates and credentials of the secure listeners, when a node has them. */
+  security?: StackSecurity;
+  runDir?: string;
 }
 
 /**
@@ -45,15 +58,29 @@ export function kafkaNodeProperties(cluster: KafkaClusterSpec, node: KafkaNodeSp
   const rf = cluster.replicationFactor;
   const isr = cluster.minInsyncReplicas;
   const internalPartitions = 10; // default 50 makes the first consumer group slow on two cores
+  const secure = node.secure !== undefined && cluster.security !== undefined ? node.secure : undefined;
+  const advertised = [
+    `PLAINTEXT://127.0.0.1:${node.port}`,
+    ...(secure === undefined
+      ? []
+      : [
+          `${SASL_SSL_LISTENER}://127.0.0.1:${secure.saslSslPort}`,
+          `${MTLS_LISTENER}://127.0.0.1:${secure.mtlsPort}`,
+        ]),
+  ];
   const properties: Record<string, string | number | boolean> = {
     "process.roles": "broker,controller",
     "node.id": node.nodeId,
     "controller.quorum.voters": voters,
-    listeners: `PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}`,
-    "advertised.listeners": `PLAINTEXT://127.0.0.1:${node.port}`,
+    listeners: [...advertised, `CONTROLLER://127.0.0.1:${node.controllerPort}`].join(","),
+    "advertised.listeners": advertised.join(","),
     "controller.listener.names": "CONTROLLER",
     "inter.broker.listener.name": "PLAINTEXT",
-    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "listener.security.protocol.map": [
+      "PLAINTEXT:PLAINTEXT",
+      "CONTROLLER:PLAINTEXT",
+      ...(secure === undefined ? [] : [`${SASL_SSL_LISTENER}:SASL_SSL`, `${MTLS_LISTENER}:SSL`]),
+    ].join(","),
     "log.dirs": node.dataDir,
     "num.partitions": 1,
     "default.replication.factor": rf,
@@ -71,6 +98,9 @@ export function kafkaNodeProperties(cluster: KafkaClusterSpec, node: KafkaNodeSp
     // Topics are created on purpose (by the connector or a test), never by a typo.
     "auto.create.topics.enable": false,
     "log.segment.bytes": 64 * 1024 * 1024,
+    ...(secure === undefined || cluster.security === undefined || cluster.runDir === undefined
+      ? {}
+      : secureListenerProperties(cluster.security, cluster.runDir)),
   };
   return `${Object.entries(properties)
     .map(([key, value]) => `${key}=${value}`)
@@ -97,7 +127,8 @@ export async function writeKafkaFiles(cluster: KafkaClusterSpec, runDir: string)
   await writeFile(log4jFile, LOG4J2_PROPERTIES);
   for (const node of cluster.nodes) {
     await mkdir(node.dataDir, { recursive: true });
-    await writeFile(node.configFile, kafkaNodeProperties(cluster, node));
+    // The owner's alone: with secure listeners it holds the PLAIN user's password.
+    await writeFile(node.configFile, kafkaNodeProperties(cluster, node), { mode: 0o600 });
   }
   return log4jFile;
 }
@@ -107,8 +138,13 @@ export function kafkaJvmArgs(options: {
   log4jFile: string;
   heapMb: number;
   marker: string;
+  security?: StackSecurity;
 }): string[] {
   return [
+    // Kafka 4 reads OAUTHBEARER JWKS and token URLs only when this list names them.
+    ...(options.security === undefined
+      ? []
+      : [`-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=${jwksUrl(options.security)}`]),
     `-Xms${Math.min(256, options.heapMb)}m`,
     `-Xmx${options.heapMb}m`,
     "-XX:+UseG1GC",
@@ -127,6 +163,7 @@ export async function formatKafkaStorage(
   jvmArgs: readonly string[],
   node: KafkaNodeSpec,
   clusterId: string,
+  security?: StackSecurity,
 ): Promise<void> {
   if (existsSync(join(node.dataDir, "meta.properties"))) return;
   const result = await runCommand(java, [
@@ -137,6 +174,7 @@ export async function formatKafkaStorage(
     clusterId,
     "--config",
     node.configFile,
+    ...(security !== undefined && node.secure !== undefined ? scramFormatArgs(security) : []),
   ]);
   await writeFile(`${node.logFile}.format`, result.stdout + result.stderr);
   if (result.code !== 0) {

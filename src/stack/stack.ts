@@ -24,6 +24,7 @@ import {
   waitUntilReady,
 } from "./processes.js";
 import { apicurioJvmArgs, registryReadinessProbe, registryUrl } from "./registry.js";
+import { createStackSecurity, type StackSecurity } from "./security.js";
 import { requireJava } from "./tools.js";
 import { APICURIO_MIN_JAVA, APICURIO_VERSION, KAFKA_MIN_JAVA, KAFKA_VERSION } from "./versions.js";
 
@@ -56,6 +57,8 @@ export interface StackState {
   registryUrl: string;
   kafka: KafkaNodeState[];
   registry: ServerState;
+  /** The single-node stack's secure listeners and the files to use them (also in `security.json`). */
+  security?: StackSecurity;
 }
 
 export interface StackUpOptions {
@@ -63,6 +66,9 @@ export interface StackUpOptions {
   /** First broker port; node i listens on kafkaPort + 2i and its controller on the next port. */
   kafkaPort?: number;
   registryPort?: number;
+  /** Single node only: the SASL_SSL listener (default kafkaPort + 2) and the mTLS one (kafkaPort + 3). */
+  saslSslPort?: number;
+  mtlsPort?: number;
   timeoutMs?: number;
   progress?: Progress;
   env?: NodeJS.ProcessEnv;
@@ -117,6 +123,11 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
     const defaults = DEFAULT_PORTS[nodes];
     const kafkaPort = options.kafkaPort ?? defaults.kafka;
     const regPort = options.registryPort ?? defaults.registry;
+    // The three-node stack is for failover: its nodes keep to one plaintext listener each.
+    const secure =
+      nodes === 1
+        ? { saslSslPort: options.saslSslPort ?? kafkaPort + 2, mtlsPort: options.mtlsPort ?? kafkaPort + 3 }
+        : undefined;
     const cluster: KafkaClusterSpec = {
       nodes: Array.from({ length: nodes }, (_, i) => ({
         nodeId: i + 1,
@@ -125,6 +136,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
         dataDir: join(paths.run, `kafka-${i + 1}-data`),
         configFile: join(paths.run, `kafka-${i + 1}.properties`),
         logFile: join(paths.run, `kafka-${i + 1}.log`),
+        ...(secure === undefined ? {} : { secure }),
       })),
       replicationFactor: nodes === 1 ? 1 : 3,
       minInsyncReplicas: nodes === 1 ? 1 : 2,
@@ -140,6 +152,12 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
       ...cluster.nodes.flatMap((node) => [
         { port: node.port, role: `Kafka node ${node.nodeId} broker` },
         { port: node.controllerPort, role: `Kafka node ${node.nodeId} controller` },
+        ...(node.secure === undefined
+          ? []
+          : [
+              { port: node.secure.saslSslPort, role: `Kafka node ${node.nodeId} SASL_SSL listener` },
+              { port: node.secure.mtlsPort, role: `Kafka node ${node.nodeId} mTLS listener` },
+            ]),
       ]),
       { port: registrySpec.port, role: "schema registry" },
       { port: registrySpec.managementPort, role: "schema registry management" },
@@ -155,6 +173,10 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
     progress(
       `starting Kafka ${KAFKA_VERSION} (${nodes} KRaft node${nodes > 1 ? "s" : ""}) and Apicurio Registry ${APICURIO_VERSION}`,
     );
+    if (secure !== undefined) {
+      cluster.security = await createStackSecurity(paths.run, secure);
+      cluster.runDir = paths.run;
+    }
     const log4jFile = await writeKafkaFiles(cluster, paths.run);
     const clusterId = newClusterId();
 
@@ -184,6 +206,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
       registryUrl: registryUrl(registrySpec.port),
       kafka: [],
       registry,
+      ...(cluster.security === undefined ? {} : { security: cluster.security }),
     };
     await writeState(paths.state, state);
 
@@ -191,8 +214,14 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
       await Promise.all(
         cluster.nodes.map(async (node) => {
           const marker = `-Dpstn.stack=${name}/kafka-${node.nodeId}`;
-          const jvmArgs = kafkaJvmArgs({ classpath, log4jFile, heapMb: cluster.heapMb, marker });
-          await formatKafkaStorage(kafkaJava.executable, jvmArgs, node, clusterId);
+          const jvmArgs = kafkaJvmArgs({
+            classpath,
+            log4jFile,
+            heapMb: cluster.heapMb,
+            marker,
+            ...(cluster.security === undefined ? {} : { security: cluster.security }),
+          });
+          await formatKafkaStorage(kafkaJava.executable, jvmArgs, node, clusterId, cluster.security);
           const args = [...jvmArgs, "kafka.Kafka", node.configFile];
           state.kafka.push({
             role: `Kafka node ${node.nodeId}`,
@@ -299,6 +328,9 @@ export interface StackStatus {
   brokers: string[];
   registryUrl: string;
   servers: ServerStatus[];
+  security?: StackSecurity;
+  /** The JSON file holding {@link security}, for tests and scripts. */
+  securityFile?: string;
 }
 
 export async function stackStatus(env: NodeJS.ProcessEnv = process.env): Promise<StackStatus[]> {
@@ -318,6 +350,9 @@ export async function stackStatus(env: NodeJS.ProcessEnv = process.env): Promise
         address: server === state.registry ? state.registryUrl : `127.0.0.1:${server.port}`,
         logFile: server.logFile,
       })),
+      ...(state.security === undefined
+        ? {}
+        : { security: state.security, securityFile: securityFile(stackPaths(name, env).run) }),
     });
   }
   return statuses;
@@ -352,6 +387,10 @@ export async function restartKafkaNode(
     readinessTargets(state).filter((target) => target.pid === node.pid),
     options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS,
   );
+}
+
+export function securityFile(runDir: string): string {
+  return join(runDir, "security.json");
 }
 
 async function requireState(nodes: number, env: NodeJS.ProcessEnv = process.env): Promise<StackState> {

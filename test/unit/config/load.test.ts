@@ -463,13 +463,13 @@ test("SASL problems: missing parts, unknown mechanism, credentials without mecha
       }),
     ),
     [
-      'KAFKA_SASL_MECHANISM: "gssapi" is not a supported SASL mechanism; use plain, scram-sha-256 or scram-sha-512',
+      'KAFKA_SASL_MECHANISM: "gssapi" is not a supported SASL mechanism; use plain, scram-sha-256, scram-sha-512 or oauthbearer',
     ],
   );
   assert.deepEqual(
     problemsOf(() => loadConfig({ env: validEnv({ KAFKA_SASL_USERNAME: "u", KAFKA_SASL_PASSWORD: "p" }) })),
     [
-      "KAFKA_SASL_MECHANISM: required when KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are set (plain, scram-sha-256 or scram-sha-512)",
+      "KAFKA_SASL_MECHANISM: required when KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are set (plain, scram-sha-256, scram-sha-512 or oauthbearer)",
     ],
   );
 });

@@ -260,7 +260,8 @@ test("a dotenv file: comments, export, quotes, inline comments; the environment 
   assert.equal(config.azure.clientSecret, `${SECRET} # not a comment`);
   assert.deepEqual(config.kafka.brokers, ["file-kafka:9092", "file-kafka-2:9092"]);
   assert.equal(config.schemaRegistry.url, "http://registry:8081");
-  assert.equal(config.kafka.sasl?.password, 'p"w\\d#1');
+  assert.ok(config.kafka.sasl !== undefined && "password" in config.kafka.sasl);
+  assert.equal(config.kafka.sasl.password, 'p"w\\d#1');
   assert.equal(config.logLevel, "error", "environment over file");
   assert.equal(config.connector.name, "from-file");
 });

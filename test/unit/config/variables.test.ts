@@ -36,7 +36,20 @@ const CONTRACT: ReadonlyArray<[string, string | undefined]> = [
   ["LOG_LEVEL", "info"],
 ];
 
-const ADDITIONS: ReadonlyArray<[string, string]> = [
+const ADDITIONS: ReadonlyArray<[string, string | undefined]> = [
+  ["KAFKA_SSL_CA_FILE", "none (the system's trust store)"],
+  ["KAFKA_SSL_CERT_FILE", undefined],
+  ["KAFKA_SSL_KEY_FILE", undefined],
+  ["KAFKA_SSL_KEY_PASSWORD", undefined],
+  ["KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL", "Entra ID (AZURE_AUTHORITY_HOST, AZURE_TENANT_ID)"],
+  ["KAFKA_SASL_OAUTHBEARER_CLIENT_ID", "AZURE_CLIENT_ID (Entra ID token endpoint only)"],
+  [
+    "KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET",
+    "AZURE_CLIENT_SECRET, when KAFKA_SASL_OAUTHBEARER_CLIENT_ID is unset",
+  ],
+  ["KAFKA_SASL_OAUTHBEARER_SCOPE", undefined],
+  ["KAFKA_SASL_OAUTHBEARER_EXTENSIONS", "none"],
+  ["KAFKA_SASL_OAUTHBEARER_CLIENT_AUTH_METHOD", "client_secret_basic"],
   ["CONNECTOR_NAME", "default"],
   ["KAFKA_DLQ_TOPIC", "<KAFKA_TOPIC>.dlq"],
   ["KAFKA_STATE_TOPIC", "<KAFKA_TOPIC>.state"],
@@ -76,7 +89,13 @@ test("every variable is documented: description, example, required and secret fl
   const required = CONFIG_VARIABLES.filter((v) => v.required).map((v) => v.name);
   assert.deepEqual(required, ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "KAFKA_BROKERS", "SCHEMA_REGISTRY_URL"]);
   const secret = CONFIG_VARIABLES.filter((v) => v.secret).map((v) => v.name);
-  assert.deepEqual(secret, ["AZURE_CLIENT_SECRET", "KAFKA_SASL_PASSWORD", "SCHEMA_REGISTRY_PASSWORD"]);
+  assert.deepEqual(secret, [
+    "AZURE_CLIENT_SECRET",
+    "KAFKA_SSL_KEY_PASSWORD",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET",
+    "SCHEMA_REGISTRY_PASSWORD",
+  ]);
 });
 
 test("DEFAULTS are the documented defaults, and the duration ones parse", () => {
@@ -127,7 +146,8 @@ test("redactedConfig hides every secret and keeps the rest", () => {
   });
   assert.equal(redacted.logLevel, "info");
   assert.equal(config.azure.clientSecret, "azure-secret-8f2a", "the configuration itself is untouched");
-  assert.equal(config.kafka.sasl?.password, "sasl-password-9c1d");
+  assert.ok(config.kafka.sasl !== undefined && "password" in config.kafka.sasl);
+  assert.equal(config.kafka.sasl.password, "sasl-password-9c1d");
 });
 
 test("redactedConfig leaves unset secrets out instead of inventing them", () => {

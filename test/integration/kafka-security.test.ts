@@ -1,0 +1,300 @@
+/**
+ * Each secure listener of the local stack, used through the connector's own path (variables →
+ * loadConfig → kafkaClientConfig, with the connector's token sources), with a transactional
+ * producer and a read_committed consumer; and what each listener refuses.
+ */
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { after, before, describe, test } from "node:test";
+import { Kafka, type KafkaConfig, logLevel } from "kafkajs";
+import type { Agent } from "undici";
+import { loadConfig } from "../../src/config/index.js";
+import { kafkaClientConfig } from "../../src/kafka/client.js";
+import { kafkaTokenSource } from "../../src/kafka/oauth.js";
+import { Metrics } from "../../src/metrics/index.js";
+import { type GraphSimulator, startGraphSimulator } from "../../src/simulator/index.js";
+import { signJwt } from "../../src/simulator/tokens.js";
+import type { StackSecurity } from "../../src/stack/index.js";
+import { consumeAll, uniqueName } from "../support/kafka.js";
+import { kafkaTokenOptions, simulatorDispatcher, stackSecurity } from "../support/secure-stack.js";
+import { startTestStack, type TestStack } from "../support/stack.js";
+
+const KAFKA_CLIENT = { clientId: "kafka-only-client", clientSecret: "kafka-only-secret" };
+const NO_RETRY = { retries: 0 } as const;
+
+describe("Kafka security: each listener of the local stack, through the connector's client", () => {
+  let stack: TestStack;
+  let security: StackSecurity | undefined;
+  let sim: GraphSimulator;
+  let dispatcher: Agent;
+
+  before(async () => {
+    stack = await startTestStack();
+    security = await stackSecurity(stack);
+    if (security === undefined) return;
+    sim = await startGraphSimulator({
+      clientSecret: "simulator-secret",
+      dataStart: new Date(Date.now() - 3_600_000),
+      callsPerHour: 0,
+      kafkaTokens: await kafkaTokenOptions(security, { client: KAFKA_CLIENT }),
+    });
+    dispatcher = simulatorDispatcher(sim.caCertificatePem);
+  });
+  after(async () => {
+    await sim?.close();
+    await dispatcher?.close();
+    await stack?.stop();
+  });
+
+  /** The connector's configuration from variables, with the Azure identity of the simulator. */
+  function configFrom(env: Record<string, string>) {
+    return loadConfig({
+      env: {
+        AZURE_TENANT_ID: sim.tenantId,
+        AZURE_CLIENT_ID: sim.clientId,
+        AZURE_CLIENT_SECRET: "simulator-secret",
+        AZURE_AUTHORITY_HOST: sim.url,
+        SCHEMA_REGISTRY_URL: stack.registryUrl,
+        ...env,
+      },
+    });
+  }
+
+  function clientFrom(
+    env: Record<string, string>,
+    extra: Partial<KafkaConfig> = {},
+    metrics?: Metrics,
+  ): Kafka {
+    const config = configFrom(env);
+    const oauth = config.kafka.sasl?.mechanism === "oauthbearer" ? config.kafka.sasl.oauthBearer : undefined;
+    const tokens = oauth && kafkaTokenSource(oauth, { dispatcher, timeoutMs: 10_000 });
+    return new Kafka({
+      ...kafkaClientConfig(config.kafka, { tokens, metrics }),
+      logLevel: logLevel.NOTHING,
+      ...extra,
+    });
+  }
+
+  /** Creates a topic, commits 3 records in a transaction and reads them back read_committed. */
+  async function roundTrip(kafka: Kafka): Promise<void> {
+    const topic = uniqueName("secure");
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      assert.equal(
+        await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true }),
+        true,
+      );
+    } finally {
+      await admin.disconnect();
+    }
+    const producer = kafka.producer({
+      transactionalId: uniqueName("secure-tx"),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    try {
+      const transaction = await producer.transaction();
+      await transaction.send({
+        topic,
+        messages: ["a", "b", "c"].map((key) => ({ key, value: `value-${key}` })),
+      });
+      await transaction.commit();
+      const aborted = await producer.transaction();
+      await aborted.send({ topic, messages: [{ key: "aborted", value: "never seen" }] });
+      await aborted.abort();
+    } finally {
+      await producer.disconnect();
+    }
+    const messages = await consumeAll(kafka, topic, { expected: 3, settleMs: 1000 });
+    assert.deepEqual(
+      messages.map((m) => m.key?.toString()),
+      ["a", "b", "c"],
+      "the committed records, once each; the aborted one not",
+    );
+  }
+
+  async function refused(kafka: Kafka): Promise<Error> {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      await admin.describeCluster();
+    } catch (error) {
+      return error as Error;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    assert.fail("the broker accepted the connection");
+  }
+
+  test("SASL_SSL with SCRAM-SHA-512: transactional produce, read_committed consume", async (t) => {
+    if (security === undefined) return t.skip("no secure listeners on this stack");
+    await roundTrip(
+      clientFrom({
+        KAFKA_BROKERS: security.saslSsl,
+        KAFKA_SSL_CA_FILE: security.caFile,
+        KAFKA_SASL_MECHANISM: "scram-sha-512",
+        KAFKA_SASL_USERNAME: security.sasl.username,
+        KAFKA_SASL_PASSWORD: security.sasl.password,
+      }),
+    );
+  });
+
+  test("SASL_SSL with SCRAM-SHA-256 and PLAIN: the broker answers", async (t) => {
+    if (security === undefined) return t.skip("no secure listeners on this stack");
+    for (const mechanism of ["scram-sha-256", "plain"]) {
+      const kafka = clientFrom({
+        KAFKA_BROKERS: security.saslSsl,
+        KAFKA_SSL_CA_FILE: security.caFile,
+        KAFKA_SASL_MECHANISM: mechanism,
+        KAFKA_SASL_USERNAME: security.sasl.username,
+        KAFKA_SASL_PASSWORD: security.sasl.password,
+      });
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        assert.equal((await admin.describeCluster()).brokers.length, 1, mechanism);
+      } finally {
+        await admin.disconnect();
+      }
+    }
+  });
+
+  test("SASL_SSL with OAUTHBEARER, tokens from Entra ID (the simulator) for Graph's identity, through msal", async (t) => {
+    if (security === undefined) return t.skip("no secure listeners on this stack");
+    const issuedBefore = sim.stats().tokenRequests;
+    const metrics = new Metrics({ defaultMetrics: false });
+    await roundTrip(
+      clientFrom(
+        {
+          KAFKA_BROKERS: security.saslSsl,
+          KAFKA_SSL_CA_FILE: security.caFile,
+          KAFKA_SASL_MECHANISM: "oauthbearer",
+          KAFKA_SASL_OAUTHBEARER_SCOPE: security.oauth.scope,
+        },
+        {},
+        metrics,
+      ),
+    );
+    const requests = sim.stats().tokenRequests - issuedBefore;
+    const handed =
+      (await metrics.kafkaOAuthTokens.get()).values.find((v) => v.labels.outcome === "ok")?.value ?? 0;
+    assert.ok(requests >= 1, "a token was fetched from the token endpoint");
+    assert.ok(
+      handed > requests,
+      `the token was reused across connections (${handed} handed, ${requests} fetched)`,
+    );
+  });
+
+  test("SASL_SSL with OAUTHBEARER from an OIDC token endpoint: an identity of its own, client_secret_basic, SASL extensions", async (t) => {
+    if (security === undefined) return t.skip("no secure listeners on this stack");
+    await roundTrip(
+      clientFrom({
+        KAFKA_BROKERS: security.saslSsl,
+        KAFKA_SSL_CA_FILE: security.caFile,
+        KAFKA_SASL_MECHANISM: "oauthbearer",
+        KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL: `${sim.url}/${sim.tenantId}/oauth2/v2.0/token`,
+        KAFKA_SASL_OAUTHBEARER_CLIENT_ID: KAFKA_CLIENT.clientId,
+        KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET: KAFKA_CLIENT.clientSecret,
+        KAFKA_SASL_OAUTHBEARER_SCOPE: security.oauth.scope,
+        KAFKA_SASL_OAUTHBEARER_EXTENSIONS: "logicalCluster=lkc-test1,identityPoolId=pool-test1",
+      }),
+    );
+  });
+
+  test("mTLS: the client certificate and key from files", async (t) => {
+    if (security === undefined) return t.skip("no secure listeners on this stack");
+    await roundTrip(
+      clientFrom({
+        KAFKA_BROKERS: security.mtls,
+        KAFKA_SSL_CA_FILE: security.caFile,
+        KAFKA_SSL_CERT_FILE: security.clientCertFile,
+        KAFKA_SSL_KEY_FILE: security.clientKeyFile,
+      }),
+    );
+  });
+
+  test("refused: a wrong SCRAM password", async (t) => {
+    if (security === undefined) return t.skip("no secure listeners on this stack");
+    const error = await refused(
+      clientFrom(
+        {
+          KAFKA_BROKERS: security.saslSsl,
+          KAFKA_SSL_CA_FILE: security.caFile,
+          KAFKA_SASL_MECHANISM: "scram-sha-512",
+          KAFKA_SASL_USERNAME: security.sasl.username,
+          KAFKA_SASL_PASSWORD: `${security.sasl.password}x`,
+        },
+        { retry: NO_RETRY },
+      ),
+    );
+    assert.equal(error.name, "KafkaJSSASLAuthenticationError", error.message);
+  });
+
+  test("refused: OAUTHBEARER tokens for another audience, from another issuer, expired, or signed by another key", async (t) => {
+    if (security === undefined) return t.skip("no secure listeners on this stack");
+    const key = await readFile(security.oauth.signingKeyFile, "utf8");
+    const now = Math.floor(Date.now() / 1000);
+    const good = {
+      sub: "test-client",
+      aud: security.oauth.audience,
+      iss: security.oauth.issuer,
+      iat: now,
+      exp: now + 600,
+      scope: "kafka",
+    };
+    const ca = await readFile(security.caFile, "utf8");
+    const brokers = [security.saslSsl];
+    const withToken = (token: string) =>
+      new Kafka({
+        clientId: "kafka-security-test",
+        brokers,
+        ssl: { ca: [ca] },
+        sasl: { mechanism: "oauthbearer", oauthBearerProvider: async () => ({ value: token }) },
+        logLevel: logLevel.NOTHING,
+        retry: NO_RETRY,
+      });
+    // The control: the same hand-made token with the right claims is accepted.
+    const control = withToken(signJwt(good, key, security.oauth.kid)).admin();
+    await control.connect();
+    await control.describeCluster();
+    await control.disconnect();
+
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    const cases: Array<[string, string]> = [
+      ["another audience", signJwt({ ...good, aud: "api://another-service" }, key, security.oauth.kid)],
+      ["another issuer", signJwt({ ...good, iss: "https://evil.invalid/" }, key, security.oauth.kid)],
+      ["expired", signJwt({ ...good, iat: now - 7200, exp: now - 3600 }, key, security.oauth.kid)],
+      ["another key", signJwt(good, other, security.oauth.kid)],
+    ];
+    for (const [what, token] of cases) {
+      await refused(withToken(token)).then(
+        () => undefined,
+        (error: unknown) => assert.fail(`${what}: ${(error as Error).message}`),
+      );
+    }
+  });
+
+  test("refused: mTLS without a client certificate; SASL_SSL without the stack's CA (the broker is not trusted)", async (t) => {
+    if (security === undefined) return t.skip("no secure listeners on this stack");
+    const noCert = await refused(
+      clientFrom({ KAFKA_BROKERS: security.mtls, KAFKA_SSL_CA_FILE: security.caFile }, { retry: NO_RETRY }),
+    );
+    assert.match(noCert.message, /certificate|handshake|alert/i);
+    const untrusted = await refused(
+      clientFrom(
+        {
+          KAFKA_BROKERS: security.saslSsl,
+          KAFKA_SSL: "true",
+          KAFKA_SASL_MECHANISM: "scram-sha-512",
+          KAFKA_SASL_USERNAME: security.sasl.username,
+          KAFKA_SASL_PASSWORD: security.sasl.password,
+        },
+        { retry: NO_RETRY },
+      ),
+    );
+    assert.match(untrusted.message, /self.signed|unable to verify|certificate/i);
+  });
+});

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import type { KafkaConfig } from "kafkajs";
+import { generate } from "selfsigned";
+import type { TokenSource } from "../../../src/auth/token-provider.js";
+import { type ConnectorConfig, loadConfig } from "../../../src/config/index.js";
+import { kafkaClientConfig } from "../../../src/kafka/client.js";
+import { Metrics } from "../../../src/metrics/index.js";
+import { validEnv } from "../config/helpers.js";
+
+function kafkaOf(extra: Record<string, string>): ConnectorConfig["kafka"] {
+  return loadConfig({ env: validEnv(extra) }).kafka;
+}
+
+test("plaintext, TLS with system trust, SASL with a password", () => {
+  const plain = kafkaClientConfig(kafkaOf({}));
+  assert.equal(plain.ssl, false);
+  assert.equal(plain.sasl, undefined);
+  const scram = kafkaClientConfig(
+    kafkaOf({
+      KAFKA_SSL: "true",
+      KAFKA_SASL_MECHANISM: "scram-sha-256",
+      KAFKA_SASL_USERNAME: "u",
+      KAFKA_SASL_PASSWORD: "pw-1",
+    }),
+  );
+  assert.equal(scram.ssl, true);
+  assert.deepEqual(scram.sasl, { mechanism: "scram-sha-256", username: "u", password: "pw-1" });
+});
+
+/** The provider kafkajs calls for OAUTHBEARER. */
+function provider(config: KafkaConfig): () => Promise<unknown> {
+  const sasl = config.sasl;
+  assert.ok(sasl !== undefined && "oauthBearerProvider" in sasl);
+  return sasl.oauthBearerProvider;
+}
+
+test("TLS files become one secure context (not per-connection options)", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "kafka-client-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const ca = await generate([{ name: "commonName", value: "ca" }], { keyType: "ec", algorithm: "sha256" });
+  await writeFile(join(dir, "ca.pem"), ca.cert);
+  const config = kafkaClientConfig({ ...kafkaOf({ KAFKA_SSL_CA_FILE: join(dir, "ca.pem") }) });
+  assert.ok(typeof config.ssl === "object" && config.ssl !== null);
+  assert.deepEqual(Object.keys(config.ssl), ["secureContext"]);
+  assert.ok(config.ssl.secureContext?.context, "a built context");
+  await rm(join(dir, "ca.pem"));
+  assert.throws(
+    () => kafkaClientConfig({ ...kafkaOf({}), ssl: true, tls: { caFile: join(dir, "ca.pem") } }),
+    /KAFKA_SSL_CA_FILE: .* cannot be read \(ENOENT\)/,
+  );
+});
+
+test("OAUTHBEARER: each authentication gets the source's token and the extensions; outcomes are counted", async () => {
+  const kafka = kafkaOf({
+    KAFKA_SSL: "true",
+    KAFKA_SASL_MECHANISM: "oauthbearer",
+    KAFKA_SASL_OAUTHBEARER_SCOPE: "https://ns.servicebus.windows.net/.default",
+    KAFKA_SASL_OAUTHBEARER_EXTENSIONS: "logicalCluster=lkc-1",
+  });
+  let calls = 0;
+  let fail = false;
+  const tokens: TokenSource = {
+    getToken: async () => {
+      calls++;
+      if (fail) throw new Error("token endpoint down");
+      return `token-${calls}`;
+    },
+    invalidate: () => undefined,
+  };
+  const metrics = new Metrics({ defaultMetrics: false });
+  const config = kafkaClientConfig(kafka, { tokens, metrics });
+  const next = provider(config);
+  assert.deepEqual(await next(), {
+    value: "token-1",
+    extensions: { logicalCluster: "lkc-1" },
+  });
+  assert.deepEqual(await next(), {
+    value: "token-2",
+    extensions: { logicalCluster: "lkc-1" },
+  });
+  fail = true;
+  await assert.rejects(next(), /token endpoint down/);
+  const values = (await metrics.kafkaOAuthTokens.get()).values;
+  assert.equal(values.find((v) => v.labels.outcome === "ok")?.value, 2);
+  assert.equal(values.find((v) => v.labels.outcome === "error")?.value, 1);
+  assert.throws(() => kafkaClientConfig(kafka), /needs a token source/);
+  const noExtensions = kafkaClientConfig(
+    kafkaOf({
+      KAFKA_SSL: "true",
+      KAFKA_SASL_MECHANISM: "oauthbearer",
+      KAFKA_SASL_OAUTHBEARER_SCOPE: "https://ns.servicebus.windows.net/.default",
+    }),
+    { tokens: { getToken: async () => "t", invalidate: () => undefined } },
+  );
+  assert.deepEqual(await provider(noExtensions)(), { value: "t" });
+});
