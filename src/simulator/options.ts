@@ -95,6 +95,11 @@ export interface SimulatorOptions {
   /** Default 3600. */
   tokenLifetimeSeconds?: number;
   /**
+   * A hostile or broken authority: the token_endpoint its OpenID metadata names instead of its
+   * own (another host, port or scheme), e.g. http://127.0.0.1:<port>/steal.
+   */
+  metadataTokenEndpoint?: string;
+  /**
    * For benchmarks: keep each page's body once rendered and serve it again, while the data can no
    * longer change (no live phase, every row visible). Its rendering then stays out of the figures
    * of the runs after the first.
@@ -126,6 +131,7 @@ export interface ResolvedOptions {
   now: () => number;
   tokenLifetimeSeconds: number;
   cachePages: boolean;
+  metadataTokenEndpoint: string | undefined;
 }
 
 function invalid(message: string): PstnError {
@@ -223,5 +229,6 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     now: options.now ?? Date.now,
     tokenLifetimeSeconds,
     cachePages: options.cachePages ?? false,
+    metadataTokenEndpoint: options.metadataTokenEndpoint,
   };
 }
