@@ -15,6 +15,7 @@ import { MsalTokenSource } from "../../../src/auth/token-provider.js";
 import { MICROSOFT_AUTHORITY_HOSTS } from "../../../src/config/clouds.js";
 import { ErrorCode, isPstnError } from "../../../src/errors.js";
 import { Metrics } from "../../../src/metrics/index.js";
+import { isFinal } from "../../../src/pipeline/connector.js";
 import {
   type ClientCertificate,
   type GraphSimulator,
@@ -104,6 +105,7 @@ async function refusal(promise: Promise<unknown>) {
   assert.ok(isPstnError(error, ErrorCode.AUTH_ENDPOINT_REFUSED), `got ${String(error)}`);
   assert.equal(error.retriable, false);
   assert.ok(!error.message.includes(SECRET), "the message never holds the secret");
+  assert.ok(isFinal(error), "the connector stops instead of asking again");
   return error;
 }
 
