@@ -28,6 +28,8 @@ export function redactedConfig(config: ConnectorConfig): Record<string, unknown>
           : { kind: "ago", ms: connector.start.ms },
     },
     metricsPort: config.metricsPort,
+    ...(config.metricsHost === undefined ? {} : { metricsHost: config.metricsHost }),
+    allowCleartextCredentials: config.allowCleartextCredentials,
     logLevel: config.logLevel,
   };
 }
