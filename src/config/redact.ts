@@ -33,3 +33,15 @@ export function redactedConfig(config: ConnectorConfig): Record<string, unknown>
     logLevel: config.logLevel,
   };
 }
+
+/**
+ * The credentials this configuration sends unencrypted (only possible with
+ * CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS), for a warning at start-up.
+ */
+export function cleartextCredentials(config: ConnectorConfig): string[] {
+  const found: string[] = [];
+  if (config.kafka.sasl !== undefined && !config.kafka.ssl) found.push("Kafka SASL (KAFKA_SSL=false)");
+  if (config.schemaRegistry.password !== undefined && config.schemaRegistry.url.startsWith("http:"))
+    found.push("schema registry basic auth (http)");
+  return found;
+}
