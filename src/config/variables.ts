@@ -76,7 +76,8 @@ export const CONFIG_VARIABLES = [
   {
     name: "AZURE_AUTHORITY_HOST",
     group: "Azure",
-    description: "Entra ID (login) host, an https URL. Overrides the one GRAPH_CLOUD implies.",
+    description:
+      "Entra ID (login) host, an https URL. Overrides the one GRAPH_CLOUD implies. For Microsoft's hosts (login.microsoftonline.com, login.microsoftonline.us, login.chinacloudapi.cn, login.partner.microsoftonline.cn) the token endpoint https://<host>/<tenant>/oauth2/v2.0/token is fixed and no metadata is fetched; for any other host (a proxy, the simulator) its OpenID metadata is read, and the secret or certificate assertion is sent only to https on exactly that host and port (anything else is refused: PSTN_AUTH_ENDPOINT_REFUSED).",
     default: "from GRAPH_CLOUD (https://login.microsoftonline.com for global)",
     required: false,
     secret: false,
