@@ -7,8 +7,9 @@ import {
 import type { Dispatcher } from "undici";
 import { ErrorCode, PstnError } from "../errors.js";
 import type { Metrics } from "../metrics/index.js";
+import { planAuthority } from "./authority.js";
 import { loadClientCertificate } from "./certificate.js";
-import { UndiciNetworkModule } from "./network.js";
+import { AuthorityNetworkModule } from "./network.js";
 
 export interface TokenSource {
   /** A bearer token for Graph, from the cache while it has more than a few minutes to live. */
@@ -26,21 +27,18 @@ export interface MsalTokenSourceOptions {
   scope: string;
   dispatcher: Dispatcher;
   timeoutMs: number;
+  /** Largest answer read from the authority; default 1 MiB. */
+  maxResponseBytes?: number;
   metrics?: Metrics;
   now?: () => number;
 }
 
-const MICROSOFT_AUTHORITY_HOSTS = new Set([
-  "login.microsoftonline.com",
-  "login.microsoftonline.us",
-  "login.chinacloudapi.cn",
-  "login.partner.microsoftonline.cn",
-]);
 const REFRESH_MARGIN_MS = 5 * 60_000;
 
 /** OAuth2 client credentials (secret or certificate) through msal-node. */
 export class MsalTokenSource implements TokenSource {
   private readonly app: ConfidentialClientApplication;
+  private readonly network: AuthorityNetworkModule;
   private readonly scope: string;
   private readonly metrics: Metrics | undefined;
   private readonly now: () => number;
@@ -50,14 +48,8 @@ export class MsalTokenSource implements TokenSource {
   private forceRefresh = false;
 
   constructor(options: MsalTokenSourceOptions) {
-    const host = new URL(options.authorityHost).host;
-    const auth: Configuration["auth"] = {
-      clientId: options.clientId,
-      authority: `${options.authorityHost}/${options.tenantId}`,
-      // msal validates unknown hosts through Microsoft's instance discovery, unreachable from a
-      // private network; an authority outside Microsoft's clouds (a proxy, a simulator) is declared.
-      ...(MICROSOFT_AUTHORITY_HOSTS.has(host) ? {} : { knownAuthorities: [host] }),
-    };
+    const plan = planAuthority(options.authorityHost, options.tenantId);
+    const auth: Configuration["auth"] = { clientId: options.clientId, ...plan.msal };
     if (options.clientSecret !== undefined) {
       auth.clientSecret = options.clientSecret;
     } else if (options.clientCertificatePath !== undefined) {
@@ -68,10 +60,18 @@ export class MsalTokenSource implements TokenSource {
         "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH is required",
       );
     }
+    // The secret and the certificate's assertions leave only through this module.
+    this.network = new AuthorityNetworkModule({
+      dispatcher: options.dispatcher,
+      timeoutMs: options.timeoutMs,
+      origin: plan.origin,
+      tokenEndpoint: plan.tokenEndpoint,
+      maxResponseBytes: options.maxResponseBytes,
+    });
     this.app = new ConfidentialClientApplication({
       auth,
       system: {
-        networkClient: new UndiciNetworkModule(options.dispatcher, options.timeoutMs),
+        networkClient: this.network,
         loggerOptions: {
           logLevel: LogLevel.Error,
           piiLoggingEnabled: false,
@@ -105,13 +105,21 @@ export class MsalTokenSource implements TokenSource {
 
   private async acquire(): Promise<string> {
     let result: AuthenticationResult | null;
+    this.network.takeFailure();
     try {
       result = await this.app.acquireTokenByClientCredential({
         scopes: [this.scope],
         skipCache: this.forceRefresh,
       });
     } catch (error) {
-      this.metrics?.tokenRequests.inc({ outcome: "error" });
+      // msal reports what the network module refused as its own network_error: the module's own
+      // error says what happened, and it is final (the same metadata would be refused again).
+      const failure = this.network.takeFailure();
+      const refused = failure?.code === ErrorCode.AUTH_ENDPOINT_REFUSED;
+      this.metrics?.tokenRequests.inc({ outcome: refused ? "refused" : "error" });
+      if (failure !== undefined) {
+        throw new PstnError(failure.code, `${failure.message} (${this.describe})`, { cause: error });
+      }
       throw tokenError(error, this.describe);
     }
     if (!result?.accessToken) {

@@ -118,9 +118,12 @@ export const demoCommand: Command = {
       );
       const app = createApp(config, { extraCaPem: sim.caCertificatePem, logger });
       cleanups.push(() => app.close());
-      const server = await startMetricsServer(app.metrics, app.health, config.metricsPort).catch(
-        () => undefined,
-      );
+      const server = await startMetricsServer(
+        app.metrics,
+        app.health,
+        config.metricsPort,
+        config.metricsHost,
+      ).catch(() => undefined);
       if (server) cleanups.push(() => server.close());
 
       const events: DemoEvent[] = [];

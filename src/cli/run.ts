@@ -1,5 +1,7 @@
 import { createApp } from "../app.js";
+import { type ConnectorConfig, cleartextCredentials } from "../config/index.js";
 import { ErrorCode, PstnError } from "../errors.js";
+import type { Logger } from "../log.js";
 import { startMetricsServer } from "../metrics/server.js";
 import { runWithStandby } from "../pipeline/standby.js";
 import { type Command, parseCommandArgs } from "./command.js";
@@ -32,10 +34,16 @@ export const runCommand: Command = {
       throw new PstnError(ErrorCode.USAGE, `unexpected argument: ${positionals.join(" ")}`);
     const config = loadCommandConfig(values.config);
     const app = createApp(config);
-    const server = await startMetricsServer(app.metrics, app.health, config.metricsPort);
+    const server = await startMetricsServer(app.metrics, app.health, config.metricsPort, config.metricsHost);
     const shutdown = shutdownSignal((name) => app.logger.info({ signal: name }, "stopping"));
+    warnCleartext(app.logger, config);
     app.logger.info(
-      { metricsPort: server.port, topic: config.kafka.topic, identity: app.connector.identity() },
+      {
+        metricsPort: server.port,
+        metricsHost: server.address,
+        topic: config.kafka.topic,
+        identity: app.connector.identity(),
+      },
       "starting",
     );
     try {
@@ -87,8 +95,9 @@ export const backfillCommand: Command = {
     if (from > to) throw new PstnError(ErrorCode.USAGE, "--from must not be after --to");
     const config = loadCommandConfig(values.config);
     const app = createApp(config);
-    const server = await startMetricsServer(app.metrics, app.health, config.metricsPort);
+    const server = await startMetricsServer(app.metrics, app.health, config.metricsPort, config.metricsHost);
     const shutdown = shutdownSignal((name) => app.logger.info({ signal: name }, "stopping"));
+    warnCleartext(app.logger, config);
     app.logger.info({ from, to }, "backfill starting");
     try {
       const done = await app.connector.backfill(from, to, shutdown.signal);
@@ -106,6 +115,17 @@ export const backfillCommand: Command = {
     }
   },
 };
+
+/** The operator allowed clear-text credentials: say which ones go that way, at every start. */
+function warnCleartext(logger: Logger, config: ConnectorConfig): void {
+  const cleartext = cleartextCredentials(config);
+  if (cleartext.length > 0) {
+    logger.warn(
+      { cleartext },
+      "credentials cross the network unencrypted (CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS=true)",
+    );
+  }
+}
 
 function parseInstant(flag: string, value: string | undefined): Date {
   if (value === undefined) throw new PstnError(ErrorCode.USAGE, `${flag} is required (an ISO-8601 instant)`);

@@ -28,3 +28,16 @@ export const NATIONAL_CLOUDS: Readonly<
     graphEndpoint: "https://microsoftgraph.chinacloudapi.cn",
   },
 };
+
+/**
+ * Entra ID hosts of Microsoft's clouds. For these the connector knows the token endpoint
+ * (`https://<host>/<tenant>/oauth2/v2.0/token`) and gives msal the metadata itself, so no answer
+ * from the network can move the credentials elsewhere. `login.partner.microsoftonline.cn` is the
+ * China cloud's other name.
+ */
+export const MICROSOFT_AUTHORITY_HOSTS: readonly string[] = [
+  ...new Set([
+    ...Object.values(NATIONAL_CLOUDS).map((cloud) => new URL(cloud.authorityHost).host),
+    "login.partner.microsoftonline.cn",
+  ]),
+];

@@ -162,6 +162,17 @@ function isHostName(host: string): boolean {
   return labels.every((label) => HOST_LABEL.test(label));
 }
 
+/** An address to listen on: IPv4, IPv6 (brackets optional) or a host name; returned without brackets. */
+export function listenHost(text: string): Check<string> {
+  const trimmed = text.trim();
+  const unbracketed = /^\[(.*)\]$/.exec(trimmed)?.[1] ?? trimmed;
+  if (IPV6.safeParse(unbracketed).success || isHostName(unbracketed)) return ok(unbracketed);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) || /:\d+$/.test(trimmed)) {
+    return fail("is not an address; give the address only (e.g. 127.0.0.1 or ::), the port is METRICS_PORT");
+  }
+  return fail("is not an IP address or host name; use e.g. 127.0.0.1, :: or 0.0.0.0");
+}
+
 export function guid(text: string, noun: string): Check<string> {
   const trimmed = text.trim();
   return GUID.safeParse(trimmed).success
@@ -190,7 +201,7 @@ export function brokerList(text: string): { brokers: string[]; problems: string[
     const broker = entry.trim();
     if (broker === "") continue;
     const problem = brokerProblem(broker);
-    if (problem !== undefined) problems.push(`${quote(broker)} ${problem}`);
+    if (problem !== undefined) problems.push(`${quote(safeBroker(broker))} ${problem}`);
     else if (!brokers.includes(broker)) brokers.push(broker);
   }
   if (brokers.length === 0 && problems.length === 0)
@@ -198,9 +209,20 @@ export function brokerList(text: string): { brokers: string[]; problems: string[
   return { brokers, problems };
 }
 
+/** A broker entry as it may appear in a message: a user name and password in it redacted. */
+function safeBroker(broker: string): string {
+  const parts = /^([a-z][a-z0-9+._-]*:\/\/)?(?:.*@)?(.*)$/i.exec(broker);
+  const userInfo = broker.slice((parts?.[1] ?? "").length).includes("@");
+  const shown = `${parts?.[1] ?? ""}${userInfo ? "[redacted]@" : ""}${parts?.[2] ?? broker}`;
+  return withoutCredentials(shown).replace(/[?#].*$/, "?[redacted]");
+}
+
 function brokerProblem(broker: string): string | undefined {
-  const scheme = /^[a-z][a-z0-9+._-]*:\/\/(.*)$/i.exec(broker);
-  if (scheme !== null) return `has a scheme; write host:port only, e.g. ${scheme[1] ?? "kafka-1:9092"}`;
+  const scheme = /^[a-z][a-z0-9+._-]*:\/\/(?:.*@)?([^/?#]*)/i.exec(broker);
+  if (scheme !== null) return `has a scheme; write host:port only, e.g. ${scheme[1] || "kafka-1:9092"}`;
+  if (broker.includes("@")) {
+    return "carries a user name or password; write host:port only and set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD";
+  }
   const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(broker);
   const [host, portText] =
     bracketed !== null
@@ -298,6 +320,19 @@ export function certificateFileProblems(path: string): string[] {
   return parsed === 0
     ? ["holds a certificate that cannot be read"]
     : ["holds a private key that belongs to none of its certificates"];
+}
+
+/**
+ * Text with what could be a credential taken out: a URL's password (or its user info when that is
+ * a single token), its query and fragment (signatures, API keys), and anything shaped like an
+ * Entra ID client secret.
+ */
+export function withoutCredentials(text: string): string {
+  return text
+    .replace(/(\/\/[^/:@\s]*):[^@/\s]*@/g, "$1:[redacted]@")
+    .replace(/\/\/[^/:@\s[\]]+@/g, "//[redacted]@")
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^\s?#]*)[?#]\S*/gi, "$1?[redacted]")
+    .replace(/[A-Za-z0-9_.-]{3}\d[A-Za-z]~[A-Za-z0-9_.~-]{20,}/g, "[redacted]");
 }
 
 /** A value as it appears in a message: quoted, control characters escaped, long values shortened. */

@@ -2,7 +2,7 @@ export { NATIONAL_CLOUDS } from "./clouds.js";
 export { formatDuration, parseDuration } from "./duration.js";
 export { ConfigError } from "./errors.js";
 export { type LoadConfigOptions, loadConfig } from "./load.js";
-export { REDACTED, redactedConfig } from "./redact.js";
+export { cleartextCredentials, REDACTED, redactedConfig } from "./redact.js";
 export { resolveStart } from "./start.js";
 export type {
   ConfigVariable,

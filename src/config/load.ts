@@ -135,21 +135,27 @@ export class Reader {
     this.problem(name, `${this.show(name, text)}${from} ${message}`);
   }
 
+  /** Records a problem line; a known secret that found its way into the message is cut out. */
   problem(name: VariableName, message: string): void {
-    this.problems.push(`${name}: ${message}${this.where(name)}`);
+    this.problems.push(`${name}: ${this.redact(message)}${this.where(name)}`);
   }
 
-  /** A value for a message: a secret's never; nor a secret pasted into another variable. */
+  /**
+   * A value for a message: a secret's never; nor a secret pasted into another variable, nor what
+   * could be one: a URL's password or query, a value shaped like an Entra ID client secret.
+   */
   show(name: VariableName, text: string): string {
     if (SECRET_VARIABLES.has(name)) return "(value hidden)";
+    return check.quote(check.withoutCredentials(this.redact(text)));
+  }
+
+  private redact(text: string): string {
     let shown = text;
     for (const secret of this.secrets) {
       if (shown === secret || (secret.length >= 4 && shown.includes(secret)))
         shown = shown.split(secret).join("[redacted]");
     }
-    // A user name and password inside a URL.
-    shown = shown.replace(/(\/\/[^/:@\s]*):[^@/\s]*@/g, "$1:[redacted]@");
-    return check.quote(shown);
+    return shown;
   }
 
   private where(name: VariableName): string {
@@ -193,6 +199,9 @@ function validate(read: Reader): ConnectorConfig | undefined {
     }),
   );
   const metricsPort = read.get("METRICS_PORT", check.port);
+  const metricsHost = read.isSet("METRICS_HOST") ? read.get("METRICS_HOST", check.listenHost) : undefined;
+  const allowCleartextCredentials = read.get("CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS", check.boolean);
+  if (allowCleartextCredentials === false) cleartextProblems(read, kafka, schemaRegistry);
   const logLevel = read.get("LOG_LEVEL", (text) => check.choice(text, LOG_LEVELS, "a log level"));
 
   if (read.problems.length > 0) return undefined;
@@ -210,8 +219,35 @@ function validate(read: Reader): ConnectorConfig | undefined {
       failoverTimeoutMs: present(failoverTimeoutMs),
     },
     metricsPort: present(metricsPort),
+    ...(metricsHost === undefined ? {} : { metricsHost }),
+    allowCleartextCredentials: present(allowCleartextCredentials),
     logLevel: present(logLevel),
   };
+}
+
+/**
+ * Credentials that would cross the network unencrypted: SASL without TLS to the brokers, registry
+ * basic auth over http. Each is a problem unless CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS vouches for
+ * the network. Judged on the parsed settings, so that every SASL mechanism counts.
+ */
+function cleartextProblems(
+  read: Reader,
+  kafka: ConnectorConfig["kafka"] | undefined,
+  registry: ConnectorConfig["schemaRegistry"] | undefined,
+): void {
+  const optIn = "or set CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS=true if the network is trusted end to end";
+  if (kafka?.sasl !== undefined && !kafka.ssl) {
+    read.problem(
+      "KAFKA_SASL_MECHANISM",
+      `SASL with KAFKA_SSL=false sends the Kafka credentials in clear text; set KAFKA_SSL=true (the brokers' SASL_SSL listener), ${optIn}`,
+    );
+  }
+  if (registry?.password !== undefined && registry.url.startsWith("http:")) {
+    read.problem(
+      "SCHEMA_REGISTRY_URL",
+      `${check.quote(new URL(registry.url).origin)} is http, so SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD would be sent in clear text; use the registry's https URL, ${optIn}`,
+    );
+  }
 }
 
 function validateAzure(read: Reader, cloud: GraphCloud | undefined): ConnectorConfig["azure"] | undefined {

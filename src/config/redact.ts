@@ -36,6 +36,8 @@ export function redactedConfig(config: ConnectorConfig): Record<string, unknown>
           : { kind: "ago", ms: connector.start.ms },
     },
     metricsPort: config.metricsPort,
+    ...(config.metricsHost === undefined ? {} : { metricsHost: config.metricsHost }),
+    allowCleartextCredentials: config.allowCleartextCredentials,
     logLevel: config.logLevel,
   };
 }
@@ -52,4 +54,16 @@ function redactedSasl(sasl: KafkaSasl): Record<string, unknown> {
       ...(oauthBearer.clientSecret === undefined ? {} : { clientSecret: REDACTED }),
     },
   };
+}
+
+/**
+ * The credentials this configuration sends unencrypted (only possible with
+ * CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS), for a warning at start-up.
+ */
+export function cleartextCredentials(config: ConnectorConfig): string[] {
+  const found: string[] = [];
+  if (config.kafka.sasl !== undefined && !config.kafka.ssl) found.push("Kafka SASL (KAFKA_SSL=false)");
+  if (config.schemaRegistry.password !== undefined && config.schemaRegistry.url.startsWith("http:"))
+    found.push("schema registry basic auth (http)");
+  return found;
 }

@@ -47,6 +47,41 @@ export function closestName(candidate: string, known: Iterable<string>): string 
   return best;
 }
 
+/**
+ * For a name that is no misspelling: the known names under the same `prefix` sharing the most words
+ * with it (`KAFKA_SSL_CA_LOCATION` → `KAFKA_SSL_CA_FILE`), closest spelling first, at most `limit`;
+ * none when no word beyond the prefix is shared.
+ */
+export function relatedNames(
+  candidate: string,
+  known: Iterable<string>,
+  prefix: string,
+  limit = 3,
+): string[] {
+  const words = (name: string): string[] => name.slice(prefix.length).split("_").filter(Boolean);
+  const wanted = words(candidate);
+  // A word counts as shared when equal or a short inflection of it: BROKER and BROKERS.
+  const same = (a: string, b: string): boolean =>
+    a === b ||
+    (Math.min(a.length, b.length) >= 3 &&
+      Math.abs(a.length - b.length) <= 2 &&
+      (a.startsWith(b) || b.startsWith(a)));
+  const scored = [...known]
+    .filter((name) => name.startsWith(prefix))
+    .map((name) => ({
+      name,
+      shared: words(name).filter((word) => wanted.some((w) => same(w, word))).length,
+      distance: editDistance(candidate, name),
+    }))
+    .filter((entry) => entry.shared > 0);
+  const most = Math.max(0, ...scored.map((entry) => entry.shared));
+  return scored
+    .filter((entry) => entry.shared === most)
+    .sort((a, b) => a.distance - b.distance)
+    .slice(0, limit)
+    .map((entry) => entry.name);
+}
+
 function withoutSharedFirstWord(a: string, b: string): [string, string] {
   const cutA = a.indexOf("_");
   const cutB = b.indexOf("_");

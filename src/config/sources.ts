@@ -5,8 +5,17 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { z } from "zod";
-import { closestName } from "./similarity.js";
-import { OWN_PREFIXES, RETIRED_VARIABLES, type RetiredVariable, VARIABLE_NAMES } from "./variables.js";
+import { listWords } from "./fields.js";
+import { closestName, relatedNames } from "./similarity.js";
+import {
+  FOREIGN_VARIABLE_PATTERN,
+  FOREIGN_VARIABLES,
+  OTHER_CLIENTS_NAMES,
+  OWN_PREFIXES,
+  RETIRED_VARIABLES,
+  type RetiredVariable,
+  VARIABLE_NAMES,
+} from "./variables.js";
 
 export type Origin =
   | { kind: "environment" }
@@ -184,8 +193,9 @@ export function retiredProblems(
 
 /**
  * Unknown names. In a config file or among overrides every name must be ours. The environment is
- * shared with everything else on the host, so there only names with this connector's own prefixes and
- * near-misspellings of its variables are flagged.
+ * shared with everything else on the host, so there only names with this connector's own prefixes
+ * (`KAFKA_` and `SCHEMA_REGISTRY_` among them) and near-misspellings of its variables are flagged;
+ * Kubernetes service links and other software's well-known names ({@link FOREIGN_VARIABLES}) are not.
  */
 export function unknownProblems(
   settings: ReadonlyMap<string, Setting>,
@@ -208,10 +218,23 @@ export function unknownProblems(
     }
     const near = closestName(upper, VARIABLE_NAMES);
     const prefix = OWN_PREFIXES.find((own) => upper.startsWith(own));
-    if (where === "environment" && near === undefined && prefix === undefined) continue;
-    if (where === "environment" && isKubernetesServiceLink(name, setting.value)) continue;
+    if (where === "environment") {
+      if (near === undefined && prefix === undefined) continue;
+      if (isKubernetesServiceLink(name, setting.value)) continue;
+      if (near === undefined && (FOREIGN_VARIABLES.has(name) || FOREIGN_VARIABLE_PATTERN.test(name)))
+        continue;
+    }
+    const other = Object.hasOwn(OTHER_CLIENTS_NAMES, upper) ? OTHER_CLIENTS_NAMES[upper] : undefined;
+    const suggestions =
+      near !== undefined
+        ? [near]
+        : other !== undefined
+          ? [other]
+          : prefix === undefined
+            ? []
+            : relatedNames(upper, VARIABLE_NAMES, prefix);
     let hint = "";
-    if (near !== undefined) hint = `; did you mean ${near}?`;
+    if (suggestions.length > 0) hint = `; did you mean ${listWords(suggestions)}?`;
     else if (prefix !== undefined) {
       const family = [...VARIABLE_NAMES].filter((known) => known.startsWith(prefix));
       hint = `; the ${prefix} variables are ${family.join(", ")}`;

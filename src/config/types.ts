@@ -95,6 +95,10 @@ export interface ConnectorConfig {
     failoverTimeoutMs: number;
   };
   metricsPort: number;
+  /** Address the metrics server binds; `undefined`: all interfaces. */
+  metricsHost?: string;
+  /** CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS: the operator vouches for the network. */
+  allowCleartextCredentials: boolean;
   logLevel: LogLevel;
 }
 

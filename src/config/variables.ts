@@ -25,6 +25,7 @@ export const DEFAULTS = {
   LOOKBACK: "48h",
   WINDOW_SLICE: "1d",
   CONNECTOR_FAILOVER_TIMEOUT: "10s",
+  CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS: "false",
   METRICS_PORT: "9464",
   LOG_LEVEL: "info",
 } as const;
@@ -76,7 +77,8 @@ export const CONFIG_VARIABLES = [
   {
     name: "AZURE_AUTHORITY_HOST",
     group: "Azure",
-    description: "Entra ID (login) host, an https URL. Overrides the one GRAPH_CLOUD implies.",
+    description:
+      "Entra ID (login) host, an https URL. Overrides the one GRAPH_CLOUD implies. For Microsoft's hosts (login.microsoftonline.com, login.microsoftonline.us, login.chinacloudapi.cn, login.partner.microsoftonline.cn) the token endpoint https://<host>/<tenant>/oauth2/v2.0/token is fixed and no metadata is fetched; for any other host (a proxy, the simulator) its OpenID metadata is read, and the secret or certificate assertion is sent only to https on exactly that host and port (anything else is refused: PSTN_AUTH_ENDPOINT_REFUSED).",
     default: "from GRAPH_CLOUD (https://login.microsoftonline.com for global)",
     required: false,
     secret: false,
@@ -444,6 +446,16 @@ export const CONFIG_VARIABLES = [
     example: "30s",
   },
   {
+    name: "CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS",
+    group: "Connector",
+    description:
+      "Allows credentials to cross the network unencrypted: SASL (any mechanism) with KAFKA_SSL=false, and SCHEMA_REGISTRY_USERNAME/PASSWORD with an http:// SCHEMA_REGISTRY_URL. Without it either is a configuration error. Dangerous: anyone who can see the traffic (a shared network, a mirrored port, a sidecar) reads the Kafka password or token and the registry password, and can then write to the topics or the schemas. Set it only on a network you trust end to end, such as a local test stack.",
+    default: DEFAULTS.CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS,
+    required: false,
+    secret: false,
+    example: "true",
+  },
+  {
     name: "METRICS_PORT",
     group: "Operations",
     description: "Port of /metrics, /healthz and /readyz; 0 picks a free port.",
@@ -451,6 +463,16 @@ export const CONFIG_VARIABLES = [
     required: false,
     secret: false,
     example: "9464",
+  },
+  {
+    name: "METRICS_HOST",
+    group: "Operations",
+    description:
+      "Address the metrics server binds: an IP address or host name. Unset, it listens on all interfaces (:: with IPv4 too, or 0.0.0.0 where IPv6 is off), as Prometheus in a pod needs; set 127.0.0.1 on a host install where only a local agent scrapes.",
+    default: "all interfaces",
+    required: false,
+    secret: false,
+    example: "127.0.0.1",
   },
   {
     name: "LOG_LEVEL",
@@ -472,10 +494,44 @@ export const SECRET_VARIABLES: ReadonlySet<string> = new Set(
 );
 
 /**
- * Prefixes that belong to this connector alone: an unknown variable starting with one is a mistake.
- * (`AZURE_` and `KAFKA_` are shared with other tools, so only near-misspellings are flagged there.)
+ * Prefixes under which every name is taken for the connector's: an unknown variable starting with
+ * one is a mistake (`KAFKA_SSL_CA_LOCATION` silently ignored would leave the operator believing the
+ * CA is set). `AZURE_` is shared with @azure/identity and the Azure CLI, so there only
+ * near-misspellings are flagged.
  */
-export const OWN_PREFIXES = ["GRAPH_", "CONNECTOR_", "WINDOW_", "METRICS_"] as const;
+export const OWN_PREFIXES = [
+  "GRAPH_",
+  "CONNECTOR_",
+  "WINDOW_",
+  "METRICS_",
+  "KAFKA_",
+  "SCHEMA_REGISTRY_",
+] as const;
+
+/**
+ * Names under those prefixes that other software sets in the environment the connector may share:
+ * the JVM options of Kafka's and the registry's scripts (`KAFKA_HEAP_OPTS`, `KAFKA_OPTS`,
+ * `SCHEMA_REGISTRY_JMX_OPTS`, … : every name ending in `_OPTS`), Kafka's script variables, and the
+ * Heroku Kafka add-on's. They are ignored in the environment (a config file must hold only ours).
+ */
+export const FOREIGN_VARIABLES: ReadonlySet<string> = new Set([
+  "KAFKA_HOME",
+  "KAFKA_DEBUG",
+  "KAFKA_URL",
+  "KAFKA_CLIENT_CERT",
+  "KAFKA_CLIENT_CERT_KEY",
+  "KAFKA_TRUSTED_CERT",
+  "KAFKA_PREFIX",
+]);
+export const FOREIGN_VARIABLE_PATTERN = /^(KAFKA|SCHEMA_REGISTRY)_([A-Z0-9]+_)*OPTS$/;
+
+/** Names other Kafka and registry clients use, and the variable that does the same here. */
+export const OTHER_CLIENTS_NAMES: Readonly<Record<string, VariableName>> = {
+  KAFKA_BOOTSTRAP_SERVERS: "KAFKA_BROKERS",
+  KAFKA_BOOTSTRAP_SERVER: "KAFKA_BROKERS",
+  KAFKA_SECURITY_PROTOCOL: "KAFKA_SSL",
+  SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO: "SCHEMA_REGISTRY_USERNAME",
+};
 
 export interface RetiredVariable {
   /** The variable to set instead; absent when the option is gone without a replacement. */

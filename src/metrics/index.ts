@@ -75,7 +75,7 @@ export class Metrics {
     });
     this.tokenRequests = new Counter({
       name: `${p}token_requests_total`,
-      help: "Access tokens acquired from Entra ID, by outcome",
+      help: "Access tokens from Entra ID by outcome: issued, cache, error, refused (a request off the authority host, never sent)",
       labelNames: ["outcome"],
       registers,
     });

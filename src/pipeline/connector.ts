@@ -69,6 +69,8 @@ const FINAL_CODES: ReadonlySet<string> = new Set([
   ErrorCode.GRAPH_FORBIDDEN,
   ErrorCode.GRAPH_BAD_REQUEST,
   ErrorCode.CONFIG_INVALID,
+  ErrorCode.AUTH_ENDPOINT_REFUSED,
+  ErrorCode.AUTH_RESPONSE_TOO_LARGE,
 ]);
 
 /** A failure that a later attempt cannot fix: the command stops and says why. */

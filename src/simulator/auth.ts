@@ -62,7 +62,7 @@ export function openIdConfiguration(ctx: SimulatorContext, res: ServerResponse, 
   const base = `${ctx.url}/${ctx.options.tenantId}`;
   const host = new URL(ctx.url).host;
   sendJson(res, 200, {
-    token_endpoint: `${base}/oauth2/v2.0/token`,
+    token_endpoint: ctx.options.metadataTokenEndpoint ?? `${base}/oauth2/v2.0/token`,
     token_endpoint_auth_methods_supported: ["client_secret_post", "private_key_jwt", "client_secret_basic"],
     jwks_uri: `${base}/discovery/v2.0/keys`,
     response_modes_supported: ["query", "fragment", "form_post"],

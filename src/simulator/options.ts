@@ -96,6 +96,11 @@ export interface SimulatorOptions {
   /** Default 3600. */
   tokenLifetimeSeconds?: number;
   /**
+   * A hostile or broken authority: the token_endpoint its OpenID metadata names instead of its
+   * own (another host, port or scheme), e.g. http://127.0.0.1:<port>/steal.
+   */
+  metadataTokenEndpoint?: string;
+  /**
    * For benchmarks: keep each page's body once rendered and serve it again, while the data can no
    * longer change (no live phase, every row visible). Its rendering then stays out of the figures
    * of the runs after the first.
@@ -133,6 +138,7 @@ export interface ResolvedOptions {
   tokenLifetimeSeconds: number;
   cachePages: boolean;
   kafkaTokens: KafkaTokenOptions | undefined;
+  metadataTokenEndpoint: string | undefined;
 }
 
 function invalid(message: string): PstnError {
@@ -231,5 +237,6 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     tokenLifetimeSeconds,
     cachePages: options.cachePages ?? false,
     kafkaTokens: options.kafkaTokens,
+    metadataTokenEndpoint: options.metadataTokenEndpoint,
   };
 }

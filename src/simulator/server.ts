@@ -28,6 +28,8 @@ export type GraphVersion = "v1.0" | "beta";
 export interface GraphSimulator {
   /** `https://127.0.0.1:<port>`: both the authority host and the Graph endpoint. */
   readonly url: string;
+  /** The port it listens on (the one in `url` unless a public URL was given). */
+  readonly port: number;
   /** The server's self-signed certificate: trust it explicitly or through NODE_EXTRA_CA_CERTS. */
   readonly caCertificatePem: string;
   readonly tenantId: string;
@@ -221,6 +223,7 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
   let closed: Promise<void> | undefined;
   return {
     url: ctx.url,
+    port: (server.address() as AddressInfo).port,
     caCertificatePem: tls.certificatePem,
     tenantId: resolved.tenantId,
     clientId: resolved.clientId,

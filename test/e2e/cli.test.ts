@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, logLevel } from "kafkajs";
 import { Agent, request } from "undici";
+import { startGraphSimulator } from "../../src/simulator/index.js";
 import { CliProcess, cleanEnv, parseEnvLines, runCli } from "../support/cli.js";
 import { waitFor } from "../support/connector.js";
 import { consumeAll, uniqueName } from "../support/kafka.js";
@@ -93,6 +98,48 @@ describe("pstn-connector commands as processes: simulate, check, run, demo", () 
     assert.equal(result.code, 2);
     assert.match(result.stderr, /^FAIL token: Entra ID refused the credentials of app .*AADSTS7000215/m);
     assert.doesNotMatch(result.stdout + result.stderr, /wrong-secret-value/);
+  });
+
+  test("check against an authority naming a foreign token endpoint: refused, nothing sent there", async (t) => {
+    const received: string[] = [];
+    const thief = createServer((req, res) => {
+      received.push(`${req.method} ${req.url}`);
+      res.end("{}");
+    });
+    await new Promise<void>((resolve) => thief.listen(0, "127.0.0.1", resolve));
+    t.after(() => new Promise<void>((resolve) => thief.close(() => resolve())));
+    const steal = `http://127.0.0.1:${(thief.address() as AddressInfo).port}/steal`;
+    const secret = "hostile-authority-secret-4711";
+    const sim = await startGraphSimulator({
+      dataStart: new Date(Date.now() - 86_400_000),
+      callsPerHour: 10,
+      clientSecret: secret,
+      metadataTokenEndpoint: steal,
+    });
+    t.after(() => sim.close());
+    const dir = mkdtempSync(join(tmpdir(), "pstn-cli-hostile-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, "ca.pem"), sim.caCertificatePem);
+    const result = await runCli(
+      ["check"],
+      connectorEnv({
+        AZURE_TENANT_ID: sim.tenantId,
+        AZURE_CLIENT_ID: sim.clientId,
+        AZURE_CLIENT_SECRET: secret,
+        AZURE_AUTHORITY_HOST: sim.url,
+        GRAPH_ENDPOINT: sim.url,
+        NODE_EXTRA_CA_CERTS: join(dir, "ca.pem"),
+      }),
+      60_000,
+    );
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      result.stderr,
+      new RegExp(`^FAIL token: refused to send a POST request to ${steal}: it is not https`, "m"),
+    );
+    assert.doesNotMatch(result.stdout + result.stderr, new RegExp(secret));
+    assert.deepEqual(received, [], "the foreign endpoint got no request");
+    assert.equal(sim.stats().tokenRequests, 0);
   });
 
   test("invalid configuration: exit 2, one line per problem, nothing else", async () => {

@@ -163,7 +163,11 @@ describe("SASL OAUTHBEARER", () => {
 
   test("the default: Entra ID of AZURE_AUTHORITY_HOST and the tenant, Graph's identity and secret", () => {
     const config = loadConfig({
-      env: validEnv({ KAFKA_SASL_MECHANISM: "OAUTHBEARER", KAFKA_SASL_OAUTHBEARER_SCOPE: EVENT_HUBS }),
+      env: validEnv({
+        KAFKA_SSL: "true",
+        KAFKA_SASL_MECHANISM: "OAUTHBEARER",
+        KAFKA_SASL_OAUTHBEARER_SCOPE: EVENT_HUBS,
+      }),
     });
     assert.deepEqual(config.kafka.sasl, {
       mechanism: "oauthbearer",
@@ -188,6 +192,7 @@ describe("SASL OAUTHBEARER", () => {
     const own = "99999999-8888-7777-6666-555555555555";
     const config = loadConfig({
       env: validEnv({
+        KAFKA_SSL: "true",
         KAFKA_SASL_MECHANISM: "oauthbearer",
         KAFKA_SASL_OAUTHBEARER_SCOPE: EVENT_HUBS,
         KAFKA_SASL_OAUTHBEARER_CLIENT_ID: own,
@@ -203,6 +208,7 @@ describe("SASL OAUTHBEARER", () => {
   test("an OIDC token endpoint, with extensions (Confluent Cloud) and client_secret_post", () => {
     const config = loadConfig({
       env: validEnv({
+        KAFKA_SSL: "true",
         KAFKA_SASL_MECHANISM: "oauthbearer",
         KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL: "https://idp.example.com/oauth2/default/v1/token",
         KAFKA_SASL_OAUTHBEARER_CLIENT_ID: "0oa1b2c3d4",

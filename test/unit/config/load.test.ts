@@ -49,9 +49,11 @@ test("the smallest valid environment gets every default", () => {
       failoverTimeoutMs: 10_000,
     },
     metricsPort: 9464,
+    allowCleartextCredentials: false,
     logLevel: "info",
   };
   assert.deepEqual(config, expected);
+  assert.ok(!("metricsHost" in config), "all interfaces unless METRICS_HOST is set");
   assert.ok(!("clientCertificatePath" in config.azure), "unset optional values are left out");
   assert.ok(!("sasl" in config.kafka));
 });
@@ -413,6 +415,22 @@ test("each bad broker is its own problem", () => {
   );
 });
 
+test("a broker entry with user info or a query is never quoted with it", () => {
+  const problems = problemsOf(() =>
+    loadConfig({
+      env: validEnv({
+        KAFKA_BROKERS:
+          "sasl_ssl://svc:BrokerPa55@broker:9093,svc:BrokerPa55@broker-2:9093,broker-3:9093?token=BrokerPa55",
+      }),
+    }),
+  );
+  assert.deepEqual(problems, [
+    'KAFKA_BROKERS: "sasl_ssl://[redacted]@broker:9093" has a scheme; write host:port only, e.g. broker:9093',
+    'KAFKA_BROKERS: "[redacted]@broker-2:9093" carries a user name or password; write host:port only and set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD',
+    'KAFKA_BROKERS: "broker-3:9093?[redacted]" is not host:port; the port must be a number from 1 to 65535',
+  ]);
+});
+
 test("KAFKA_SSL takes true/false, 1/0 and yes/no", () => {
   for (const [text, ssl] of [
     ["true", true],
@@ -435,6 +453,7 @@ test("SASL: mechanism (any case) with user name and password", () => {
   for (const mechanism of ["plain", "SCRAM-SHA-256", "Scram-Sha-512"]) {
     const config = loadConfig({
       env: validEnv({
+        KAFKA_SSL: "true",
         KAFKA_SASL_MECHANISM: mechanism,
         KAFKA_SASL_USERNAME: "svc",
         KAFKA_SASL_PASSWORD: "pw-1234",
@@ -471,6 +490,85 @@ test("SASL problems: missing parts, unknown mechanism, credentials without mecha
     [
       "KAFKA_SASL_MECHANISM: required when KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are set (plain, scram-sha-256, scram-sha-512 or oauthbearer)",
     ],
+  );
+});
+
+test("SASL without TLS is a problem of its own line, whatever the mechanism, unless opted in", () => {
+  for (const mechanism of ["plain", "scram-sha-256", "scram-sha-512"]) {
+    const sasl = {
+      KAFKA_SASL_MECHANISM: mechanism,
+      KAFKA_SASL_USERNAME: "svc",
+      KAFKA_SASL_PASSWORD: "pw-1234",
+    };
+    assert.deepEqual(
+      problemsOf(() => loadConfig({ env: validEnv(sasl) })),
+      [
+        "KAFKA_SASL_MECHANISM: SASL with KAFKA_SSL=false sends the Kafka credentials in clear text; set KAFKA_SSL=true (the brokers' SASL_SSL listener), or set CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS=true if the network is trusted end to end",
+      ],
+    );
+    assert.deepEqual(
+      problemsOf(() => loadConfig({ env: validEnv({ ...sasl, KAFKA_SSL: "no" }) })),
+      problemsOf(() => loadConfig({ env: validEnv(sasl) })),
+      "an explicit false is the same",
+    );
+    assert.equal(
+      loadConfig({ env: validEnv({ ...sasl, KAFKA_SSL: "true" }) }).kafka.sasl?.mechanism,
+      mechanism,
+    );
+    const trusted = loadConfig({ env: validEnv({ ...sasl, CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS: "true" }) });
+    assert.equal(trusted.kafka.sasl?.mechanism, mechanism);
+    assert.equal(trusted.allowCleartextCredentials, true);
+  }
+  assert.equal(
+    loadConfig({ env: validEnv() }).kafka.sasl,
+    undefined,
+    "no SASL, no credentials: plaintext is fine",
+  );
+  assert.deepEqual(
+    problemsOf(() => loadConfig({ env: validEnv({ CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS: "sure" }) })),
+    ['CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS: "sure" is not true or false; use true, false, 1, 0, yes or no'],
+  );
+});
+
+test("registry credentials over http are a problem unless opted in; https or no credentials are fine", () => {
+  const auth = { SCHEMA_REGISTRY_USERNAME: "reg", SCHEMA_REGISTRY_PASSWORD: "reg-pass-31" };
+  assert.deepEqual(
+    problemsOf(() =>
+      loadConfig({ env: validEnv({ ...auth, SCHEMA_REGISTRY_URL: "http://registry:8081/apis/ccompat/v7" }) }),
+    ),
+    [
+      'SCHEMA_REGISTRY_URL: "http://registry:8081" is http, so SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD would be sent in clear text; use the registry\'s https URL, or set CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS=true if the network is trusted end to end',
+    ],
+  );
+  assert.equal(
+    loadConfig({ env: validEnv({ ...auth, SCHEMA_REGISTRY_URL: "https://registry:8081" }) }).schemaRegistry
+      .password,
+    "reg-pass-31",
+  );
+  assert.equal(
+    loadConfig({ env: validEnv({ ...auth, CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS: "1" }) }).schemaRegistry
+      .username,
+    "reg",
+  );
+  assert.equal(
+    loadConfig({ env: validEnv() }).schemaRegistry.url,
+    "http://localhost:8081",
+    "http alone is fine",
+  );
+  const both = problemsOf(() =>
+    loadConfig({
+      env: validEnv({
+        ...auth,
+        KAFKA_SASL_MECHANISM: "plain",
+        KAFKA_SASL_USERNAME: "u",
+        KAFKA_SASL_PASSWORD: "p-5",
+      }),
+    }),
+  );
+  assert.deepEqual(
+    both.map((line) => line.slice(0, line.indexOf(":"))),
+    ["KAFKA_SASL_MECHANISM", "SCHEMA_REGISTRY_URL"],
+    "one line each",
   );
 });
 
@@ -514,13 +612,13 @@ test("topics: derived from KAFKA_TOPIC unless set, valid names, each its own", (
 test("schema registry: http(s) URL, basic auth in pairs, never in the URL", () => {
   const config = loadConfig({
     env: validEnv({
-      SCHEMA_REGISTRY_URL: "http://localhost:8081/apis/ccompat/v7/",
+      SCHEMA_REGISTRY_URL: "https://localhost:8081/apis/ccompat/v7/",
       SCHEMA_REGISTRY_USERNAME: "reg-user",
       SCHEMA_REGISTRY_PASSWORD: "reg-pass",
     }),
   });
   assert.deepEqual(config.schemaRegistry, {
-    url: "http://localhost:8081/apis/ccompat/v7",
+    url: "https://localhost:8081/apis/ccompat/v7",
     username: "reg-user",
     password: "reg-pass",
   });
@@ -554,6 +652,30 @@ test("METRICS_PORT from 0 to 65535", () => {
   assert.match(
     problemsOf(() => loadConfig({ env: validEnv({ METRICS_PORT: "tcp://10.0.0.7:9464" }) }))[0] ?? "",
     /^METRICS_PORT: "tcp:\/\/10\.0\.0\.7:9464" is not a port but a Kubernetes service link/,
+  );
+});
+
+test("METRICS_HOST: an address or host name, all interfaces when unset", () => {
+  for (const [text, host] of [
+    ["127.0.0.1", "127.0.0.1"],
+    ["0.0.0.0", "0.0.0.0"],
+    ["::", "::"],
+    ["[::1]", "::1"],
+    ["localhost", "localhost"],
+    ["metrics.internal", "metrics.internal"],
+  ] as const) {
+    assert.equal(loadConfig({ env: validEnv({ METRICS_HOST: text }) }).metricsHost, host, text);
+  }
+  assert.equal(loadConfig({ env: validEnv({ METRICS_HOST: " " }) }).metricsHost, undefined);
+  assert.deepEqual(
+    problemsOf(() => loadConfig({ env: validEnv({ METRICS_HOST: "127.0.0.1:9464" }) })),
+    [
+      'METRICS_HOST: "127.0.0.1:9464" is not an address; give the address only (e.g. 127.0.0.1 or ::), the port is METRICS_PORT',
+    ],
+  );
+  assert.deepEqual(
+    problemsOf(() => loadConfig({ env: validEnv({ METRICS_HOST: "all interfaces" }) })),
+    ['METRICS_HOST: "all interfaces" is not an IP address or host name; use e.g. 127.0.0.1, :: or 0.0.0.0'],
   );
 });
 
@@ -669,4 +791,65 @@ test("secret values never appear in a problem", () => {
   }
   assert.ok(problems.includes('POLL_INTERVAL: "[redacted]" is not a duration; use e.g. 5m, 30s or PT5M'));
   assert.ok(problems.includes("KAFKA_SASL_PASWORD: unknown variable; did you mean KAFKA_SASL_PASSWORD?"));
+});
+
+test("no problem line for any invalid input holds a planted credential", () => {
+  const planted = {
+    sasl: "SaslPa55word-0c7e",
+    registry: "RegistryPa55-19bd",
+    azure: "Azur3Secret-value-5e21",
+    broker: "BrokerPa55-77aa",
+    sig: "SasSig4711-f00d",
+    token: "Tok3nInUrl-beef",
+    // An Entra ID client secret pasted into a variable that is not secret.
+    entra: "a1b8Q~Zk3p9XyW2vQm7NcR4tLs6Hd0Jf5Gb1Ue8Io",
+  };
+  const secrets = {
+    AZURE_CLIENT_SECRET: planted.azure,
+    KAFKA_SASL_MECHANISM: "plain",
+    KAFKA_SASL_USERNAME: "svc",
+    KAFKA_SASL_PASSWORD: planted.sasl,
+    SCHEMA_REGISTRY_USERNAME: "reg",
+    SCHEMA_REGISTRY_PASSWORD: planted.registry,
+    KAFKA_SSL: "true",
+    SCHEMA_REGISTRY_URL: "https://registry:8081",
+  };
+  const inputs: Record<string, string>[] = [
+    { KAFKA_BROKERS: `sasl_ssl://svc:${planted.broker}@broker:9093` },
+    { KAFKA_BROKERS: `svc:${planted.broker}@broker:9093` },
+    { KAFKA_BROKERS: `${planted.token}@broker:9093` },
+    { KAFKA_BROKERS: `broker:9093?token=${planted.token}` },
+    { KAFKA_BROKERS: `broker:9093,${planted.sasl}` },
+    { KAFKA_BROKERS: `https://svc:${planted.broker}@broker:9093/x?sig=${planted.sig}` },
+    { SCHEMA_REGISTRY_URL: `https://reg:${planted.broker}@registry` },
+    { SCHEMA_REGISTRY_URL: `https://${planted.token}@registry` },
+    { SCHEMA_REGISTRY_URL: `https://registry?api_key=${planted.token}` },
+    { SCHEMA_REGISTRY_URL: `ftp://u:${planted.broker}@registry` },
+    { SCHEMA_REGISTRY_URL: `http://registry/#${planted.sig}`, KAFKA_SSL: "true" },
+    { SCHEMA_REGISTRY_URL: planted.registry },
+    { GRAPH_ENDPOINT: `https://graph.example?sig=${planted.sig}` },
+    { GRAPH_ENDPOINT: `http://graph.example/${planted.azure}` },
+    { AZURE_AUTHORITY_HOST: `https://login.example/#${planted.sig}` },
+    { AZURE_AUTHORITY_HOST: `https://u:${planted.broker}@login.example` },
+    { AZURE_TENANT_ID: planted.entra },
+    { AZURE_CLIENT_ID: planted.entra },
+    { AZURE_CLIENT_ID: planted.azure },
+    { POLL_INTERVAL: planted.sasl },
+    { LOG_LEVEL: planted.registry },
+    { CONNECTOR_NAME: `name with ${planted.entra}` },
+    { KAFKA_TOPIC: `topic ${planted.azure}` },
+    { METRICS_HOST: `https://u:${planted.broker}@host` },
+    { METRICS_PORT: `tcp://${planted.token}@10.0.0.7:9464` },
+    { KAFKA_SASL_MECHANISM: planted.sasl },
+    { GRAPH_CLOUD: planted.entra },
+    { CONNECTOR_START: planted.entra },
+  ];
+  for (const input of inputs) {
+    const problems = problemsOf(() => loadConfig({ env: validEnv({ ...secrets, ...input }) }));
+    assert.ok(problems.length > 0);
+    const text = problems.join("\n");
+    for (const value of Object.values(planted)) {
+      assert.ok(!text.includes(value), `${JSON.stringify(input)} shows a credential:\n${text}`);
+    }
+  }
 });

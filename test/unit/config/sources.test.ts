@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { loadConfig, RETIRED_VARIABLES } from "../../../src/config/index.js";
-import { closestName, editDistance, isMisspelling } from "../../../src/config/similarity.js";
+import { closestName, editDistance, isMisspelling, relatedNames } from "../../../src/config/similarity.js";
 import { retiredProblems } from "../../../src/config/sources.js";
 import { VARIABLE_NAMES } from "../../../src/config/variables.js";
 import { CLIENT_ID, problemsOf, SECRET, TENANT, validEnv } from "./helpers.js";
@@ -37,17 +37,77 @@ test("unknown variables with the connector's own prefixes are problems", () => {
   );
   assert.equal(problems.length, 4, problems.join("\n"));
   assert.ok(
-    problems.some((p) =>
-      /^GRAPH_TIMEOUT: unknown variable; the GRAPH_ variables are GRAPH_CLOUD, .*GRAPH_MAX_RETRIES/.test(p),
+    problems.includes(
+      "GRAPH_TIMEOUT: unknown variable; did you mean GRAPH_BODY_TIMEOUT, GRAPH_CONNECT_TIMEOUT or GRAPH_HEADERS_TIMEOUT?",
+    ),
+    "the names sharing a word, closest first",
+  );
+  assert.ok(
+    problems.includes(
+      "CONNECTOR_ID: unknown variable; the CONNECTOR_ variables are CONNECTOR_NAME, CONNECTOR_START, CONNECTOR_FAILOVER_TIMEOUT, CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS",
+    ),
+  );
+  assert.ok(problems.includes("WINDOW_SIZE: unknown variable; the WINDOW_ variables are WINDOW_SLICE"));
+  assert.ok(
+    problems.includes(
+      "METRICS_PATH: unknown variable; the METRICS_ variables are METRICS_PORT, METRICS_HOST",
+    ),
+  );
+});
+
+test("KAFKA_ and SCHEMA_REGISTRY_ names that are not ours are unknown, with did-you-mean", () => {
+  const problems = problemsOf(() =>
+    loadConfig({
+      env: validEnv({
+        KAFKA_SSL_CA_LOCATION: "/etc/ca.pem",
+        KAFKA_BOOTSTRAP_SERVERS: "k:9092",
+        KAFKA_SASL_JAAS_CONFIG: "x",
+        KAFKA_BROKER_ID: "1",
+        SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO: "u:p",
+        SCHEMA_REGISTRY_LISTENERS: "http://0.0.0.0:8081",
+      }),
+    }),
+  );
+  assert.equal(problems.length, 6, problems.join("\n"));
+  // Whatever KAFKA_SSL_* names exist (the TLS file variables among them), the closest is offered.
+  const ca = problems.find((p) => p.startsWith("KAFKA_SSL_CA_LOCATION:")) ?? "";
+  assert.match(
+    ca,
+    /^KAFKA_SSL_CA_LOCATION: unknown variable; did you mean KAFKA_SSL\w*( or KAFKA_SSL\w*)?\?$/,
+  );
+  assert.ok(problems.includes("KAFKA_BOOTSTRAP_SERVERS: unknown variable; did you mean KAFKA_BROKERS?"));
+  assert.match(
+    problems.find((p) => p.startsWith("KAFKA_SASL_JAAS_CONFIG:")) ?? "",
+    /did you mean KAFKA_SASL_/,
+  );
+  assert.match(problems.find((p) => p.startsWith("KAFKA_BROKER_ID:")) ?? "", /did you mean KAFKA_BROKERS\b/);
+  assert.ok(
+    problems.includes(
+      "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO: unknown variable; did you mean SCHEMA_REGISTRY_USERNAME?",
     ),
   );
   assert.ok(
     problems.includes(
-      "CONNECTOR_ID: unknown variable; the CONNECTOR_ variables are CONNECTOR_NAME, CONNECTOR_START, CONNECTOR_FAILOVER_TIMEOUT",
+      "SCHEMA_REGISTRY_LISTENERS: unknown variable; the SCHEMA_REGISTRY_ variables are SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD",
     ),
   );
-  assert.ok(problems.includes("WINDOW_SIZE: unknown variable; the WINDOW_ variables are WINDOW_SLICE"));
-  assert.ok(problems.includes("METRICS_PATH: unknown variable; the METRICS_ variables are METRICS_PORT"));
+});
+
+test("related names: the most shared words, closest spelling first", () => {
+  const known = ["KAFKA_SSL", "KAFKA_SSL_CA_FILE", "KAFKA_SSL_CERT_FILE", "KAFKA_BROKERS", "GRAPH_CLOUD"];
+  assert.deepEqual(relatedNames("KAFKA_SSL_CA_LOCATION", known, "KAFKA_"), ["KAFKA_SSL_CA_FILE"]);
+  assert.deepEqual(relatedNames("KAFKA_SSL_KEY", known, "KAFKA_"), [
+    "KAFKA_SSL",
+    "KAFKA_SSL_CA_FILE",
+    "KAFKA_SSL_CERT_FILE",
+  ]);
+  assert.deepEqual(
+    relatedNames("KAFKA_BROKER_LIST", known, "KAFKA_"),
+    ["KAFKA_BROKERS"],
+    "an inflection counts",
+  );
+  assert.deepEqual(relatedNames("KAFKA_CLOUD", known, "KAFKA_"), [], "only names under the prefix");
+  assert.deepEqual(relatedNames("KAFKA_HEAP", known, "KAFKA_"), []);
 });
 
 test("close misspellings of known names are caught anywhere in the environment", () => {
@@ -85,15 +145,30 @@ test("other software's variables are left alone", () => {
       AZURE_CLIENT_CERTIFICATE_PASSWORD: "x",
       AZURE_FEDERATED_TOKEN_FILE: "/var/run/token",
       AZURE_SUBSCRIPTION_ID: "x",
+      // Kafka's and the registry's scripts
       KAFKA_HEAP_OPTS: "-Xmx1G",
       KAFKA_OPTS: "-Dx=y",
+      KAFKA_JVM_PERFORMANCE_OPTS: "-server",
+      KAFKA_LOG4J_OPTS: "-Dlog4j.configuration=x",
+      KAFKA_JMX_OPTS: "-Dcom.sun.management.jmxremote",
+      KAFKA_GC_LOG_OPTS: "x",
+      KAFKA_DEBUG: "y",
+      KAFKA_HOME: "/opt/kafka",
+      SCHEMA_REGISTRY_HEAP_OPTS: "-Xmx512M",
+      SCHEMA_REGISTRY_OPTS: "-Dx=y",
+      // the Heroku Kafka add-on
       KAFKA_URL: "kafka+ssl://host:9096",
       KAFKA_CLIENT_CERT: "x",
-      KAFKA_BROKER_ID: "1",
-      KAFKA_CLUSTER_ID: "x",
+      KAFKA_CLIENT_CERT_KEY: "x",
+      KAFKA_TRUSTED_CERT: "x",
+      KAFKA_PREFIX: "x",
       KAFKAJS_LOG_LEVEL: "debug",
-      SCHEMA_REGISTRY_LISTENERS: "http://0.0.0.0:8081",
-      SCHEMA_REGISTRY_HOST_NAME: "registry",
+      // Kubernetes service links of Services named "kafka" and "schema-registry"
+      KAFKA_PORT: "tcp://10.0.0.9:9092",
+      KAFKA_SERVICE_HOST: "10.0.0.9",
+      KAFKA_PORT_9092_TCP_ADDR: "10.0.0.9",
+      SCHEMA_REGISTRY_PORT: "tcp://10.0.0.10:8081",
+      SCHEMA_REGISTRY_SERVICE_PORT: "8081",
       LOG_FORMAT: "json",
       // Kubernetes service links of Services named "metrics" and "graph"
       METRICS_SERVICE_HOST: "10.0.0.7",
@@ -247,6 +322,7 @@ test("a dotenv file: comments, export, quotes, inline comments; the environment 
       `AZURE_CLIENT_SECRET='${SECRET} # not a comment'`,
       'KAFKA_BROKERS="file-kafka:9092,file-kafka-2:9092"  # two brokers',
       "SCHEMA_REGISTRY_URL=http://registry:8081 # trailing comment",
+      "KAFKA_SSL=yes",
       "KAFKA_SASL_MECHANISM=plain",
       "KAFKA_SASL_USERNAME=svc",
       'KAFKA_SASL_PASSWORD="p\\"w\\\\d#1"',
@@ -283,7 +359,7 @@ test("dotenv problems name the line, never its content", async () => {
     `config file ${path}, line 2: expected KEY=VALUE`,
     `KAFKA_SASL_PASSWORD: in config file ${path}, line 3, a quoted value is not closed or is followed by more text`,
     `LOOKBACK: set twice in config file ${path} (lines 1 and 4)`,
-    `GRAPH_TIMEOUT: unknown variable in config file ${path}, line 5; the GRAPH_ variables are GRAPH_CLOUD, GRAPH_ENDPOINT, GRAPH_API_VERSION, GRAPH_CONNECT_TIMEOUT, GRAPH_HEADERS_TIMEOUT, GRAPH_BODY_TIMEOUT, GRAPH_MAX_RETRIES, GRAPH_MAX_REQUESTS_PER_MINUTE`,
+    `GRAPH_TIMEOUT: unknown variable in config file ${path}, line 5; did you mean GRAPH_BODY_TIMEOUT, GRAPH_CONNECT_TIMEOUT or GRAPH_HEADERS_TIMEOUT?`,
     `POLL_INTERVAL: "soon" is not a duration; use e.g. 5m, 30s or PT5M (config file ${path}, line 6)`,
   ]);
   const text = problems.join("\n");

@@ -33,6 +33,7 @@ const CONTRACT: ReadonlyArray<[string, string | undefined]> = [
   ["POLL_INTERVAL", "5m"],
   ["LOOKBACK", "48h"],
   ["METRICS_PORT", "9464"],
+  ["METRICS_HOST", "all interfaces"],
   ["LOG_LEVEL", "info"],
 ];
 
@@ -63,6 +64,7 @@ const ADDITIONS: ReadonlyArray<[string, string | undefined]> = [
   ["GRAPH_MAX_REQUESTS_PER_MINUTE", "190"],
   ["KAFKA_CONNECT_TIMEOUT", "10s"],
   ["KAFKA_REQUEST_TIMEOUT", "30s"],
+  ["CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS", "false"],
 ];
 
 const byName = new Map<string, (typeof CONFIG_VARIABLES)[number]>(CONFIG_VARIABLES.map((v) => [v.name, v]));
@@ -110,6 +112,8 @@ test("redactedConfig hides every secret and keeps the rest", () => {
   const config: ConnectorConfig = loadConfig({
     env: validEnv({
       AZURE_CLIENT_SECRET: "azure-secret-8f2a",
+      KAFKA_SSL: "true",
+      SCHEMA_REGISTRY_URL: "https://localhost:8081",
       KAFKA_SASL_MECHANISM: "scram-sha-512",
       KAFKA_SASL_USERNAME: "svc",
       KAFKA_SASL_PASSWORD: "sasl-password-9c1d",
@@ -136,7 +140,7 @@ test("redactedConfig hides every secret and keeps the rest", () => {
     password: "[redacted]",
   });
   assert.deepEqual(redacted.schemaRegistry, {
-    url: "http://localhost:8081",
+    url: "https://localhost:8081",
     username: "reg",
     password: "[redacted]",
   });
