@@ -117,6 +117,7 @@ export type DecoderReply =
   | { id: number; ok: false; error: { code: string; message: string; retriable: boolean } };
 
 interface Pending {
+  op: "decode" | "encode";
   resolve: (value: DecodedPage | EncodedRows) => void;
   reject: (error: Error) => void;
 }
@@ -167,10 +168,10 @@ export class WorkerPageDecoder implements PageDecoder {
     if (worker) await worker.terminate();
   }
 
-  private request(message: DecoderRequest & { id: number }, transfer: ArrayBuffer[]) {
+  private request(message: DecoderRequest & { id: number; op: Pending["op"] }, transfer: ArrayBuffer[]) {
     const worker = this.started();
     return new Promise<DecodedPage | EncodedRows>((resolve, reject) => {
-      this.pending.set(message.id, { resolve, reject });
+      this.pending.set(message.id, { op: message.op, resolve, reject });
       // While answers are awaited the thread keeps the process alive; idle, it does not.
       worker.ref();
       worker.postMessage(message, transfer);
@@ -214,6 +215,19 @@ export class WorkerPageDecoder implements PageDecoder {
     const pending = [...this.pending.values()];
     this.pending.clear();
     const why = (cause as Error)?.message ?? String(cause);
+    // Requests are answered in order: the thread was working on the first one. A page whose rows
+    // outgrow the thread's heap does so again on every fetch, so that decode is refused for good.
+    const first = pending[0];
+    if (first?.op === "decode" && (cause as { code?: string })?.code === "ERR_WORKER_OUT_OF_MEMORY") {
+      pending.shift();
+      first.reject(
+        new PstnError(
+          ErrorCode.GRAPH_BODY_TOO_LARGE,
+          `Graph sent a page whose rows outgrow the decoder thread's heap (${THREAD_HEAP_LIMITS.maxOldGenerationSizeMb} MB): not a call-log page, refused`,
+          { cause },
+        ),
+      );
+    }
     for (const { reject } of pending) {
       reject(
         new PstnError(

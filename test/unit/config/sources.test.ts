@@ -282,7 +282,7 @@ test("dotenv problems name the line, never its content", async () => {
     `config file ${path}, line 2: expected KEY=VALUE`,
     `KAFKA_SASL_PASSWORD: in config file ${path}, line 3, a quoted value is not closed or is followed by more text`,
     `LOOKBACK: set twice in config file ${path} (lines 1 and 4)`,
-    `GRAPH_TIMEOUT: unknown variable in config file ${path}, line 5; the GRAPH_ variables are GRAPH_CLOUD, GRAPH_ENDPOINT, GRAPH_API_VERSION, GRAPH_CONNECT_TIMEOUT, GRAPH_HEADERS_TIMEOUT, GRAPH_BODY_TIMEOUT, GRAPH_MAX_RETRIES, GRAPH_MAX_REQUESTS_PER_MINUTE`,
+    `GRAPH_TIMEOUT: unknown variable in config file ${path}, line 5; the GRAPH_ variables are GRAPH_CLOUD, GRAPH_ENDPOINT, GRAPH_API_VERSION, GRAPH_CONNECT_TIMEOUT, GRAPH_HEADERS_TIMEOUT, GRAPH_BODY_TIMEOUT, GRAPH_MAX_RETRIES, GRAPH_MAX_REQUESTS_PER_MINUTE, GRAPH_MAX_PAGE_BYTES, GRAPH_MAX_PAGES_PER_WINDOW`,
     `POLL_INTERVAL: "soon" is not a duration; use e.g. 5m, 30s or PT5M (config file ${path}, line 6)`,
   ]);
   const text = problems.join("\n");
