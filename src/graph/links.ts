@@ -76,7 +76,8 @@ export class WindowLinks {
 
   /** The window's first URL (built by the client itself), recorded so that a link back to it is a loop. */
   first(url: string): string {
-    this.seen.add(digest(url));
+    // As the WHATWG parser writes it, so that a link back to it compares equal.
+    this.seen.add(digest(new URL(url).href));
     return url;
   }
 
