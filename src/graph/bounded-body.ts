@@ -1,7 +1,8 @@
 /**
  * Reading Graph's answers within bounds: a page only when its type says JSON and only up to a byte
  * cap, counted as the bytes arrive (a Content-Length may be absent or lie), and of an error answer
- * only the excerpt its message needs.
+ * only the excerpt its message needs. Answers larger than any real page are read one at a time, so
+ * that windows fetched together hold at most one cap's worth between them, not one each.
  */
 import type { Dispatcher } from "undici";
 import { ErrorCode, PstnError } from "../errors.js";
@@ -11,6 +12,48 @@ type Headers = Dispatcher.ResponseData["headers"];
 
 /** What an error message quotes of an error answer; the rest is never read. */
 export const ERROR_EXCERPT_BYTES = 64 * 1024;
+/** Read without waiting for the large-answer turn: four times a page of 1,000 rows. */
+export const SMALL_BODY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Turns, one at a time, for reading an answer past SMALL_BODY_BYTES. The holder never waits for
+ * anything but its own bytes, so turns always come; a reader waiting for one reads nothing, and its
+ * connection's flow control holds the sender back.
+ */
+export class LargeBodyTurns {
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Resolves with the function that ends the turn; rejects when `signal` aborts first. */
+  async take(signal?: AbortSignal): Promise<() => void> {
+    let end!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      end = resolve;
+    });
+    const previous = this.tail;
+    this.tail = previous.then(() => mine);
+    try {
+      await untilAborted(previous, signal);
+    } catch (error) {
+      // Given up: the turn passes on as soon as it comes.
+      void previous.then(end);
+      throw error;
+    }
+    return end;
+  }
+}
+
+function untilAborted(wait: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return wait;
+  signal.throwIfAborted();
+  return new Promise<void>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    void wait.then(() => {
+      signal.removeEventListener("abort", abort);
+      resolve();
+    });
+  });
+}
 
 /** `application/json` or a `+json` type, parameters (odata.metadata, charset) allowed. */
 export function isJsonContentType(value: string | string[] | undefined): boolean {
@@ -41,17 +84,33 @@ export function checkPageHead(headers: Headers, body: Body, maxBytes: number): v
   }
 }
 
-/** The whole body, or a final PSTN_GRAPH_BODY_TOO_LARGE as soon as more than `maxBytes` arrived. */
-export async function readCapped(body: Body, maxBytes: number): Promise<Uint8Array> {
+/**
+ * The whole body, or a final PSTN_GRAPH_BODY_TOO_LARGE as soon as more than `maxBytes` arrived.
+ * Past SMALL_BODY_BYTES it reads on only in its turn of `turns`.
+ */
+export async function readCapped(
+  body: Body,
+  maxBytes: number,
+  turns?: LargeBodyTurns,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > maxBytes) {
-      discard(body);
-      throw tooLarge(`sent more than ${maxBytes} bytes`, maxBytes);
+  let endTurn: (() => void) | undefined;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > maxBytes) {
+        discard(body);
+        throw tooLarge(`sent more than ${maxBytes} bytes`, maxBytes);
+      }
+      chunks.push(chunk);
+      if (turns !== undefined && endTurn === undefined && total > SMALL_BODY_BYTES) {
+        endTurn = await turns.take(signal);
+      }
     }
-    chunks.push(chunk);
+  } finally {
+    endTurn?.();
   }
   // One buffer of its own, so that it can move to the decoder thread without a copy.
   const joined = new Uint8Array(total);

@@ -5,7 +5,7 @@ import { ErrorCode, GRAPH_REFUSED_CODES, isPstnError, PstnError } from "../error
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
 import { type CallLogPage, parseCallLogPage } from "./body.js";
-import { checkPageHead, readCapped, readExcerpt } from "./bounded-body.js";
+import { checkPageHead, LargeBodyTurns, readCapped, readExcerpt } from "./bounded-body.js";
 import { LinkPolicy, WindowLinks } from "./links.js";
 import type { RequestPacer } from "./pacer.js";
 import { parseRetryAfter } from "./retry-after.js";
@@ -47,6 +47,7 @@ export class GraphClient {
   private readonly options: GraphClientOptions;
   private readonly now: () => number;
   private readonly links: LinkPolicy;
+  private readonly largeBodies = new LargeBodyTurns();
 
   constructor(options: GraphClientOptions) {
     this.options = options;
@@ -191,7 +192,7 @@ export class GraphClient {
     try {
       if (status === 200) {
         checkPageHead(response.headers, response.body, maxPageBytes);
-        body = await readCapped(response.body, maxPageBytes);
+        body = await readCapped(response.body, maxPageBytes, this.largeBodies, signal);
       } else {
         excerpt = await readExcerpt(response.body);
       }

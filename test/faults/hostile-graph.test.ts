@@ -310,7 +310,7 @@ describe("hostile Graph: nothing leaks, nothing grows, what was published stays 
         const metrics = await scrape(port);
         const watermark = sample(metrics, "pstn_connector_watermark_timestamp_seconds");
         return (
-          (sample(metrics, `${REFUSED}{code="${ErrorCode.GRAPH_BODY_TOO_LARGE}"}`) ?? 0) >= 3 &&
+          (sample(metrics, `${REFUSED}{code="${ErrorCode.GRAPH_BODY_TOO_LARGE}"}`) ?? 0) >= 8 &&
           (watermark ?? 0) * 1000 >= s.dataEnd
         );
       },

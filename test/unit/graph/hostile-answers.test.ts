@@ -208,6 +208,39 @@ describe("GraphClient refuses hostile answers", () => {
     assert.ok(written.bytes < 32 * MiB, `the server could write ${written.bytes} bytes`);
   });
 
+  test("large answers of windows fetched together are read one at a time, each whole", async (t) => {
+    const big = (id: string) => {
+      const body = JSON.stringify({ value: [{ id, pad: "" }] });
+      return body.replace('"pad":""', `"pad":"${"x".repeat(6 * MiB - body.length)}"`);
+    };
+    const chunked =
+      (text: string): Step =>
+      (_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        const bytes = Buffer.from(text);
+        let at = 0;
+        const pump = () => {
+          while (at < bytes.length) {
+            const piece = bytes.subarray(at, at + 64 * 1024);
+            at += piece.length;
+            if (!res.write(piece)) {
+              res.once("drain", pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        pump();
+      };
+    const { client, graph } = await setup(t, [chunked(big("a")), chunked(big("b")), chunked(big("c"))], {
+      maxPageBytes: 8 * MiB,
+    });
+    const pages = await Promise.all(
+      ["a", "b", "c"].map((_, i) => client.getPage(`${graph.base}${PREFIX}getPstnCalls?w=${i}`)),
+    );
+    assert.deepEqual(pages.map((p) => p.rows[0]!.id).sort(), ["a", "b", "c"]);
+  });
+
   test("a body of exactly the cap is read", async (t) => {
     const body = JSON.stringify({ value: [{ id: "a", pad: "" }] });
     const exact = body.replace('"pad":""', `"pad":"${"x".repeat(MiB - body.length)}"`);
