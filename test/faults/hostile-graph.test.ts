@@ -75,9 +75,11 @@ async function scene(
   seed: number,
   hostile: HostileOptions,
   extra: ConnectorEnv = {},
+  /** Days of history: 2 spared, the rest attacked (4 or more: every window read ahead is attacked). */
+  historyDays = 3,
 ): Promise<Scene> {
   const now = Date.now();
-  const start = now - 3 * DAY;
+  const start = now - historyDays * DAY;
   const attackAfter = start + 2 * DAY;
   const dataEnd = attackAfter - 60_000;
   const sim = await startGraphSimulator({
@@ -287,10 +289,16 @@ describe("hostile Graph: nothing leaks, nothing grows, what was published stays 
     await assertEachIdOnce(kafka, s.env.KAFKA_TOPIC!, s.spared);
   });
 
-  test("a chunked 1 GiB JSON 200 against the connector process: cut at GRAPH_MAX_PAGE_BYTES, peak RSS far below", async (t) => {
-    const s = await scene(t, stack, 309, {
-      oversized: { bytes: 1024 * MiB, contentType: "application/json", contentLength: false },
-    });
+  test("a chunked 1 GiB JSON 200 on every window read ahead, against the connector process: cut at GRAPH_MAX_PAGE_BYTES, peak RSS far below", async (t) => {
+    // Six days: the four windows read ahead are all attacked at once.
+    const s = await scene(
+      t,
+      stack,
+      309,
+      { oversized: { bytes: 1024 * MiB, contentType: "application/json", contentLength: false } },
+      {},
+      6,
+    );
     const port = await freePort();
     const child = new CliProcess(
       ["run"],
