@@ -135,6 +135,17 @@ describe("GraphClient refuses hostile answers", () => {
     assert.ok(!line.includes("secret-token"));
   });
 
+  test("a redirect elsewhere is not followed: the token stays home", async (t) => {
+    const steal = await startFakeGraph([]);
+    t.after(() => steal.close());
+    const { client, graph } = await setup(t, [
+      reply(302, "", { location: `${steal.base}${PREFIX}getPstnCalls`, "content-type": "text/plain" }),
+    ]);
+    await assert.rejects(readAll(client), (error: unknown) => isPstnError(error, ErrorCode.GRAPH_HTTP));
+    assert.equal(graph.seen.length, 1);
+    assert.equal(steal.seen.length, 0);
+  });
+
   test("the page carrying a refused link is not yielded", async (t) => {
     const { client } = await setup(t, [
       page([{ id: "a" }], { "@odata.nextLink": `${PREFIX}getPstnCalls?$skip=1` }),
