@@ -23,7 +23,11 @@ export interface DecodedPage extends PageKeys {
 }
 
 export interface PageDecoder {
-  /** A 200 body → keys and starts. A body that is not a page: a retriable PSTN_GRAPH_BAD_RESPONSE. */
+  /**
+   * A 200 body → keys and starts. A body that is not a page: a retriable PSTN_GRAPH_BAD_RESPONSE;
+   * one nested too deep, of too many rows or too heavy for the thread: a final refusal
+   * (GRAPH_REFUSED_CODES).
+   */
   decode(body: Uint8Array): Promise<DecodedPage>;
   /** Encodes `rows[indexes[i]]` in that order, and forgets the page. */
   encode(page: DecodedPage, indexes: readonly number[], window: WindowText): Promise<EncodedRows>;
