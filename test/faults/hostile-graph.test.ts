@@ -175,7 +175,8 @@ async function runAttack(t: TestContext, s: Scene, code: ErrorCode, observeMs = 
 }
 
 function logLine(outcome: Outcome, code: string): Record<string, unknown> {
-  const line = outcome.logs.find((l) => l.includes(`"code":"${code}"`));
+  // The client's own warning, logged where the answer is refused (the session's error follows).
+  const line = outcome.logs.find((l) => l.includes('"level":"warn"') && l.includes(`"code":"${code}"`));
   assert.ok(line, `a log line with ${code} among ${outcome.logs.length}`);
   return JSON.parse(line) as Record<string, unknown>;
 }
