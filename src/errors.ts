@@ -25,6 +25,14 @@ export const ErrorCode = {
   GRAPH_NETWORK: "PSTN_GRAPH_NETWORK",
   GRAPH_BAD_RESPONSE: "PSTN_GRAPH_BAD_RESPONSE",
   GRAPH_RETRIES_EXHAUSTED: "PSTN_GRAPH_RETRIES_EXHAUSTED",
+  // Graph answers refused as hostile or broken (GRAPH_REFUSED_CODES).
+  GRAPH_LINK_REFUSED: "PSTN_GRAPH_LINK_REFUSED",
+  GRAPH_LINK_LOOP: "PSTN_GRAPH_LINK_LOOP",
+  GRAPH_TOO_MANY_PAGES: "PSTN_GRAPH_TOO_MANY_PAGES",
+  GRAPH_BODY_TOO_LARGE: "PSTN_GRAPH_BODY_TOO_LARGE",
+  GRAPH_BAD_CONTENT_TYPE: "PSTN_GRAPH_BAD_CONTENT_TYPE",
+  GRAPH_TOO_MANY_ROWS: "PSTN_GRAPH_TOO_MANY_ROWS",
+  GRAPH_TOO_DEEP: "PSTN_GRAPH_TOO_DEEP",
   ROW_INVALID: "PSTN_ROW_INVALID",
   KAFKA_FENCED: "PSTN_KAFKA_FENCED",
   KAFKA_PUBLISH_FAILED: "PSTN_KAFKA_PUBLISH_FAILED",
@@ -36,6 +44,21 @@ export const ErrorCode = {
   KAFKA_AUTH_FAILED: "PSTN_KAFKA_AUTH_FAILED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * Graph answers refused as hostile or broken: a link the token must not follow, a loop, a body too
+ * large, deep or long to hold. Each is final for its window (fetching the same answer again cannot
+ * heal it) and counted in `pstn_connector_graph_responses_refused_total{code}`.
+ */
+export const GRAPH_REFUSED_CODES: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.GRAPH_LINK_REFUSED,
+  ErrorCode.GRAPH_LINK_LOOP,
+  ErrorCode.GRAPH_TOO_MANY_PAGES,
+  ErrorCode.GRAPH_BODY_TOO_LARGE,
+  ErrorCode.GRAPH_BAD_CONTENT_TYPE,
+  ErrorCode.GRAPH_TOO_MANY_ROWS,
+  ErrorCode.GRAPH_TOO_DEEP,
+]);
 
 export interface PstnErrorOptions {
   cause?: unknown;

@@ -91,6 +91,40 @@ export function integer(text: string, min: number, max: number, noun = "a whole 
   return fail(`is not ${noun} from ${min} to ${max}`);
 }
 
+const BYTE_UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  b: 1,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+/** A size in bytes: a whole number of bytes, or a number with a unit (`64MiB`, `10MB`, `512KiB`). */
+export function byteSize(text: string, min: number, max: number): Check<number> {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = match === null ? undefined : BYTE_UNITS[(match[2] ?? "").toLowerCase()];
+  if (match === null || unit === undefined) {
+    return fail("is not a size; use bytes or a unit, e.g. 64MiB, 10MB or 1048576");
+  }
+  const bytes = Math.round(Number(match[1]) * unit);
+  if (!(bytes >= min && bytes <= max)) {
+    return fail(`is not a size from ${formatBytes(min)} to ${formatBytes(max)}`);
+  }
+  return ok(bytes);
+}
+
+/** `64MiB`, `1500B`: bytes as the largest binary unit that divides them. */
+export function formatBytes(bytes: number): string {
+  for (const unit of ["GiB", "MiB", "KiB"] as const) {
+    const size = BYTE_UNITS[unit.toLowerCase()] as number;
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return `${bytes}B`;
+}
+
 export function port(text: string): Check<number> {
   const result = integer(text, 0, 65_535, "a port");
   if (result.ok) return result;

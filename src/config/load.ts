@@ -173,6 +173,13 @@ const TIMEOUT: check.DurationBounds = {
   maxReason: "the longest wait Node's timers support",
 };
 
+/**
+ * A page is parsed as one string in the decoder thread: below 64 KiB real pages (about 1 MB for
+ * 1,000 rows) would be refused, above 256 MiB the string and its rows outgrow that thread's heap.
+ */
+const MIN_PAGE_BYTES = 64 * 1024;
+const MAX_PAGE_BYTES = 256 * 1024 * 1024;
+
 function validate(read: Reader): ConnectorConfig | undefined {
   const cloud = read.get("GRAPH_CLOUD", (text) => check.choice(text, GRAPH_CLOUDS, "a national cloud"));
   const azure = validateAzure(read, cloud);
@@ -316,6 +323,12 @@ function validateGraph(read: Reader, cloud: GraphCloud | undefined): ConnectorCo
   const maxRequestsPerMinute = read.get("GRAPH_MAX_REQUESTS_PER_MINUTE", (text) =>
     check.integer(text, 1, 60_000),
   );
+  const maxPageBytes = read.get("GRAPH_MAX_PAGE_BYTES", (text) =>
+    check.byteSize(text, MIN_PAGE_BYTES, MAX_PAGE_BYTES),
+  );
+  const maxPagesPerWindow = read.get("GRAPH_MAX_PAGES_PER_WINDOW", (text) =>
+    check.integer(text, 1, 10_000_000),
+  );
   if (
     endpoint === undefined ||
     apiVersion === undefined ||
@@ -323,7 +336,9 @@ function validateGraph(read: Reader, cloud: GraphCloud | undefined): ConnectorCo
     headersTimeoutMs === undefined ||
     bodyTimeoutMs === undefined ||
     maxRetries === undefined ||
-    maxRequestsPerMinute === undefined
+    maxRequestsPerMinute === undefined ||
+    maxPageBytes === undefined ||
+    maxPagesPerWindow === undefined
   ) {
     return undefined;
   }
@@ -336,6 +351,8 @@ function validateGraph(read: Reader, cloud: GraphCloud | undefined): ConnectorCo
     bodyTimeoutMs,
     maxRetries,
     maxRequestsPerMinute,
+    maxPageBytes,
+    maxPagesPerWindow,
   };
 }
 

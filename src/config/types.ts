@@ -71,6 +71,10 @@ export interface ConnectorConfig {
     bodyTimeoutMs: number;
     maxRetries: number;
     maxRequestsPerMinute: number;
+    /** GRAPH_MAX_PAGE_BYTES */
+    maxPageBytes: number;
+    /** GRAPH_MAX_PAGES_PER_WINDOW */
+    maxPagesPerWindow: number;
   };
   kafka: {
     brokers: string[];

@@ -13,6 +13,8 @@ export const DEFAULTS = {
   GRAPH_BODY_TIMEOUT: "120s",
   GRAPH_MAX_RETRIES: "8",
   GRAPH_MAX_REQUESTS_PER_MINUTE: "190",
+  GRAPH_MAX_PAGE_BYTES: "64MiB",
+  GRAPH_MAX_PAGES_PER_WINDOW: "10000",
   KAFKA_TOPIC: "teams.pstn-calls",
   KAFKA_CLIENT_ID: "pstn-connector",
   KAFKA_SSL: "false",
@@ -159,6 +161,26 @@ export const CONFIG_VARIABLES = [
     required: false,
     secret: false,
     example: "120",
+  },
+  {
+    name: "GRAPH_MAX_PAGE_BYTES",
+    group: "Graph",
+    description:
+      "Largest Graph answer read, in bytes or with a unit (64MiB, 10MB). A page of 1,000 rows is about 1 MB; a larger answer is refused (PSTN_GRAPH_BODY_TOO_LARGE) as soon as its Content-Length or its bytes read pass this, so a broken or hostile answer cannot grow the memory.",
+    default: DEFAULTS.GRAPH_MAX_PAGE_BYTES,
+    required: false,
+    secret: false,
+    example: "16MiB",
+  },
+  {
+    name: "GRAPH_MAX_PAGES_PER_WINDOW",
+    group: "Graph",
+    description:
+      "Most pages followed for one window (WINDOW_SLICE) before it is refused as endless (PSTN_GRAPH_TOO_MANY_PAGES). The default, 10 million rows a window of 1,000-row pages, is ten times a day of 10 PSTN calls for each of 100,000 users, and takes about 53 minutes at 190 requests a minute: a runaway window is stopped within the hour.",
+    default: DEFAULTS.GRAPH_MAX_PAGES_PER_WINDOW,
+    required: false,
+    secret: false,
+    example: "2000",
   },
   {
     name: "KAFKA_BROKERS",

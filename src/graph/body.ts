@@ -94,7 +94,23 @@ function numberTokenEnd(text: string, i: number): number {
   return i;
 }
 
-export function parseCallLogPage(text: string): CallLogPage {
+/** Graph documents up to 1,000 rows a page; a page far above that is not Graph's. */
+export const MAX_PAGE_ROWS = 5_000;
+/**
+ * A page nests a row's properties three or four levels deep; far deeper nesting is an attack on
+ * recursive code (the content hash of a row without id stringifies it).
+ */
+export const MAX_PAGE_DEPTH = 64;
+
+export interface PageLimits {
+  maxRows: number;
+  maxDepth: number;
+}
+
+const DEFAULT_LIMITS: PageLimits = { maxRows: MAX_PAGE_ROWS, maxDepth: MAX_PAGE_DEPTH };
+
+export function parseCallLogPage(text: string, limits: PageLimits = DEFAULT_LIMITS): CallLogPage {
+  checkShape(text, limits);
   let body: unknown;
   try {
     body = JSON.parse(quoteMoneyNumbers(text));
@@ -111,7 +127,69 @@ export function parseCallLogPage(text: string): CallLogPage {
     });
   }
   const record = body as Record<string, unknown>;
-  return { rows: record.value as Record<string, unknown>[], nextLink: findNextLink(record) };
+  const rows = record.value as Record<string, unknown>[];
+  if (rows.length > limits.maxRows) throw tooManyRows(rows.length, limits.maxRows);
+  return { rows, nextLink: findNextLink(record) };
+}
+
+const BACKSLASH = 0x5c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * One pass over the text before it is parsed: nesting deeper than `maxDepth`, or more than
+ * `maxRows` objects in an array of the top-level object (the rows of `value`), refuse the page
+ * before JSON.parse builds it. Strings are skipped with indexOf, so the pass costs a fraction of
+ * the parse. Malformed text is left to JSON.parse to report.
+ */
+function checkShape(text: string, limits: PageLimits): void {
+  const { maxDepth, maxRows } = limits;
+  // Whether each open container is an array; index = depth.
+  const isArray = new Uint8Array(maxDepth + 2);
+  let depth = 0;
+  let rows = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      i = stringEnd(text, i);
+      if (i < 0) return;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > maxDepth) {
+        throw new PstnError(
+          ErrorCode.GRAPH_TOO_DEEP,
+          `Graph sent a page nested deeper than ${maxDepth} levels (at byte ${i} of ${n}): not a call-log page, refused unparsed`,
+        );
+      }
+      isArray[depth] = c === OPEN_BRACKET ? 1 : 0;
+      if (depth === 3 && c === OPEN_BRACE && isArray[2] === 1 && ++rows > maxRows) {
+        throw tooManyRows(`more than ${maxRows}`, maxRows);
+      }
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      if (depth > 0) depth--;
+    }
+  }
+}
+
+/** The index of the quote closing the string opened at `open`, or -1 when it is never closed. */
+function stringEnd(text: string, open: number): number {
+  let at = open;
+  for (;;) {
+    at = text.indexOf('"', at + 1);
+    if (at < 0) return -1;
+    // A quote after an odd run of backslashes is escaped.
+    let slashes = 0;
+    while (text.charCodeAt(at - 1 - slashes) === BACKSLASH) slashes++;
+    if (slashes % 2 === 0) return at;
+  }
+}
+
+function tooManyRows(count: number | string, maxRows: number): PstnError {
+  return new PstnError(
+    ErrorCode.GRAPH_TOO_MANY_ROWS,
+    `Graph sent a page of ${count} rows; Graph pages hold up to 1,000 and more than ${maxRows} is refused`,
+  );
 }
 
 /** Older docs spell it `@odata.NextLink`: read the key without regard to case. */

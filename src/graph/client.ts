@@ -1,9 +1,12 @@
 import pRetry from "p-retry";
 import { type Dispatcher, request, errors as undiciErrors } from "undici";
 import type { TokenSource } from "../auth/token-provider.js";
-import { ErrorCode, PstnError } from "../errors.js";
+import { ErrorCode, GRAPH_REFUSED_CODES, isPstnError, PstnError } from "../errors.js";
+import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
 import { type CallLogPage, parseCallLogPage } from "./body.js";
+import { checkPageHead, LargeBodyTurns, readCapped, readExcerpt } from "./bounded-body.js";
+import { LinkPolicy, WindowLinks } from "./links.js";
 import type { RequestPacer } from "./pacer.js";
 import { parseRetryAfter } from "./retry-after.js";
 import { type CallLogFunction, callLogUrl } from "./url.js";
@@ -17,7 +20,13 @@ export interface GraphClientOptions {
   bodyTimeoutMs: number;
   maxRetries: number;
   pacer: RequestPacer;
+  /** GRAPH_MAX_PAGE_BYTES: a larger answer is refused, unread or as soon as its bytes pass it. */
+  maxPageBytes: number;
+  /** GRAPH_MAX_PAGES_PER_WINDOW: a window linking to more pages is refused as endless. */
+  maxPagesPerWindow: number;
   metrics?: Metrics;
+  /** Where refused answers are reported. */
+  logger?: Logger;
   /** For the 403 message: whose permission is missing. */
   clientId?: string;
   tenantId?: string;
@@ -37,17 +46,20 @@ function parseBody(body: Uint8Array): CallLogPage {
 export class GraphClient {
   private readonly options: GraphClientOptions;
   private readonly now: () => number;
+  private readonly links: LinkPolicy;
+  private readonly largeBodies = new LargeBodyTurns();
 
   constructor(options: GraphClientOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
+    this.links = new LinkPolicy(options.endpoint, options.apiVersion);
   }
 
   functionUrl(fn: CallLogFunction, from: Date, to: Date): string {
     return callLogUrl(this.options.endpoint, this.options.apiVersion, fn, from, to);
   }
 
-  /** Every page of a window, parsed here, following `@odata.nextLink` as given. */
+  /** Every page of a window, parsed here, following `@odata.nextLink` within the pinned scope. */
   pages(fn: CallLogFunction, from: Date, to: Date, signal?: AbortSignal): AsyncGenerator<CallLogPage> {
     return this.decodedPages(fn, from, to, parseBody, signal);
   }
@@ -55,6 +67,10 @@ export class GraphClient {
   /**
    * Every page of a window, each 200 body handed to `decode` (which may hand it to another thread).
    * A body `decode` rejects as not a page (a retriable error) is fetched again like any failure.
+   * Each nextLink is checked before its page is yielded: a link out of GRAPH_ENDPOINT's scope, one
+   * already followed in this window, or one past GRAPH_MAX_PAGES_PER_WINDOW ends the window with a
+   * final error, and the page that carried it is not yielded (the connector releases it with the
+   * failed session's pages).
    */
   async *decodedPages<P extends { nextLink: string | undefined }>(
     fn: CallLogFunction,
@@ -63,11 +79,17 @@ export class GraphClient {
     decode: (body: Uint8Array) => P | Promise<P>,
     signal?: AbortSignal,
   ): AsyncGenerator<P> {
-    let url: string | undefined = this.functionUrl(fn, from, to);
+    const links = new WindowLinks(this.links, this.options.maxPagesPerWindow);
+    let url: string | undefined = links.first(this.functionUrl(fn, from, to));
     while (url !== undefined) {
       const page: P = await this.getDecodedPage(url, decode, signal);
+      const link = page.nextLink;
+      try {
+        url = link === undefined ? undefined : links.follow(link);
+      } catch (error) {
+        throw this.refused(error);
+      }
       yield page;
-      url = page.nextLink;
     }
   }
 
@@ -110,6 +132,7 @@ export class GraphClient {
         },
       );
     } catch (error) {
+      this.refused(error);
       if (error instanceof PstnError && error.retriable) {
         const seconds = ((this.now() - started) / 1000).toFixed(1);
         throw new PstnError(
@@ -163,16 +186,33 @@ export class GraphClient {
     }
     const status = response.statusCode;
     metrics?.graphRequests.inc({ code: String(status) });
-    let body: Uint8Array;
+    const { maxPageBytes } = this.options;
+    let body: Uint8Array | undefined;
+    let excerpt = "";
     try {
-      body = new Uint8Array(await response.body.arrayBuffer());
+      if (status === 200) {
+        checkPageHead(response.headers, response.body, maxPageBytes);
+        body = await readCapped(response.body, maxPageBytes, this.largeBodies, signal);
+      } else {
+        excerpt = await readExcerpt(response.body);
+      }
     } catch (error) {
+      if (error instanceof PstnError) throw error;
       throw networkError(error, signal);
     } finally {
       metrics?.graphRequestDuration.observe((performance.now() - startedAt) / 1000);
     }
-    if (status === 200) return await decode(body);
-    throw this.httpError(status, response.headers, UTF8.decode(body));
+    if (body !== undefined) return await decode(body);
+    throw this.httpError(status, response.headers, excerpt);
+  }
+
+  /** Counts and reports an answer refused as hostile or broken; returns the error to throw. */
+  private refused(error: unknown): unknown {
+    if (isPstnError(error) && GRAPH_REFUSED_CODES.has(error.code)) {
+      this.options.metrics?.graphResponsesRefused.inc({ code: error.code });
+      this.options.logger?.warn({ code: error.code }, error.message);
+    }
+    return error;
   }
 
   private httpError(status: number, headers: Dispatcher.ResponseData["headers"], text: string): PstnError {

@@ -12,6 +12,7 @@ export class Metrics {
   readonly graphThrottled: Counter;
   readonly graphRetries: Counter<"reason">;
   readonly graphRequestDuration: Histogram;
+  readonly graphResponsesRefused: Counter<"code">;
   readonly tokenRequests: Counter<"outcome">;
   readonly kafkaProduceDuration: Histogram;
   readonly kafkaTransactions: Counter<"outcome">;
@@ -71,6 +72,12 @@ export class Metrics {
       name: `${p}graph_request_duration_seconds`,
       help: "Time to a complete Graph page, by attempt",
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    });
+    this.graphResponsesRefused = new Counter({
+      name: `${p}graph_responses_refused_total`,
+      help: "Graph answers refused as hostile or broken (a link out of scope or looping, a body too large, not JSON, too many rows, too deep), by error code",
+      labelNames: ["code"],
       registers,
     });
     this.tokenRequests = new Counter({

@@ -23,7 +23,11 @@ export interface DecodedPage extends PageKeys {
 }
 
 export interface PageDecoder {
-  /** A 200 body → keys and starts. A body that is not a page: a retriable PSTN_GRAPH_BAD_RESPONSE. */
+  /**
+   * A 200 body → keys and starts. A body that is not a page: a retriable PSTN_GRAPH_BAD_RESPONSE;
+   * one nested too deep, of too many rows or too heavy for the thread: a final refusal
+   * (GRAPH_REFUSED_CODES).
+   */
   decode(body: Uint8Array): Promise<DecodedPage>;
   /** Encodes `rows[indexes[i]]` in that order, and forgets the page. */
   encode(page: DecodedPage, indexes: readonly number[], window: WindowText): Promise<EncodedRows>;
@@ -117,6 +121,7 @@ export type DecoderReply =
   | { id: number; ok: false; error: { code: string; message: string; retriable: boolean } };
 
 interface Pending {
+  op: "decode" | "encode";
   resolve: (value: DecodedPage | EncodedRows) => void;
   reject: (error: Error) => void;
 }
@@ -167,10 +172,10 @@ export class WorkerPageDecoder implements PageDecoder {
     if (worker) await worker.terminate();
   }
 
-  private request(message: DecoderRequest & { id: number }, transfer: ArrayBuffer[]) {
+  private request(message: DecoderRequest & { id: number; op: Pending["op"] }, transfer: ArrayBuffer[]) {
     const worker = this.started();
     return new Promise<DecodedPage | EncodedRows>((resolve, reject) => {
-      this.pending.set(message.id, { resolve, reject });
+      this.pending.set(message.id, { op: message.op, resolve, reject });
       // While answers are awaited the thread keeps the process alive; idle, it does not.
       worker.ref();
       worker.postMessage(message, transfer);
@@ -214,6 +219,19 @@ export class WorkerPageDecoder implements PageDecoder {
     const pending = [...this.pending.values()];
     this.pending.clear();
     const why = (cause as Error)?.message ?? String(cause);
+    // Requests are answered in order: the thread was working on the first one. A page whose rows
+    // outgrow the thread's heap does so again on every fetch, so that decode is refused for good.
+    const first = pending[0];
+    if (first?.op === "decode" && (cause as { code?: string })?.code === "ERR_WORKER_OUT_OF_MEMORY") {
+      pending.shift();
+      first.reject(
+        new PstnError(
+          ErrorCode.GRAPH_BODY_TOO_LARGE,
+          `Graph sent a page whose rows outgrow the decoder thread's heap (${THREAD_HEAP_LIMITS.maxOldGenerationSizeMb} MB): not a call-log page, refused`,
+          { cause },
+        ),
+      );
+    }
     for (const { reject } of pending) {
       reject(
         new PstnError(

@@ -1,6 +1,7 @@
 /** The state the simulator's endpoints share. */
 import type { RegisteredCertificate } from "./certificates.js";
 import type { RetryAfterNote } from "./faults.js";
+import type { HostileOptions } from "./hostile.js";
 import type { ResolvedOptions, SimulatorFaults } from "./options.js";
 import type { Random } from "./random.js";
 import type { RowStore } from "./store.js";
@@ -22,6 +23,8 @@ export interface SimulatorStats {
   rowsServed: number;
   /** Pages answered from the page cache (option cachePages). */
   pagesFromCache: number;
+  /** Bytes of the streamed hostile answers (oversized bodies, pages of too many rows) written so far. */
+  hostileBytesWritten: number;
   /** Transport faults injected into Graph requests, by kind. */
   faultsInjected: FaultsInjected;
 }
@@ -36,6 +39,8 @@ export interface FaultsInjected {
   reset: number;
   /** Pages stalled, before the headers or part-way through the body. */
   stall: number;
+  /** Pages answered by a hostile mode (option `hostile`). */
+  hostile: number;
 }
 
 export interface SimulatorContext {
@@ -43,6 +48,8 @@ export interface SimulatorContext {
   /** `https://127.0.0.1:<port>`, set once listening. */
   url: string;
   faults: SimulatorFaults;
+  /** The hostile Graph's modes, if any (option `hostile`). */
+  hostile: HostileOptions | undefined;
   readonly store: RowStore;
   readonly tokens: TokenStore;
   /** Signs Kafka OAUTHBEARER tokens, when the option kafkaTokens is set. */

@@ -18,6 +18,14 @@ import {
   randomFault,
   retryAfterHeader,
 } from "./faults.js";
+import {
+  deepRow,
+  type HostileOptions,
+  hostileFor,
+  hostileLink,
+  streamOversized,
+  streamRows,
+} from "./hostile.js";
 import { GRAPH_CONTENT_TYPE, header } from "./http.js";
 import { CALL_RECORDS_PERMISSION } from "./options.js";
 import { DAY_MS, type Instant, parseInstant } from "./time.js";
@@ -32,6 +40,14 @@ interface GraphReply {
   headers: Record<string, string>;
   /** Rows in a page; 0 in an error. */
   rows: number;
+  /** A hostile answer written as the client reads it, instead of `body`. */
+  stream?: (res: ServerResponse, headers: Record<string, string>) => void;
+}
+
+/** How a hostile page differs from the one the data gives. */
+interface PageShape {
+  nextLink?: (natural: string | undefined) => string | undefined;
+  firstRow?: string;
 }
 
 interface RequestInfo {
@@ -148,26 +164,83 @@ function page(ctx: SimulatorContext, call: FunctionCall, info: RequestInfo): Gra
   return { status: 200, body: cached.body, headers: {}, rows: cached.rows };
 }
 
-function renderPage(ctx: SimulatorContext, call: FunctionCall, info: RequestInfo): GraphReply {
-  const beta = call.version.toLowerCase() === "beta";
+function contextUrl(ctx: SimulatorContext, call: FunctionCall): string {
   const direct = call.name.toLowerCase() === "getdirectroutingcalls";
   const type = direct ? "directRoutingLogRow" : "pstnCallLogRow";
-  const context = `${ctx.url}/${call.version}/$metadata#Collection(microsoft.graph.callRecords.${type})`;
+  return `${ctx.url}/${call.version}/$metadata#Collection(microsoft.graph.callRecords.${type})`;
+}
+
+/** The link to the page at `skip`, in the form Graph's documentation shows. */
+function skipLink(ctx: SimulatorContext, call: FunctionCall, skip: number): string {
+  return `${ctx.url}/${call.version}/communications/callRecords/${call.name}(from=${call.fromText},to=${call.toText})?$skip=${skip}`;
+}
+
+function renderPage(
+  ctx: SimulatorContext,
+  call: FunctionCall,
+  info: RequestInfo,
+  shape: PageShape = {},
+): GraphReply {
+  const beta = call.version.toLowerCase() === "beta";
+  const direct = call.name.toLowerCase() === "getdirectroutingcalls";
+  const context = contextUrl(ctx, call);
   const pageSize = ctx.options.pageSize;
   // Direct Routing calls are not simulated: an empty collection.
   const result = direct
     ? { rows: [], more: false }
     : ctx.store.page(call.from, call.to, call.skip, pageSize, info.now, beta);
   let next = "";
-  if (result.more) {
-    const link = `${ctx.url}/${call.version}/communications/callRecords/${call.name}(from=${call.fromText},to=${call.toText})?$skip=${call.skip + result.rows.length}`;
+  const natural = result.more ? skipLink(ctx, call, call.skip + result.rows.length) : undefined;
+  const link = shape.nextLink ? shape.nextLink(natural) : natural;
+  if (link !== undefined) {
     // Graph has spelled the key both ways; clients must read it without regard to case.
     const key =
       (ctx.options.seed + Math.floor(call.skip / pageSize)) % 2 === 0 ? "@odata.nextLink" : "@odata.NextLink";
     next = `,"${key}":${JSON.stringify(link)}`;
   }
-  const body = `{"@odata.context":${JSON.stringify(context)},"@odata.count":${result.rows.length}${next},"value":[${result.rows.join(",")}]}`;
-  return { status: 200, body, headers: {}, rows: result.rows.length };
+  const rows = shape.firstRow === undefined ? result.rows : [shape.firstRow, ...result.rows];
+  const body = `{"@odata.context":${JSON.stringify(context)},"@odata.count":${rows.length}${next},"value":[${rows.join(",")}]}`;
+  return { status: 200, body, headers: {}, rows: rows.length };
+}
+
+/** The answer a hostile Graph gives instead of the page. */
+function hostilePage(
+  ctx: SimulatorContext,
+  req: IncomingMessage,
+  call: FunctionCall,
+  info: RequestInfo,
+  hostile: HostileOptions,
+): GraphReply {
+  const oversized = hostile.oversized;
+  if (oversized !== undefined) {
+    return {
+      status: 200,
+      body: "",
+      headers: {},
+      rows: 0,
+      stream: (res, h) => streamOversized(ctx, res, oversized, h),
+    };
+  }
+  const count = hostile.rows;
+  if (count !== undefined) {
+    const page = { context: contextUrl(ctx, call), start: call.fromText, contentType: GRAPH_CONTENT_TYPE };
+    return {
+      status: 200,
+      body: "",
+      headers: {},
+      rows: 0,
+      stream: (res, h) => streamRows(ctx, res, count, page, h),
+    };
+  }
+  return renderPage(ctx, call, info, {
+    nextLink: (natural) =>
+      hostileLink(hostile, {
+        natural,
+        self: `${ctx.url}${req.url ?? ""}`,
+        following: skipLink(ctx, call, call.skip + ctx.options.pageSize),
+      }),
+    firstRow: hostile.depth === undefined ? undefined : deepRow(hostile.depth),
+  });
 }
 
 function answer(
@@ -216,6 +289,8 @@ function answer(
     return graphError(info, 404, "ResourceNotFound", `Resource not found for the segment '${segment}'.`);
   }
   if (typeof call === "string") return graphError(info, 400, "BadRequest", call);
+  const hostile = hostileFor(ctx, call.to.ms);
+  if (hostile !== undefined) return hostilePage(ctx, req, call, info, hostile);
   return page(ctx, call, info);
 }
 
@@ -250,6 +325,16 @@ export function handleGraph(ctx: SimulatorContext, req: IncomingMessage, res: Se
     contentType: GRAPH_CONTENT_TYPE,
     rows: reply.rows,
   };
+  const stream = reply.stream;
+  if (stream !== undefined) {
+    const send = () => {
+      if (!res.destroyed && !res.headersSent)
+        stream(res, { ...out.headers, "Cache-Control": "no-store, no-cache" });
+    };
+    if (delay <= 0) send();
+    else later(ctx, res, delay, send);
+    return;
+  }
   const fault = reply.status === 200 ? bodyFault(ctx, draws, out.body.length) : undefined;
   if (delay <= 0) deliver(ctx, res, out, fault);
   else later(ctx, res, delay, () => deliver(ctx, res, out, fault));

@@ -5,6 +5,7 @@
  */
 export { type ClientCertificate, generateClientCertificate } from "./certificates.js";
 export type { SimulatorStats } from "./context.js";
+export type { HostileOptions } from "./hostile.js";
 export {
   CALL_RECORDS_PERMISSION,
   DEFAULT_CLIENT_ID,

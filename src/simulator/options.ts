@@ -1,4 +1,5 @@
 import { ErrorCode, PstnError } from "../errors.js";
+import type { HostileOptions } from "./hostile.js";
 import type { KafkaTokenOptions } from "./tokens.js";
 
 /** Faults the simulator injects into Graph requests and rows; every probability is in [0, 1]. */
@@ -112,6 +113,11 @@ export interface SimulatorOptions {
    * their key at the tenant's `jwks_uri`.
    */
   kafkaTokens?: KafkaTokenOptions;
+  /**
+   * A hostile Graph (links elsewhere or in a loop, answers too large, too long or too deep), kept
+   * apart from the faults a real Graph shows; off by default.
+   */
+  hostile?: HostileOptions;
 }
 
 export const DEFAULT_TENANT_ID = "6f1e3c55-2b7a-4d8e-9c41-0a5b7d2e8f13";

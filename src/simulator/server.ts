@@ -15,6 +15,7 @@ import {
 import { generateServerCertificate, registerCertificate, type ServerCertificate } from "./certificates.js";
 import type { SimulatorContext, SimulatorStats } from "./context.js";
 import { handleGraph } from "./graph.js";
+import { type HostileOptions, validateHostile } from "./hostile.js";
 import { sendJson } from "./http.js";
 import { resolveOptions, type SimulatorFaults, type SimulatorOptions, validateFaults } from "./options.js";
 import { hash, Random } from "./random.js";
@@ -53,6 +54,8 @@ export interface GraphSimulator {
    * stalled finishes its stall); e.g. `{ serverErrorRate: 1 }` starts a 5xx storm, `{}` ends it.
    */
   setFaults(faults: SimulatorOptions["faults"]): void;
+  /** Replaces the hostile modes (none when undefined) from the next request on. */
+  setHostile(hostile: HostileOptions | undefined): void;
   close(): Promise<void>;
 }
 
@@ -156,6 +159,7 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
     options: resolved,
     url: "",
     faults,
+    hostile: validateHostile(options.hostile),
     store: new RowStore(
       {
         seed: resolved.seed,
@@ -183,7 +187,8 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
       retryAfterViolations: 0,
       rowsServed: 0,
       pagesFromCache: 0,
-      faultsInjected: { serverError: 0, truncated: 0, reset: 0, stall: 0 },
+      hostileBytesWritten: 0,
+      faultsInjected: { serverError: 0, truncated: 0, reset: 0, stall: 0, hostile: 0 },
     },
     retryAfterUntil: new Map(),
     budgetWindows: new Map(),
@@ -246,6 +251,9 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
     setFaults: (next) => {
       ctx.faults = validateFaults(next);
       ctx.store.setRowFaults(rowFaults(ctx.faults));
+    },
+    setHostile: (next) => {
+      ctx.hostile = validateHostile(next);
     },
     close: () => {
       closed ??= new Promise<void>((resolve) => {

@@ -28,6 +28,8 @@ test("the smallest valid environment gets every default", () => {
       bodyTimeoutMs: 120_000,
       maxRetries: 8,
       maxRequestsPerMinute: 190,
+      maxPageBytes: 64 * 1024 * 1024,
+      maxPagesPerWindow: 10_000,
     },
     kafka: {
       brokers: ["localhost:9092"],
@@ -706,6 +708,46 @@ test("Graph pacing and retries are whole numbers in range", () => {
       'GRAPH_MAX_REQUESTS_PER_MINUTE: "0" is not a whole number from 1 to 60000',
     ],
   );
+});
+
+test("GRAPH_MAX_PAGE_BYTES takes bytes or a unit; GRAPH_MAX_PAGES_PER_WINDOW a whole number", () => {
+  const sizes: ReadonlyArray<[string, number]> = [
+    ["64MiB", 64 * 1024 * 1024],
+    ["10MB", 10_000_000],
+    ["10 mb", 10_000_000],
+    ["1048576", 1_048_576],
+    ["512KiB", 512 * 1024],
+    ["1.5MiB", 1.5 * 1024 * 1024],
+    ["256MiB", 256 * 1024 * 1024],
+    ["65536B", 65_536],
+  ];
+  for (const [text, bytes] of sizes) {
+    assert.equal(
+      loadConfig({ env: validEnv({ GRAPH_MAX_PAGE_BYTES: text }) }).graph.maxPageBytes,
+      bytes,
+      text,
+    );
+  }
+  assert.equal(
+    loadConfig({ env: validEnv({ GRAPH_MAX_PAGES_PER_WINDOW: "20" }) }).graph.maxPagesPerWindow,
+    20,
+  );
+  assert.deepEqual(
+    problemsOf(() =>
+      loadConfig({ env: validEnv({ GRAPH_MAX_PAGE_BYTES: "64 megs", GRAPH_MAX_PAGES_PER_WINDOW: "0" }) }),
+    ),
+    [
+      'GRAPH_MAX_PAGE_BYTES: "64 megs" is not a size; use bytes or a unit, e.g. 64MiB, 10MB or 1048576',
+      'GRAPH_MAX_PAGES_PER_WINDOW: "0" is not a whole number from 1 to 10000000',
+    ],
+  );
+  for (const text of ["1KiB", "1GiB", "-1MB"]) {
+    assert.match(
+      problemsOf(() => loadConfig({ env: validEnv({ GRAPH_MAX_PAGE_BYTES: text }) }))[0] ?? "",
+      /^GRAPH_MAX_PAGE_BYTES: ".*" is not a size( from 64KiB to 256MiB|; use bytes)/,
+      text,
+    );
+  }
 });
 
 test("CONNECTOR_NAME is part of the identity: no slashes or spaces", () => {

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ErrorCode, isPstnError } from "../../../src/errors.js";
-import { parseCallLogPage, quoteMoneyNumbers } from "../../../src/graph/body.js";
+import {
+  MAX_PAGE_DEPTH,
+  MAX_PAGE_ROWS,
+  parseCallLogPage,
+  quoteMoneyNumbers,
+} from "../../../src/graph/body.js";
 
 function isBadResponse(error: unknown): boolean {
   assert.ok(isPstnError(error, ErrorCode.GRAPH_BAD_RESPONSE), `got ${String(error)}`);
@@ -107,6 +112,77 @@ describe("parseCallLogPage", () => {
     for (const text of ['{"values":[]}', '{"value":{}}', '{"value":null}', "[]", "null", "42", '"value"']) {
       assert.throws(() => parseCallLogPage(text), isBadResponse, text);
     }
+  });
+});
+
+describe("parseCallLogPage limits", () => {
+  const rowsOf = (n: number) =>
+    `{"value":[${Array.from({ length: n }, (_, i) => `{"id":"r${i}"}`).join(",")}]}`;
+  const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+
+  function refused(code: ErrorCode) {
+    return (error: unknown): boolean => {
+      assert.ok(isPstnError(error, code), `expected ${code}, got ${String(error)}`);
+      assert.equal(error.retriable, false, "final");
+      return true;
+    };
+  }
+
+  test("up to MAX_PAGE_ROWS rows are read; one more is a final PSTN_GRAPH_TOO_MANY_ROWS", () => {
+    assert.equal(parseCallLogPage(rowsOf(MAX_PAGE_ROWS)).rows.length, MAX_PAGE_ROWS);
+    assert.throws(() => parseCallLogPage(rowsOf(MAX_PAGE_ROWS + 1)), refused(ErrorCode.GRAPH_TOO_MANY_ROWS));
+    assert.throws(
+      () => parseCallLogPage(rowsOf(3), { maxRows: 2, maxDepth: 64 }),
+      refused(ErrorCode.GRAPH_TOO_MANY_ROWS),
+    );
+  });
+
+  test("rows that are not objects are counted after the parse", () => {
+    const numbers = `{"value":[${Array.from({ length: 6 }, () => "1").join(",")}]}`;
+    assert.throws(
+      () => parseCallLogPage(numbers, { maxRows: 5, maxDepth: 64 }),
+      refused(ErrorCode.GRAPH_TOO_MANY_ROWS),
+    );
+  });
+
+  test("objects nested in a row, or in other properties, are not rows", () => {
+    const text = `{"value":[{"id":"a","administrativeUnitInfos":[{"id":"1"},{"id":"2"},{"id":"3"}]}],"other":{"x":[{"a":1},{"b":2}]}}`;
+    assert.equal(parseCallLogPage(text, { maxRows: 1, maxDepth: 64 }).rows.length, 1);
+  });
+
+  test("nesting up to MAX_PAGE_DEPTH is read; deeper is a final PSTN_GRAPH_TOO_DEEP, before any parse", () => {
+    // The page is two levels, the row a third: the property may nest MAX_PAGE_DEPTH - 3 more.
+    const ok = `{"value":[{"id":"a","deep":${nested(MAX_PAGE_DEPTH - 3)}}]}`;
+    assert.equal(parseCallLogPage(ok).rows.length, 1);
+    const deep = `{"value":[{"deep":${nested(MAX_PAGE_DEPTH - 2)}}]}`;
+    assert.throws(() => parseCallLogPage(deep), refused(ErrorCode.GRAPH_TOO_DEEP));
+    // Deep enough to overflow the stack of any recursive code that met it.
+    assert.throws(
+      () => parseCallLogPage(`{"value":[{"deep":${nested(1_000_000)}}]}`),
+      refused(ErrorCode.GRAPH_TOO_DEEP),
+    );
+    // Unbalanced, so that JSON.parse would refuse it too: the scan refuses first.
+    assert.throws(() => parseCallLogPage("[".repeat(100)), refused(ErrorCode.GRAPH_TOO_DEEP));
+  });
+
+  test("brackets, braces and escaped quotes inside strings do not count", () => {
+    const tricky = JSON.stringify({
+      value: [
+        { id: "a", note: "[".repeat(500) + "{".repeat(500), quote: 'say \\"[[[[\\" ok', slash: "\\" },
+        { id: "b", note: '"}]' },
+      ],
+    });
+    const { rows } = parseCallLogPage(tricky, { maxRows: 2, maxDepth: 4 });
+    assert.equal(rows.length, 2);
+    assert.equal(rows[0]!.note, "[".repeat(500) + "{".repeat(500));
+    // A row whose strings hold "{" in an array position is not counted as a row either.
+    const fake = `{"value":[{"id":"a","s":"},{},{},{"}]}`;
+    assert.equal(parseCallLogPage(fake, { maxRows: 1, maxDepth: 4 }).rows.length, 1);
+  });
+
+  test("a string never closed is left to JSON.parse: a retriable PSTN_GRAPH_BAD_RESPONSE", () => {
+    assert.throws(() => parseCallLogPage('{"value":[{"id":"a'), isBadResponse);
+    assert.throws(() => parseCallLogPage('{"value":[{"id":"a\\"}]}'), isBadResponse);
   });
 });
 

@@ -65,6 +65,8 @@ async function setup(
     bodyTimeoutMs: 2000,
     maxRetries: 3,
     pacer,
+    maxPageBytes: 64 * 1024 * 1024,
+    maxPagesPerWindow: 10_000,
     metrics,
     backoff: { minMs: 10, maxMs: 50 },
     ...options,

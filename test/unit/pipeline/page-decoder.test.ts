@@ -90,6 +90,26 @@ for (const [kind, make] of decoders) {
       });
     });
 
+    test("a page of too many rows or too deep is refused for good: the code and finality cross the thread", async () => {
+      const encode = (text: string) => new TextEncoder().encode(text);
+      const many = encode(
+        `{"value":[${Array.from({ length: 5001 }, (_, i) => `{"id":"r${i}"}`).join(",")}]}`,
+      );
+      const deep = encode(`{"value":[{"x":${"[".repeat(100_000)}${"]".repeat(100_000)}}]}`);
+      for (const [body, code] of [
+        [many, ErrorCode.GRAPH_TOO_MANY_ROWS],
+        [deep, ErrorCode.GRAPH_TOO_DEEP],
+      ] as const) {
+        await assert.rejects(decoder.decode(body), (error) => {
+          assert.ok(isPstnError(error, code), String(error));
+          assert.equal(error.retriable, false);
+          return true;
+        });
+      }
+      // The decoder still works afterwards.
+      assert.equal((await decoder.decode(pageBody())).keys[0], "a");
+    });
+
     test("a page is encoded once: after that, or after release, it is gone", async () => {
       const page = await decoder.decode(pageBody());
       await decoder.encode(page, [0], WINDOW);
@@ -122,6 +142,25 @@ test("when the decoder thread dies, what it was asked fails retriably and the ne
     );
     const again = await decoder.decode(pageBody());
     assert.equal(again.keys[0], "a");
+  } finally {
+    await decoder.close();
+  }
+});
+
+test("a page whose rows outgrow the decoder thread's heap is refused for good; the next page gets a new thread", async () => {
+  const decoder = new WorkerPageDecoder(SCHEMA_ID);
+  try {
+    // About 60 MB of small numbers in 5,000 rows: far more objects' worth of heap than the thread has.
+    const props = Array.from({ length: 1_100 }, (_, i) => `"p${i}":${i}`).join(",");
+    const rows = Array.from({ length: 5_000 }, (_, i) => `{"id":"r${i}",${props}}`).join(",");
+    const heavy = new TextEncoder().encode(`{"value":[${rows}]}`);
+    await assert.rejects(decoder.decode(heavy), (error) => {
+      assert.ok(isPstnError(error, ErrorCode.GRAPH_BODY_TOO_LARGE), String(error));
+      assert.equal(error.retriable, false);
+      assert.match(error.message, /outgrow the decoder thread's heap/);
+      return true;
+    });
+    assert.equal((await decoder.decode(pageBody())).keys[0], "a");
   } finally {
     await decoder.close();
   }

@@ -51,7 +51,7 @@ test("serverErrorRate: 500 and 502 alternate with Graph error bodies; the token 
     h.sim.visibleRows(DATA.dataStart, new Date(TO)).map((row) => row.id),
   );
   const stats = h.sim.stats();
-  assert.deepEqual(stats.faultsInjected, { serverError: 4, truncated: 0, reset: 0, stall: 0 });
+  assert.deepEqual(stats.faultsInjected, { serverError: 4, truncated: 0, reset: 0, stall: 0, hostile: 0 });
   assert.deepEqual(stats.byStatus, { "200": 1, "500": 2, "502": 2 });
   assert.equal(stats.tokenRequests, 2);
   assert.equal(stats.retryAfterViolations, 0);
