@@ -29,8 +29,30 @@ export const ErrorCode = {
   REGISTRY_FAILED: "PSTN_REGISTRY_FAILED",
   ABORTED: "PSTN_ABORTED",
   DECODER_FAILED: "PSTN_DECODER_FAILED",
+  // Graph answers refused at the door: final for their window (no retry of the same request heals them).
+  GRAPH_LINK_REFUSED: "PSTN_GRAPH_LINK_REFUSED",
+  GRAPH_LINK_LOOP: "PSTN_GRAPH_LINK_LOOP",
+  GRAPH_TOO_MANY_PAGES: "PSTN_GRAPH_TOO_MANY_PAGES",
+  GRAPH_BODY_TOO_LARGE: "PSTN_GRAPH_BODY_TOO_LARGE",
+  GRAPH_BAD_CONTENT_TYPE: "PSTN_GRAPH_BAD_CONTENT_TYPE",
+  GRAPH_TOO_MANY_ROWS: "PSTN_GRAPH_TOO_MANY_ROWS",
+  GRAPH_TOO_DEEP: "PSTN_GRAPH_TOO_DEEP",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * Graph answers that cannot heal by asking again: the window they belong to fails each session the
+ * same way, so sessions restart with a growing wait instead of at once.
+ */
+export const GRAPH_REFUSED_CODES: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.GRAPH_LINK_REFUSED,
+  ErrorCode.GRAPH_LINK_LOOP,
+  ErrorCode.GRAPH_TOO_MANY_PAGES,
+  ErrorCode.GRAPH_BODY_TOO_LARGE,
+  ErrorCode.GRAPH_BAD_CONTENT_TYPE,
+  ErrorCode.GRAPH_TOO_MANY_ROWS,
+  ErrorCode.GRAPH_TOO_DEEP,
+]);
 
 export interface PstnErrorOptions {
   cause?: unknown;

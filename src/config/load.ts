@@ -161,6 +161,8 @@ class Reader {
   }
 }
 
+const DAY_MS = 86_400_000;
+
 const TIMEOUT: check.DurationBounds = {
   allowZero: false,
   maxMs: check.TIMER_LIMIT_MS,
@@ -192,6 +194,9 @@ function validate(read: Reader): ConnectorConfig | undefined {
       maxReason: "Kafka's largest session timeout",
     }),
   );
+  const maxRestartBackoffMs = read.get("CONNECTOR_MAX_RESTART_BACKOFF", (text) =>
+    check.duration(text, { allowZero: false, maxMs: DAY_MS, maxReason: "a day" }),
+  );
   const metricsPort = read.get("METRICS_PORT", check.port);
   const logLevel = read.get("LOG_LEVEL", (text) => check.choice(text, LOG_LEVELS, "a log level"));
 
@@ -208,6 +213,7 @@ function validate(read: Reader): ConnectorConfig | undefined {
       lookbackMs: present(lookbackMs),
       windowSliceMs: present(windowSliceMs),
       failoverTimeoutMs: present(failoverTimeoutMs),
+      maxRestartBackoffMs: present(maxRestartBackoffMs),
     },
     metricsPort: present(metricsPort),
     logLevel: present(logLevel),
@@ -280,6 +286,9 @@ function validateGraph(read: Reader, cloud: GraphCloud | undefined): ConnectorCo
   const maxRequestsPerMinute = read.get("GRAPH_MAX_REQUESTS_PER_MINUTE", (text) =>
     check.integer(text, 1, 60_000),
   );
+  const maxRetryAfterMs = read.get("GRAPH_MAX_RETRY_AFTER", (text) =>
+    check.duration(text, { allowZero: false, maxMs: DAY_MS, maxReason: "a day" }),
+  );
   if (
     endpoint === undefined ||
     apiVersion === undefined ||
@@ -287,7 +296,8 @@ function validateGraph(read: Reader, cloud: GraphCloud | undefined): ConnectorCo
     headersTimeoutMs === undefined ||
     bodyTimeoutMs === undefined ||
     maxRetries === undefined ||
-    maxRequestsPerMinute === undefined
+    maxRequestsPerMinute === undefined ||
+    maxRetryAfterMs === undefined
   ) {
     return undefined;
   }
@@ -300,6 +310,7 @@ function validateGraph(read: Reader, cloud: GraphCloud | undefined): ConnectorCo
     bodyTimeoutMs,
     maxRetries,
     maxRequestsPerMinute,
+    maxRetryAfterMs,
   };
 }
 

@@ -36,6 +36,8 @@ export interface ConnectorConfig {
     bodyTimeoutMs: number;
     maxRetries: number;
     maxRequestsPerMinute: number;
+    /** Cap of one Retry-After (GRAPH_MAX_RETRY_AFTER). */
+    maxRetryAfterMs: number;
   };
   kafka: {
     brokers: string[];
@@ -57,6 +59,8 @@ export interface ConnectorConfig {
     windowSliceMs: number;
     /** Consumer-group session timeout of the leader election: how soon a standby takes over. */
     failoverTimeoutMs: number;
+    /** Longest wait before a new session after failures in a row (CONNECTOR_MAX_RESTART_BACKOFF). */
+    maxRestartBackoffMs: number;
   };
   metricsPort: number;
   logLevel: LogLevel;

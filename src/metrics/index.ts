@@ -17,6 +17,7 @@ export class Metrics {
   readonly kafkaTransactions: Counter<"outcome">;
   readonly watermark: Gauge;
   readonly lastSuccess: Gauge;
+  readonly sessionFailures: Counter<"code">;
   readonly dedupeIds: Gauge;
   readonly active: Gauge;
 
@@ -98,6 +99,12 @@ export class Metrics {
     this.lastSuccess = new Gauge({
       name: `${p}last_success_timestamp_seconds`,
       help: "When the last poll (or backfill slice) completed",
+      registers,
+    });
+    this.sessionFailures = new Counter({
+      name: `${p}session_failures_total`,
+      help: "Polls (or backfill runs) that failed and ended their session, by error code (other: not the connector's own error)",
+      labelNames: ["code"],
       registers,
     });
     this.dedupeIds = new Gauge({

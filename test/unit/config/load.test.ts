@@ -28,6 +28,7 @@ test("the smallest valid environment gets every default", () => {
       bodyTimeoutMs: 120_000,
       maxRetries: 8,
       maxRequestsPerMinute: 190,
+      maxRetryAfterMs: 600_000,
     },
     kafka: {
       brokers: ["localhost:9092"],
@@ -47,6 +48,7 @@ test("the smallest valid environment gets every default", () => {
       lookbackMs: 48 * 3_600_000,
       windowSliceMs: D,
       failoverTimeoutMs: 10_000,
+      maxRestartBackoffMs: 300_000,
     },
     metricsPort: 9464,
     logLevel: "info",

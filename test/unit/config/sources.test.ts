@@ -43,7 +43,7 @@ test("unknown variables with the connector's own prefixes are problems", () => {
   );
   assert.ok(
     problems.includes(
-      "CONNECTOR_ID: unknown variable; the CONNECTOR_ variables are CONNECTOR_NAME, CONNECTOR_START, CONNECTOR_FAILOVER_TIMEOUT",
+      "CONNECTOR_ID: unknown variable; the CONNECTOR_ variables are CONNECTOR_NAME, CONNECTOR_START, CONNECTOR_FAILOVER_TIMEOUT, CONNECTOR_MAX_RESTART_BACKOFF",
     ),
   );
   assert.ok(problems.includes("WINDOW_SIZE: unknown variable; the WINDOW_ variables are WINDOW_SLICE"));
@@ -282,7 +282,7 @@ test("dotenv problems name the line, never its content", async () => {
     `config file ${path}, line 2: expected KEY=VALUE`,
     `KAFKA_SASL_PASSWORD: in config file ${path}, line 3, a quoted value is not closed or is followed by more text`,
     `LOOKBACK: set twice in config file ${path} (lines 1 and 4)`,
-    `GRAPH_TIMEOUT: unknown variable in config file ${path}, line 5; the GRAPH_ variables are GRAPH_CLOUD, GRAPH_ENDPOINT, GRAPH_API_VERSION, GRAPH_CONNECT_TIMEOUT, GRAPH_HEADERS_TIMEOUT, GRAPH_BODY_TIMEOUT, GRAPH_MAX_RETRIES, GRAPH_MAX_REQUESTS_PER_MINUTE`,
+    `GRAPH_TIMEOUT: unknown variable in config file ${path}, line 5; the GRAPH_ variables are GRAPH_CLOUD, GRAPH_ENDPOINT, GRAPH_API_VERSION, GRAPH_CONNECT_TIMEOUT, GRAPH_HEADERS_TIMEOUT, GRAPH_BODY_TIMEOUT, GRAPH_MAX_RETRIES, GRAPH_MAX_REQUESTS_PER_MINUTE, GRAPH_MAX_RETRY_AFTER`,
     `POLL_INTERVAL: "soon" is not a duration; use e.g. 5m, 30s or PT5M (config file ${path}, line 6)`,
   ]);
   const text = problems.join("\n");

@@ -48,6 +48,8 @@ const ADDITIONS: ReadonlyArray<[string, string]> = [
   ["GRAPH_BODY_TIMEOUT", "120s"],
   ["GRAPH_MAX_RETRIES", "8"],
   ["GRAPH_MAX_REQUESTS_PER_MINUTE", "190"],
+  ["GRAPH_MAX_RETRY_AFTER", "10m"],
+  ["CONNECTOR_MAX_RESTART_BACKOFF", "5m"],
   ["KAFKA_CONNECT_TIMEOUT", "10s"],
   ["KAFKA_REQUEST_TIMEOUT", "30s"],
 ];
