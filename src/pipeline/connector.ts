@@ -345,7 +345,13 @@ export class Connector {
     const pages = readAhead<DecodedPage>(
       windows,
       (window, fetchSignal) =>
-        graph.decodedPages(this.fn, window.from, window.to, (body) => decoder.decode(body), fetchSignal),
+        graph.decodedPages(
+          this.fn,
+          window.from,
+          window.to,
+          (body) => decoder.decode(body, { fromMs: window.from.getTime(), toMs: window.to.getTime() }),
+          fetchSignal,
+        ),
       {
         windows: READ_AHEAD_WINDOWS,
         pagesAhead: READ_AHEAD_PAGES,
