@@ -5,6 +5,7 @@
  */
 export { type ClientCertificate, generateClientCertificate } from "./certificates.js";
 export type { SimulatorStats } from "./context.js";
+export type { LoggedRequest } from "./faults.js";
 export {
   CALL_RECORDS_PERMISSION,
   DEFAULT_CLIENT_ID,
@@ -13,4 +14,5 @@ export {
   type SimulatorOptions,
 } from "./options.js";
 export type { SimulatedRow } from "./rows.js";
+export { MISPLACED_START_MS, OVERLONG_ID_LENGTH } from "./rows.js";
 export { type GraphSimulator, type GraphVersion, startGraphSimulator } from "./server.js";
