@@ -588,6 +588,20 @@ test("Graph pacing and retries are whole numbers in range", () => {
   );
 });
 
+test("GRAPH_MAX_RETRY_AFTER and CONNECTOR_MAX_RESTART_BACKOFF: durations above zero, at most a day", () => {
+  const config = loadConfig({
+    env: validEnv({ GRAPH_MAX_RETRY_AFTER: "90s", CONNECTOR_MAX_RESTART_BACKOFF: "1h" }),
+  });
+  assert.equal(config.graph.maxRetryAfterMs, 90_000);
+  assert.equal(config.connector.maxRestartBackoffMs, 3_600_000);
+  const problems = problemsOf(() =>
+    loadConfig({ env: validEnv({ GRAPH_MAX_RETRY_AFTER: "2d", CONNECTOR_MAX_RESTART_BACKOFF: "0s" }) }),
+  );
+  assert.equal(problems.length, 2, problems.join("\n"));
+  assert.match(problems[0] ?? "", /^GRAPH_MAX_RETRY_AFTER: "2d" is too long; at most 1d \(a day\)/);
+  assert.match(problems[1] ?? "", /^CONNECTOR_MAX_RESTART_BACKOFF: "0s" must be longer than zero/);
+});
+
 test("CONNECTOR_NAME is part of the identity: no slashes or spaces", () => {
   assert.equal(loadConfig({ env: validEnv({ CONNECTOR_NAME: "emea-1" }) }).connector.name, "emea-1");
   assert.match(
