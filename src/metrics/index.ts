@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { ErrorCode } from "../errors.js";
 
 /** Every metric of the connector, on one registry; names per CONTRACT.md. */
 export class Metrics {
@@ -107,6 +108,8 @@ export class Metrics {
       labelNames: ["code"],
       registers,
     });
+    // Every code exists from the start at 0, so that increase() sees a code's first failure too.
+    for (const code of [...Object.values(ErrorCode), "other"]) this.sessionFailures.inc({ code }, 0);
     this.dedupeIds = new Gauge({
       name: `${p}dedupe_ids`,
       help: "Row ids remembered for dedupe (those inside the lookback horizon)",

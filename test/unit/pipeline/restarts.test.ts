@@ -20,7 +20,9 @@ function readyHealth(): Health {
 
 async function failuresByCode(metrics: Metrics): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const v of (await metrics.sessionFailures.get()).values) out[String(v.labels.code)] = v.value;
+  for (const v of (await metrics.sessionFailures.get()).values) {
+    if (v.value > 0) out[String(v.labels.code)] = v.value;
+  }
   return out;
 }
 
@@ -111,6 +113,13 @@ describe("session failures", () => {
     assert.equal(health.ready(), false);
     health.setRole("standby");
     assert.equal(health.ready(), true);
+  });
+
+  test("every code is exported at 0 from the start, so that a first failure is an increase", async () => {
+    const values = (await new Metrics({ defaultMetrics: false }).sessionFailures.get()).values;
+    const codes = new Set(values.map((v) => v.labels.code));
+    for (const code of [...Object.values(ErrorCode), "other"]) assert.ok(codes.has(code), code);
+    assert.ok(values.every((v) => v.value === 0));
   });
 
   test("the label of exhausted retries is what kept failing; bounded otherwise", () => {
