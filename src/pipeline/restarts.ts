@@ -33,9 +33,9 @@ export function failureCode(error: unknown): string {
   return error.code;
 }
 
-/** A failure that the same request cannot heal: /readyz turns false at once. */
+/** A failure that the same request cannot heal (or its last cause, when retries ran out): /readyz turns false at once. */
 export function isRefusedAnswer(error: unknown): boolean {
-  return isPstnError(error) && GRAPH_REFUSED_CODES.has(error.code);
+  return GRAPH_REFUSED_CODES.has(failureCode(error) as ErrorCode);
 }
 
 export interface SessionFailuresOptions {

@@ -105,6 +105,14 @@ describe("session failures", () => {
       assert.equal(health.ready(), false, code);
       assert.equal(health.snapshot().sessionFailing, code);
     }
+    const health = readyHealth();
+    const cause = new PstnError(ErrorCode.GRAPH_BODY_TOO_LARGE, "too large", { retriable: true });
+    new SessionFailures({
+      metrics: new Metrics({ defaultMetrics: false }),
+      health,
+      maxBackoffMs: MINUTE,
+    }).failed(new PstnError(ErrorCode.GRAPH_RETRIES_EXHAUSTED, "gave up", { cause }));
+    assert.equal(health.snapshot().sessionFailing, ErrorCode.GRAPH_BODY_TOO_LARGE, "also as the last cause");
   });
 
   test("a standby replica stays ready while the active's sessions failed before", () => {
