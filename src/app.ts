@@ -79,7 +79,9 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     headersTimeoutMs: config.graph.headersTimeoutMs,
     bodyTimeoutMs: config.graph.bodyTimeoutMs,
     maxRetries: config.graph.maxRetries,
-    pacer: new RequestPacer(config.graph.maxRequestsPerMinute, options.pacerBurst ?? 10, now),
+    pacer: new RequestPacer(config.graph.maxRequestsPerMinute, options.pacerBurst ?? 10, now, {
+      maxHoldMs: config.graph.maxRetryAfterMs,
+    }),
     maxPageBytes: config.graph.maxPageBytes,
     maxPagesPerWindow: config.graph.maxPagesPerWindow,
     metrics,
@@ -112,6 +114,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     topics: { data: config.kafka.topic, dlq: config.kafka.dlqTopic, state: config.kafka.stateTopic },
     start: resolveStart(config.connector.start, new Date(now())),
     pollIntervalMs: config.connector.pollIntervalMs,
+    maxRestartBackoffMs: config.connector.maxRestartBackoffMs,
     lookbackMs: config.connector.lookbackMs,
     sliceMs: config.connector.windowSliceMs,
     maxBatchRows: options.maxBatchRows,

@@ -40,7 +40,6 @@ export const ErrorCode = {
   REGISTRY_FAILED: "PSTN_REGISTRY_FAILED",
   ABORTED: "PSTN_ABORTED",
   DECODER_FAILED: "PSTN_DECODER_FAILED",
-  // Kafka security (issue 12)
   KAFKA_AUTH_FAILED: "PSTN_KAFKA_AUTH_FAILED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -48,7 +47,8 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 /**
  * Graph answers refused as hostile or broken: a link the token must not follow, a loop, a body too
  * large, deep or long to hold. Each is final for its window (fetching the same answer again cannot
- * heal it) and counted in `pstn_connector_graph_responses_refused_total{code}`.
+ * heal it) and counted in `pstn_connector_graph_responses_refused_total{code}`; sessions that fail on
+ * one restart with a growing wait, not at once.
  */
 export const GRAPH_REFUSED_CODES: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.GRAPH_LINK_REFUSED,

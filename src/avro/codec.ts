@@ -24,6 +24,12 @@ export interface RowCodec {
 
 type AvroSchema = Parameters<typeof avsc.Type.forSchema>[0];
 
+/**
+ * The longest `id` carried. Graph's ids are GUIDs (36 characters); a longer one is not a call
+ * record's id, and it would be the Kafka key and the dedupe state's entry.
+ */
+export const MAX_ID_LENGTH = 256;
+
 const MIN_INT = -(2 ** 31);
 const MAX_INT = 2 ** 31 - 1;
 const MAX_SHOWN = 64;
@@ -212,6 +218,13 @@ class AvroRowCodec implements RowCodec {
     failure.unknownProperties = 0;
     if (typeof row !== "object" || row === null || Array.isArray(row)) {
       return { ok: false, reason: `row: expected an object, got ${kindOf(row)}` };
+    }
+    const id = row.id;
+    if (typeof id === "string" && id.length > MAX_ID_LENGTH) {
+      return {
+        ok: false,
+        reason: `id: ${id.length} characters (${show(id)}), more than the ${MAX_ID_LENGTH} an id may have`,
+      };
     }
     let record: Converted;
     try {

@@ -2,7 +2,7 @@
  * Avro encoding of pstnCallLogRow: the schema, the per-row codec, and the exact conversions
  * (decimal text ↔ Avro decimal bytes, ISO instants ↔ timestamp-micros) it is built from.
  */
-export { createRowCodec, type EncodeResult, type RowCodec } from "./codec.js";
+export { createRowCodec, type EncodeResult, MAX_ID_LENGTH, type RowCodec } from "./codec.js";
 export { bytesToDecimalText, decimalToUnscaled, unscaledToBytes } from "./decimal.js";
 export { decodedToGraphJson, normaliseGraphRow } from "./json.js";
 export { PSTN_ROW_SCHEMA, PSTN_ROW_SCHEMA_PATH, PSTN_ROW_SCHEMA_TEXT } from "./schema.js";

@@ -167,6 +167,8 @@ export class Reader {
   }
 }
 
+const DAY_MS = 86_400_000;
+
 const TIMEOUT: check.DurationBounds = {
   allowZero: false,
   maxMs: check.TIMER_LIMIT_MS,
@@ -205,6 +207,9 @@ function validate(read: Reader): ConnectorConfig | undefined {
       maxReason: "Kafka's largest session timeout",
     }),
   );
+  const maxRestartBackoffMs = read.get("CONNECTOR_MAX_RESTART_BACKOFF", (text) =>
+    check.duration(text, { allowZero: false, maxMs: DAY_MS, maxReason: "a day" }),
+  );
   const metricsPort = read.get("METRICS_PORT", check.port);
   const metricsHost = read.isSet("METRICS_HOST") ? read.get("METRICS_HOST", check.listenHost) : undefined;
   const allowCleartextCredentials = read.get("CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS", check.boolean);
@@ -224,6 +229,7 @@ function validate(read: Reader): ConnectorConfig | undefined {
       lookbackMs: present(lookbackMs),
       windowSliceMs: present(windowSliceMs),
       failoverTimeoutMs: present(failoverTimeoutMs),
+      maxRestartBackoffMs: present(maxRestartBackoffMs),
     },
     metricsPort: present(metricsPort),
     ...(metricsHost === undefined ? {} : { metricsHost }),
@@ -329,6 +335,9 @@ function validateGraph(read: Reader, cloud: GraphCloud | undefined): ConnectorCo
   const maxPagesPerWindow = read.get("GRAPH_MAX_PAGES_PER_WINDOW", (text) =>
     check.integer(text, 1, 10_000_000),
   );
+  const maxRetryAfterMs = read.get("GRAPH_MAX_RETRY_AFTER", (text) =>
+    check.duration(text, { allowZero: false, maxMs: DAY_MS, maxReason: "a day" }),
+  );
   if (
     endpoint === undefined ||
     apiVersion === undefined ||
@@ -338,7 +347,8 @@ function validateGraph(read: Reader, cloud: GraphCloud | undefined): ConnectorCo
     maxRetries === undefined ||
     maxRequestsPerMinute === undefined ||
     maxPageBytes === undefined ||
-    maxPagesPerWindow === undefined
+    maxPagesPerWindow === undefined ||
+    maxRetryAfterMs === undefined
   ) {
     return undefined;
   }
@@ -353,6 +363,7 @@ function validateGraph(read: Reader, cloud: GraphCloud | undefined): ConnectorCo
     maxRequestsPerMinute,
     maxPageBytes,
     maxPagesPerWindow,
+    maxRetryAfterMs,
   };
 }
 

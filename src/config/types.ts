@@ -75,6 +75,8 @@ export interface ConnectorConfig {
     maxPageBytes: number;
     /** GRAPH_MAX_PAGES_PER_WINDOW */
     maxPagesPerWindow: number;
+    /** Cap of one Retry-After (GRAPH_MAX_RETRY_AFTER). */
+    maxRetryAfterMs: number;
   };
   kafka: {
     brokers: string[];
@@ -97,6 +99,8 @@ export interface ConnectorConfig {
     windowSliceMs: number;
     /** Consumer-group session timeout of the leader election: how soon a standby takes over. */
     failoverTimeoutMs: number;
+    /** Longest wait before a new session after failures in a row (CONNECTOR_MAX_RESTART_BACKOFF). */
+    maxRestartBackoffMs: number;
   };
   metricsPort: number;
   /** Address the metrics server binds; `undefined`: all interfaces. */

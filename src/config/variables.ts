@@ -15,6 +15,7 @@ export const DEFAULTS = {
   GRAPH_MAX_REQUESTS_PER_MINUTE: "190",
   GRAPH_MAX_PAGE_BYTES: "64MiB",
   GRAPH_MAX_PAGES_PER_WINDOW: "10000",
+  GRAPH_MAX_RETRY_AFTER: "10m",
   KAFKA_TOPIC: "teams.pstn-calls",
   KAFKA_CLIENT_ID: "pstn-connector",
   KAFKA_SSL: "false",
@@ -28,6 +29,7 @@ export const DEFAULTS = {
   WINDOW_SLICE: "1d",
   CONNECTOR_FAILOVER_TIMEOUT: "10s",
   CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS: "false",
+  CONNECTOR_MAX_RESTART_BACKOFF: "5m",
   METRICS_PORT: "9464",
   LOG_LEVEL: "info",
 } as const;
@@ -181,6 +183,16 @@ export const CONFIG_VARIABLES = [
     required: false,
     secret: false,
     example: "2000",
+  },
+  {
+    name: "GRAPH_MAX_RETRY_AFTER",
+    group: "Graph",
+    description:
+      "The longest wait one Retry-After (429, 503, 504) may impose on every Graph request of the connector (at most 24h). A longer Retry-After is waited as this, and logged.",
+    default: DEFAULTS.GRAPH_MAX_RETRY_AFTER,
+    required: false,
+    secret: false,
+    example: "5m",
   },
   {
     name: "KAFKA_BROKERS",
@@ -476,6 +488,16 @@ export const CONFIG_VARIABLES = [
     required: false,
     secret: false,
     example: "true",
+  },
+  {
+    name: "CONNECTOR_MAX_RESTART_BACKOFF",
+    group: "Connector",
+    description:
+      "After a failed poll the connector starts a new session after a wait that doubles with each failure in a row (from 1 s, with jitter) up to this (at most 24h); a success resets it. The process stays up, /readyz reports the failure and pstn_connector_session_failures_total{code} counts it.",
+    default: DEFAULTS.CONNECTOR_MAX_RESTART_BACKOFF,
+    required: false,
+    secret: false,
+    example: "15m",
   },
   {
     name: "METRICS_PORT",

@@ -25,7 +25,7 @@ export interface GraphClientOptions {
   /** GRAPH_MAX_PAGES_PER_WINDOW: a window linking to more pages is refused as endless. */
   maxPagesPerWindow: number;
   metrics?: Metrics;
-  /** Where refused answers are reported. */
+  /** Where refused answers, and Retry-Afters longer than the pacer's cap, are reported. */
   logger?: Logger;
   /** For the 403 message: whose permission is missing. */
   clientId?: string;
@@ -104,7 +104,7 @@ export class GraphClient {
     decode: (body: Uint8Array) => P | Promise<P>,
     signal?: AbortSignal,
   ): Promise<P> {
-    const { pacer, maxRetries, metrics } = this.options;
+    const { maxRetries, metrics } = this.options;
     const backoff = this.options.backoff ?? { minMs: 1000, maxMs: 60_000 };
     const started = this.now();
     let attempts = 0;
@@ -112,7 +112,6 @@ export class GraphClient {
       return await pRetry(
         async () => {
           attempts++;
-          await pacer.take(signal);
           return await this.attempt(url, decode, signal);
         },
         {
@@ -125,9 +124,8 @@ export class GraphClient {
           shouldRetry: ({ error }) => error instanceof PstnError && error.retriable,
           onFailedAttempt: ({ error }) => {
             if (!(error instanceof PstnError) || !error.retriable) return;
+            // The Retry-After hold was set when the response arrived (fetchPage), not here.
             metrics?.graphRetries.inc({ reason: error.code });
-            // Every request of the app waits for it, not only this one.
-            if (error.retryAfterMs !== undefined) pacer.holdFor(error.retryAfterMs);
           },
         },
       );
@@ -151,28 +149,34 @@ export class GraphClient {
     decode: (body: Uint8Array) => P | Promise<P>,
     signal?: AbortSignal,
   ): Promise<P> {
-    const token = await this.options.tokens.getToken();
+    // The token sent, kept out of the error so that no log ever carries it.
+    const sent: { token?: string } = {};
     try {
-      return await this.fetchPage(url, token, decode, signal);
+      return await this.fetchPage(url, decode, signal, sent);
     } catch (error) {
       if (!(error instanceof PstnError) || error.code !== ErrorCode.GRAPH_UNAUTHORIZED) throw error;
-      this.options.tokens.invalidate(token);
-      const fresh = await this.options.tokens.getToken();
-      return await this.fetchPage(url, fresh, decode, signal);
+      if (sent.token !== undefined) this.options.tokens.invalidate(sent.token);
+      // Through the gate again: the pacer and any Retry-After hold apply to this retry too.
+      return await this.fetchPage(url, decode, signal, sent);
     }
   }
 
-  private async fetchPage<P>(
+  /**
+   * Sends one request through the gate: waits for the pacer, gets a token (which may mean a token
+   * request), then asks the pacer again and sends in the same synchronous step. A hold set while
+   * the token was being fetched (another request's 429) is therefore seen before this one goes.
+   */
+  private async send(
     url: string,
-    token: string,
-    decode: (body: Uint8Array) => P | Promise<P>,
-    signal?: AbortSignal,
-  ): Promise<P> {
-    const { metrics } = this.options;
-    const startedAt = performance.now();
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await request(url, {
+    signal: AbortSignal | undefined,
+  ): Promise<{ token: string; response: Promise<Dispatcher.ResponseData> }> {
+    const { pacer, tokens } = this.options;
+    for (;;) {
+      await pacer.ready(signal);
+      const token = await tokens.getToken();
+      signal?.throwIfAborted();
+      if (pacer.admit() > 0) continue;
+      const response = request(url, {
         method: "GET",
         dispatcher: this.options.dispatcher,
         headers: { authorization: `Bearer ${token}`, accept: "application/json" },
@@ -180,10 +184,46 @@ export class GraphClient {
         bodyTimeout: this.options.bodyTimeoutMs,
         signal,
       });
+      return { token, response };
+    }
+  }
+
+  /**
+   * Holds every request of the app for the Retry-After of `status`, at once: before this body is
+   * read, so that no other request passes the gate meanwhile. Returns the hold applied.
+   */
+  private holdForRetryAfter(status: number, headers: Dispatcher.ResponseData["headers"]): number | undefined {
+    if (status !== 429 && status !== 503 && status !== 504) return undefined;
+    const asked = parseRetryAfter(headers["retry-after"], this.now());
+    if (asked === undefined) return undefined;
+    const { heldMs, clamped } = this.options.pacer.holdFor(asked);
+    if (clamped) {
+      this.options.logger?.warn(
+        { status, retryAfterMs: asked, heldMs },
+        "Graph's Retry-After is longer than GRAPH_MAX_RETRY_AFTER; waiting the maximum instead",
+      );
+    }
+    return heldMs;
+  }
+
+  private async fetchPage<P>(
+    url: string,
+    decode: (body: Uint8Array) => P | Promise<P>,
+    signal: AbortSignal | undefined,
+    sent: { token?: string },
+  ): Promise<P> {
+    const { metrics } = this.options;
+    const { token, response: pending } = await this.send(url, signal);
+    sent.token = token;
+    const startedAt = performance.now();
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await pending;
     } catch (error) {
       metrics?.graphRequests.inc({ code: "network" });
       throw networkError(error, signal);
     }
+    const retryAfterMs = this.holdForRetryAfter(response.statusCode, response.headers);
     const status = response.statusCode;
     metrics?.graphRequests.inc({ code: String(status) });
     const { maxPageBytes } = this.options;
@@ -203,7 +243,7 @@ export class GraphClient {
       metrics?.graphRequestDuration.observe((performance.now() - startedAt) / 1000);
     }
     if (body !== undefined) return await decode(body);
-    throw this.httpError(status, response.headers, excerpt);
+    throw this.httpError(status, retryAfterMs, excerpt);
   }
 
   /** Counts and reports an answer refused as hostile or broken; returns the error to throw. */
@@ -215,8 +255,7 @@ export class GraphClient {
     return error;
   }
 
-  private httpError(status: number, headers: Dispatcher.ResponseData["headers"], text: string): PstnError {
-    const retryAfterMs = parseRetryAfter(headers["retry-after"], this.now());
+  private httpError(status: number, retryAfterMs: number | undefined, text: string): PstnError {
     const graphMessage = graphErrorMessage(text);
     const detail = `HTTP ${status}${graphMessage ? `: ${graphMessage}` : ""}`;
     switch (true) {

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { ErrorCode } from "../errors.js";
 
 /** Every metric of the connector, on one registry; names per CONTRACT.md. */
 export class Metrics {
@@ -19,6 +20,7 @@ export class Metrics {
   readonly kafkaOAuthTokens: Counter<"outcome">;
   readonly watermark: Gauge;
   readonly lastSuccess: Gauge;
+  readonly sessionFailures: Counter<"code">;
   readonly dedupeIds: Gauge;
   readonly active: Gauge;
 
@@ -114,6 +116,14 @@ export class Metrics {
       help: "When the last poll (or backfill slice) completed",
       registers,
     });
+    this.sessionFailures = new Counter({
+      name: `${p}session_failures_total`,
+      help: "Polls (or backfill runs) that failed and ended their session, by error code (other: not the connector's own error)",
+      labelNames: ["code"],
+      registers,
+    });
+    // Every code exists from the start at 0, so that increase() sees a code's first failure too.
+    for (const code of [...Object.values(ErrorCode), "other"]) this.sessionFailures.inc({ code }, 0);
     this.dedupeIds = new Gauge({
       name: `${p}dedupe_ids`,
       help: "Row ids remembered for dedupe (those inside the lookback horizon)",

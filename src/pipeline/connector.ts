@@ -15,6 +15,7 @@ import { BatchBuilder, type EncodingTally } from "./batch.js";
 import { Health } from "./health.js";
 import { type DecodedPage, InlinePageDecoder, type PageDecoder, WorkerPageDecoder } from "./page-decoder.js";
 import { readAhead } from "./readahead.js";
+import { SessionFailures } from "./restarts.js";
 
 export interface ConnectorOptions {
   tenantId: string;
@@ -41,6 +42,10 @@ export interface ConnectorOptions {
   metrics: Metrics;
   logger: Logger;
   health?: Health;
+  /** Longest wait before a new session after failures in a row (CONNECTOR_MAX_RESTART_BACKOFF). */
+  maxRestartBackoffMs?: number;
+  /** Draws the restart jitter; tests pin it. */
+  random?: () => number;
   now?: () => number;
   /** Called after each committed transaction, for the live view. */
   onProgress?: (progress: Progress) => void;
@@ -64,6 +69,9 @@ const READ_AHEAD_WINDOWS = 4;
  */
 const READ_AHEAD_PAGES = 12;
 
+/** CONNECTOR_MAX_RESTART_BACKOFF's default, for connectors built without it (tests, tools). */
+const DEFAULT_MAX_RESTART_BACKOFF_MS = 5 * 60_000;
+
 const FINAL_CODES: ReadonlySet<string> = new Set([
   ErrorCode.KAFKA_FENCED,
   ErrorCode.GRAPH_FORBIDDEN,
@@ -73,7 +81,12 @@ const FINAL_CODES: ReadonlySet<string> = new Set([
   ErrorCode.AUTH_RESPONSE_TOO_LARGE,
 ]);
 
-/** A failure that a later attempt cannot fix: the command stops and says why. */
+/**
+ * A failure of configuration or credentials that a later attempt cannot fix: the command stops and
+ * says why, so that a wrong secret or a missing permission is seen at once (the process exits).
+ * Graph answers that cannot heal (GRAPH_REFUSED_CODES) are not among them: they belong to one
+ * window, and the process stays up, restarting sessions with a growing wait.
+ */
 export function isFinal(error: unknown): boolean {
   return (
     isPstnError(error) &&
@@ -156,10 +169,13 @@ export class Connector {
     );
   }
 
-  /** Polls until `signal` aborts. Retriable failures wait and start a new session. */
+  /**
+   * Polls until `signal` aborts. A failed poll ends the session; the next one starts after a wait
+   * that grows with each failure in a row (see SessionFailures). Final errors (isFinal) end the run.
+   */
   async run(signal: AbortSignal): Promise<void> {
     const identity = this.identity();
-    let failures = 0;
+    const failures = this.sessionFailures();
     while (!signal.aborted) {
       try {
         await this.prepare();
@@ -174,15 +190,14 @@ export class Connector {
         });
         await this.readWindows(publisher, plan.windows, this.options.lookbackMs, signal);
         this.options.metrics.lastSuccess.set(this.now() / 1000);
-        failures = 0;
+        failures.succeeded();
       } catch (error) {
         if (signal.aborted) break;
         await this.endSession();
+        const waitMs = failures.failed(error);
         if (isFinal(error)) throw error;
-        failures++;
-        const waitMs = Math.min(this.options.pollIntervalMs, 1000 * 2 ** Math.min(failures, 6));
         this.options.logger.error(
-          { err: error, attempt: failures, retryInMs: waitMs },
+          { err: error, attempt: failures.count, retryInMs: waitMs },
           "poll failed; retrying with a new session",
         );
         await sleep(waitMs, undefined, { signal }).catch(() => undefined);
@@ -199,7 +214,7 @@ export class Connector {
    */
   async backfill(from: Date, to: Date, signal: AbortSignal): Promise<boolean> {
     const identity = this.identity(`/backfill/${from.toISOString()}/${to.toISOString()}`);
-    let failures = 0;
+    const failures = this.sessionFailures();
     try {
       for (;;) {
         try {
@@ -210,15 +225,15 @@ export class Connector {
           const resumeAt = watermark && watermark > from ? watermark : from;
           await this.readWindows(publisher, sliceRange(resumeAt, to, this.options.sliceMs), 0, signal);
           this.options.metrics.lastSuccess.set(this.now() / 1000);
+          failures.succeeded();
           return true;
         } catch (error) {
           await this.endSession();
           if (signal.aborted) return false;
+          const waitMs = failures.failed(error);
           if (isFinal(error)) throw error;
-          failures++;
-          const waitMs = Math.min(30_000, 1000 * 2 ** Math.min(failures, 5));
           this.options.logger.error(
-            { err: error, attempt: failures, retryInMs: waitMs },
+            { err: error, attempt: failures.count, retryInMs: waitMs },
             "backfill failed; retrying",
           );
           const stopped = await sleep(waitMs, undefined, { signal }).then(
@@ -245,6 +260,15 @@ export class Connector {
   async close(): Promise<void> {
     await this.endSession();
     await this.decoder?.close();
+  }
+
+  private sessionFailures(): SessionFailures {
+    return new SessionFailures({
+      metrics: this.options.metrics,
+      health: this.health,
+      maxBackoffMs: this.options.maxRestartBackoffMs ?? DEFAULT_MAX_RESTART_BACKOFF_MS,
+      random: this.options.random,
+    });
   }
 
   private async session(
@@ -323,7 +347,13 @@ export class Connector {
     const pages = readAhead<DecodedPage>(
       windows,
       (window, fetchSignal) =>
-        graph.decodedPages(this.fn, window.from, window.to, (body) => decoder.decode(body), fetchSignal),
+        graph.decodedPages(
+          this.fn,
+          window.from,
+          window.to,
+          (body) => decoder.decode(body, { fromMs: window.from.getTime(), toMs: window.to.getTime() }),
+          fetchSignal,
+        ),
       {
         windows: READ_AHEAD_WINDOWS,
         pagesAhead: READ_AHEAD_PAGES,

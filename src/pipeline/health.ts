@@ -1,13 +1,15 @@
 export type Dependency = "token" | "graph" | "kafka" | "registry";
 
 /**
- * What /readyz reports: each dependency's last known state. A standby replica never asks for a
- * token or calls Graph; it is ready once Kafka and the registry answered, so that a Deployment of
- * two replicas rolls out and drains like any other.
+ * What /readyz reports: each dependency's last known state, and whether the connector's sessions
+ * keep failing. A standby replica never asks for a token or calls Graph; it is ready once Kafka and
+ * the registry answered, so that a Deployment of two replicas rolls out and drains like any other.
  */
 export class Health {
   private readonly state = new Map<Dependency, boolean>();
   private role: "active" | "standby" = "active";
+  /** The code of the failure that made sessions unhealthy; undefined while they are not. */
+  private failing: string | undefined;
 
   set(dependency: Dependency, ok: boolean): void {
     this.state.set(dependency, ok);
@@ -18,19 +20,32 @@ export class Health {
     this.role = role;
   }
 
+  /**
+   * Sessions keep failing (`code` says why) or, with undefined, work again. Unknown until the first
+   * poll ends, which counts as healthy: a first catch-up of days must not hold a rollout.
+   */
+  setSessionFailing(code: string | undefined): void {
+    this.failing = code;
+  }
+
   ready(): boolean {
     const needed: readonly Dependency[] =
       this.role === "standby" ? ["kafka", "registry"] : ["token", "graph", "kafka", "registry"];
+    if (this.role === "active" && this.failing !== undefined) return false;
     return needed.every((d) => this.state.get(d) === true);
   }
 
-  snapshot(): { role: "active" | "standby" } & Record<Dependency, boolean | null> {
+  snapshot(): { role: "active" | "standby"; sessionFailing: string | null } & Record<
+    Dependency,
+    boolean | null
+  > {
     return {
       role: this.role,
       token: this.state.get("token") ?? null,
       graph: this.state.get("graph") ?? null,
       kafka: this.state.get("kafka") ?? null,
       registry: this.state.get("registry") ?? null,
+      sessionFailing: this.failing ?? null,
     };
   }
 }

@@ -5,7 +5,7 @@
  * from Kafka with each session); this runs in a worker thread (page-decoder.ts) or inline.
  */
 import { createHash } from "node:crypto";
-import { isoToMicros, type RowCodec } from "../avro/index.js";
+import { isoToMicros, MAX_ID_LENGTH, type RowCodec } from "../avro/index.js";
 import { parseCallLogPage } from "../graph/body.js";
 
 /** A page as the main thread needs it to dedupe: one key and one start per row. */
@@ -15,16 +15,42 @@ export interface PageKeys {
   keys: string[];
   /**
    * The row's start in ms (the dedupe hour), or NaN when it has no usable id and start time: then
-   * it is remembered under the hour it was seen, and looked for in every hour.
+   * it is remembered under the hour it was seen, and looked for in every hour. A start outside
+   * the window asked for (beyond ROW_START_SLACK_MS) is not usable: its hour may be one the dedupe
+   * does not keep (long past) or would keep for ever (far ahead).
    */
   starts: Float64Array;
+}
+
+/** The window a page was asked for, in ms. */
+export interface WindowBounds {
+  fromMs: number;
+  toMs: number;
+}
+
+/**
+ * How far a row's start may lie outside the window asked for (Graph selects rows by start time):
+ * clocks and rounding, not a row of another window.
+ */
+export const ROW_START_SLACK_MS = 3_600_000;
+
+/** Why a row's start (in ms) is refused for `window`, or undefined when it belongs there. */
+export function startOutsideWindow(startMs: number, window: WindowBounds): string | undefined {
+  if (startMs < window.fromMs - ROW_START_SLACK_MS) return "more than 1 h before the window asked for";
+  if (startMs > window.toMs + ROW_START_SLACK_MS) return "more than 1 h after the window asked for";
+  return undefined;
 }
 
 export interface DecodedRows extends PageKeys {
   rows: Record<string, unknown>[];
 }
 
-export function decodePage(body: string | Uint8Array): DecodedRows {
+/**
+ * A body → rows, keys and starts. With `window`, a row whose start lies outside it is keyed as
+ * having no usable start (encodeRows dead-letters it); an id longer than MAX_ID_LENGTH is keyed by
+ * its hash, so that the dedupe state never holds it (the codec dead-letters it).
+ */
+export function decodePage(body: string | Uint8Array, window?: WindowBounds): DecodedRows {
   const text = typeof body === "string" ? body : UTF8.decode(body);
   const { rows, nextLink } = parseCallLogPage(text);
   const keys: string[] = new Array(rows.length);
@@ -34,9 +60,13 @@ export function decodePage(body: string | Uint8Array): DecodedRows {
     const id = row.id;
     const start = row.startDateTime;
     const startMicros = typeof start === "string" ? isoToMicros(start) : undefined;
-    const hasId = typeof id === "string" && id !== "";
-    keys[i] = hasId ? id : `sha256:${contentHash(row)}`;
-    starts[i] = hasId && startMicros !== undefined ? Math.floor(startMicros / 1000) : Number.NaN;
+    const startMs = startMicros === undefined ? Number.NaN : Math.floor(startMicros / 1000);
+    const hasId = typeof id === "string" && id !== "" && id.length <= MAX_ID_LENGTH;
+    if (hasId) keys[i] = id;
+    else if (typeof id === "string" && id !== "") keys[i] = `sha256:${textHash(id)}`;
+    else keys[i] = `sha256:${contentHash(row)}`;
+    const inWindow = window === undefined || startOutsideWindow(startMs, window) === undefined;
+    starts[i] = hasId && inWindow ? startMs : Number.NaN;
   }
   return { rows, nextLink, keys, starts };
 }
@@ -44,7 +74,11 @@ export function decodePage(body: string | Uint8Array): DecodedRows {
 const UTF8 = new TextDecoder("utf-8", { fatal: false });
 
 function contentHash(row: Record<string, unknown>): string {
-  return createHash("sha256").update(JSON.stringify(row)).digest("hex").slice(0, 32);
+  return textHash(JSON.stringify(row));
+}
+
+function textHash(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 32);
 }
 
 /** Confluent wire format's header: magic byte 0, then the schema id (4 bytes, big-endian). */
@@ -77,7 +111,10 @@ export interface WindowText {
   to: string;
 }
 
-/** Encodes `rows[indexes[i]]` after `header`, in that order; a row that cannot be encoded is a dead letter. */
+/**
+ * Encodes `rows[indexes[i]]` after `header`, in that order; a row that cannot be encoded, or whose
+ * start lies outside `window` (see startOutsideWindow), is a dead letter.
+ */
 export function encodeRows(
   codec: RowCodec,
   header: Uint8Array,
@@ -90,9 +127,12 @@ export function encodeRows(
   const dead: DeadRow[] = [];
   let unknownProperties = 0;
   let length = 0;
+  const bounds: WindowBounds = { fromMs: Date.parse(window.from), toMs: Date.parse(window.to) };
+  const checkWindow = Number.isFinite(bounds.fromMs) && Number.isFinite(bounds.toMs);
   for (let at = 0; at < indexes.length; at++) {
     const row = rows[indexes[at] as number] as Record<string, unknown>;
-    const encoded = codec.encode(row, header);
+    const misplaced = checkWindow ? misplacedStart(row, bounds) : undefined;
+    const encoded = misplaced === undefined ? codec.encode(row, header) : misplaced;
     if (encoded.ok) {
       unknownProperties += encoded.unknownProperties;
       values.push(encoded.value);
@@ -111,6 +151,34 @@ export function encodeRows(
   return { buffer: joined.buffer, ends, dead, unknownProperties };
 }
 
+/** The dead letter of a row whose start lies outside the window, if it does. */
+function misplacedStart(
+  row: Record<string, unknown>,
+  window: WindowBounds,
+): { ok: false; reason: string } | undefined {
+  const start = row?.startDateTime;
+  if (typeof start !== "string") return undefined;
+  const micros = isoToMicros(start);
+  if (micros === undefined) return undefined;
+  const why = startOutsideWindow(Math.floor(micros / 1000), window);
+  if (why === undefined) return undefined;
+  const shown = start.length > 64 ? `${start.slice(0, 64)}…` : start;
+  return {
+    ok: false,
+    reason: `startDateTime: ${JSON.stringify(shown)} is ${why} (${new Date(window.fromMs).toISOString()} to ${new Date(window.toMs).toISOString()})`,
+  };
+}
+
 function deadLetterValue(row: Record<string, unknown>, reason: string, window: WindowText): string {
-  return JSON.stringify({ reason, row, window, deadLetteredAt: new Date().toISOString() });
+  return JSON.stringify({ reason, row: boundedRow(row), window, deadLetteredAt: new Date().toISOString() });
+}
+
+/**
+ * The row as the dead letter carries it: as Graph sent it, except an over-long id, cut to the
+ * bound (its length is in the reason, its hash is the message key): a dead letter must fit the topic.
+ */
+function boundedRow(row: Record<string, unknown>): Record<string, unknown> {
+  const id = row?.id;
+  if (typeof id !== "string" || id.length <= MAX_ID_LENGTH) return row;
+  return { ...row, id: `${id.slice(0, MAX_ID_LENGTH)}…` };
 }

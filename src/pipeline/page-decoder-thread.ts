@@ -16,7 +16,7 @@ port.on("message", (request: DecoderRequest) => {
   let transfer: ArrayBuffer[] = [];
   try {
     if (request.op === "decode") {
-      const page = store.decode(request.body);
+      const page = store.decode(request.body, request.window);
       reply = { id: request.id, ok: true, value: page };
       transfer = [page.starts.buffer as ArrayBuffer];
     } else {

@@ -13,6 +13,7 @@ import {
   type EncodedRows,
   encodeRows,
   type PageKeys,
+  type WindowBounds,
   type WindowText,
   wireHeader,
 } from "./page-codec.js";
@@ -26,9 +27,10 @@ export interface PageDecoder {
   /**
    * A 200 body → keys and starts. A body that is not a page: a retriable PSTN_GRAPH_BAD_RESPONSE;
    * one nested too deep, of too many rows or too heavy for the thread: a final refusal
-   * (GRAPH_REFUSED_CODES).
+   * (GRAPH_REFUSED_CODES). `window`: the window the page was asked for; rows starting outside it
+   * are dead-lettered.
    */
-  decode(body: Uint8Array): Promise<DecodedPage>;
+  decode(body: Uint8Array, window?: WindowBounds): Promise<DecodedPage>;
   /** Encodes `rows[indexes[i]]` in that order, and forgets the page. */
   encode(page: DecodedPage, indexes: readonly number[], window: WindowText): Promise<EncodedRows>;
   /** Forgets the page without encoding any of it. */
@@ -49,8 +51,8 @@ export class PageStore {
     this.header = wireHeader(schemaId);
   }
 
-  decode(body: string | Uint8Array): DecodedPage {
-    const decoded = decodePage(body);
+  decode(body: string | Uint8Array, window?: WindowBounds): DecodedPage {
+    const decoded = decodePage(body, window);
     const handle = this.next++;
     this.pages.set(handle, decoded);
     return { handle, nextLink: decoded.nextLink, keys: decoded.keys, starts: decoded.starts };
@@ -87,8 +89,8 @@ export class InlinePageDecoder implements PageDecoder {
     this.store = new PageStore(schemaId);
   }
 
-  async decode(body: Uint8Array): Promise<DecodedPage> {
-    return this.store.decode(body);
+  async decode(body: Uint8Array, window?: WindowBounds): Promise<DecodedPage> {
+    return this.store.decode(body, window);
   }
 
   async encode(page: DecodedPage, indexes: readonly number[], window: WindowText): Promise<EncodedRows> {
@@ -110,7 +112,7 @@ export class InlinePageDecoder implements PageDecoder {
 
 /** Main → worker. */
 export type DecoderRequest =
-  | { op: "decode"; id: number; body: Uint8Array }
+  | { op: "decode"; id: number; body: Uint8Array; window: WindowBounds | undefined }
   | { op: "encode"; id: number; handle: number; indexes: Uint32Array; window: WindowText }
   | { op: "release"; handle: number }
   | { op: "releaseAll" };
@@ -142,11 +144,11 @@ export class WorkerPageDecoder implements PageDecoder {
     private readonly entry?: URL,
   ) {}
 
-  decode(body: Uint8Array): Promise<DecodedPage> {
+  decode(body: Uint8Array, window?: WindowBounds): Promise<DecodedPage> {
     // The body's bytes move to the worker instead of being copied.
     const transferable = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
     const owned = transferable ? body : body.slice();
-    return this.request({ op: "decode", id: this.nextId++, body: owned }, [
+    return this.request({ op: "decode", id: this.nextId++, body: owned, window }, [
       owned.buffer as ArrayBuffer,
     ]) as Promise<DecodedPage>;
   }

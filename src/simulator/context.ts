@@ -1,6 +1,6 @@
 /** The state the simulator's endpoints share. */
 import type { RegisteredCertificate } from "./certificates.js";
-import type { RetryAfterNote } from "./faults.js";
+import type { LoggedRequest, RetryAfterNote } from "./faults.js";
 import type { HostileOptions } from "./hostile.js";
 import type { ResolvedOptions, SimulatorFaults } from "./options.js";
 import type { Random } from "./random.js";
@@ -72,4 +72,6 @@ export interface SimulatorContext {
   readonly pageCache: Map<string, { body: string; rows: number }>;
   /** Pending latency and stall timers, cleared on close. */
   readonly timers: Set<NodeJS.Timeout>;
+  /** Every Graph request, when the option recordRequests is on. */
+  readonly requestLog: LoggedRequest[];
 }

@@ -13,6 +13,8 @@ export interface Outgoing {
   contentType: string;
   /** Rows in the body, counted as served once it has been sent whole. */
   rows: number;
+  /** Called as the status line and headers are written. */
+  onHead?: () => void;
 }
 
 /**
@@ -35,6 +37,7 @@ export function later(ctx: SimulatorContext, res: ServerResponse, ms: number, fn
 }
 
 function head(res: ServerResponse, out: Outgoing, length: number | undefined): void {
+  out.onHead?.();
   res.writeHead(out.status, {
     "Content-Type": out.contentType,
     ...(length === undefined ? { "Transfer-Encoding": "chunked" } : { "Content-Length": String(length) }),

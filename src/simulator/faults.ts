@@ -212,3 +212,46 @@ export function latencyMs(ctx: SimulatorContext, draws: RequestDraws): number {
   if (range === undefined || range.max <= 0) return 0;
   return Math.round(range.min + draws.latency * (range.max - range.min));
 }
+
+// --- Pacing: the request log and poison pages ---
+
+/** One Graph request as the simulator saw it (option recordRequests). Instants on its clock. */
+export interface LoggedRequest {
+  /** The request's client-request-id header, or the id the simulator gave it. */
+  clientRequestId: string;
+  arrivedAt: number;
+  status: number;
+  /** The Retry-After header sent, if any. */
+  retryAfter?: string;
+  /** When the answer's headers were written (undefined until then, or if it never was). */
+  sentAt?: number;
+  /** With a Retry-After: the instant the client may come back, counted from `sentAt`. */
+  notBefore?: number;
+}
+
+/** The body of a poison page: a 200 with a JSON content type whose body is not JSON. */
+export const NOT_JSON_BODY = "<html><body><h1>Service Unavailable</h1></body></html>";
+
+/** Whether a request for [fromMs, toMs] meets the option notJsonRange. */
+export function isNotJsonRange(ctx: SimulatorContext, fromMs: number, toMs: number): boolean {
+  const range = ctx.faults.notJsonRange;
+  return range !== undefined && fromMs <= range.to.getTime() && toMs >= range.from.getTime();
+}
+
+/** The instant a Retry-After sent at `sentAt` lets the client come back. */
+export function retryAfterInstant(header: string, sentAt: number): number {
+  return /^\d+$/.test(header) ? sentAt + Number(header) * 1000 : Date.parse(header);
+}
+
+/** Waits the option tokenLatencyMs (a timer the simulator's close clears: the wait then never ends). */
+export function tokenLatency(ctx: SimulatorContext): Promise<void> {
+  const ms = ctx.faults.tokenLatencyMs ?? 0;
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      ctx.timers.delete(timer);
+      resolve();
+    }, ms);
+    ctx.timers.add(timer);
+  });
+}

@@ -11,12 +11,16 @@ import {
   checkBudget,
   drawRequest,
   type FaultResponse,
+  isNotJsonRange,
+  type LoggedRequest,
   latencyMs,
   maybeRevokeTokens,
+  NOT_JSON_BODY,
   noteArrival,
   type RequestDraws,
   randomFault,
   retryAfterHeader,
+  retryAfterInstant,
 } from "./faults.js";
 import {
   deepRow,
@@ -148,6 +152,9 @@ function parseCall(rawPath: string, search: URLSearchParams): FunctionCall | str
 
 function page(ctx: SimulatorContext, call: FunctionCall, info: RequestInfo): GraphReply {
   const { options } = ctx;
+  if (isNotJsonRange(ctx, call.from.ms, call.to.ms)) {
+    return { status: 200, body: NOT_JSON_BODY, headers: {}, rows: 0 };
+  }
   const settled =
     options.cachePages &&
     options.live === undefined &&
@@ -325,6 +332,7 @@ export function handleGraph(ctx: SimulatorContext, req: IncomingMessage, res: Se
     contentType: GRAPH_CONTENT_TYPE,
     rows: reply.rows,
   };
+  if (ctx.options.recordRequests) logRequest(ctx, info, reply, out);
   const stream = reply.stream;
   if (stream !== undefined) {
     const send = () => {
@@ -338,4 +346,21 @@ export function handleGraph(ctx: SimulatorContext, req: IncomingMessage, res: Se
   const fault = reply.status === 200 ? bodyFault(ctx, draws, out.body.length) : undefined;
   if (delay <= 0) deliver(ctx, res, out, fault);
   else later(ctx, res, delay, () => deliver(ctx, res, out, fault));
+}
+
+/** Logs the request (option recordRequests), and the instant its answer is sent. */
+function logRequest(ctx: SimulatorContext, info: RequestInfo, reply: GraphReply, out: Outgoing): void {
+  const entry: LoggedRequest = {
+    clientRequestId: info.clientRequestId,
+    arrivedAt: info.now,
+    status: reply.status,
+  };
+  const retryAfter = reply.headers["Retry-After"];
+  if (retryAfter !== undefined) entry.retryAfter = retryAfter;
+  ctx.requestLog.push(entry);
+  out.onHead = () => {
+    const sentAt = ctx.options.now();
+    entry.sentAt = sentAt;
+    if (retryAfter !== undefined) entry.notBefore = retryAfterInstant(retryAfter, sentAt);
+  };
 }

@@ -5,6 +5,7 @@
  */
 export { type ClientCertificate, generateClientCertificate } from "./certificates.js";
 export type { SimulatorStats } from "./context.js";
+export type { LoggedRequest } from "./faults.js";
 export type { HostileOptions } from "./hostile.js";
 export {
   CALL_RECORDS_PERMISSION,
@@ -14,4 +15,5 @@ export {
   type SimulatorOptions,
 } from "./options.js";
 export type { SimulatedRow } from "./rows.js";
+export { MISPLACED_START_MS, OVERLONG_ID_LENGTH } from "./rows.js";
 export { type GraphSimulator, type GraphVersion, startGraphSimulator } from "./server.js";

@@ -48,6 +48,19 @@ export interface SimulatorFaults {
   stallRate?: number;
   /** How long a stall lasts, in ms; default 30000. */
   stallMs?: number;
+
+  // --- Pacing, poison pages and rows refused at the door ---
+  /** Probability that a row's `id` is OVERLONG_ID_LENGTH (5,000) characters long. */
+  overlongIdRate?: number;
+  /** Probability that a row's `startDateTime` lies 400 days before its real start (the one it is selected by). */
+  misplacedStartRate?: number;
+  /**
+   * Every page of a request whose range overlaps [from, to] is a 200 (JSON content type) whose
+   * body is not JSON, for as long as this is set: a window no retry heals.
+   */
+  notJsonRange?: { from: Date; to: Date };
+  /** Latency added to each token response, in ms: a client fetching a token meanwhile is slow. */
+  tokenLatencyMs?: number;
 }
 
 /** Default of {@link SimulatorFaults.stallMs}. */
@@ -118,6 +131,13 @@ export interface SimulatorOptions {
    * apart from the faults a real Graph shows; off by default.
    */
   hostile?: HostileOptions;
+
+  // --- Pacing ---
+  /**
+   * Keep a log of every Graph request (arrival, status, and for a Retry-After the instant the
+   * answer was sent and when the client may come back): GraphSimulator.requestLog(). For tests.
+   */
+  recordRequests?: boolean;
 }
 
 export const DEFAULT_TENANT_ID = "6f1e3c55-2b7a-4d8e-9c41-0a5b7d2e8f13";
@@ -145,6 +165,7 @@ export interface ResolvedOptions {
   cachePages: boolean;
   kafkaTokens: KafkaTokenOptions | undefined;
   metadataTokenEndpoint: string | undefined;
+  recordRequests: boolean;
 }
 
 function invalid(message: string): PstnError {
@@ -173,6 +194,8 @@ export function validateFaults(faults: SimulatorFaults | undefined): SimulatorFa
     "truncatedBodyRate",
     "resetMidBodyRate",
     "stallRate",
+    "overlongIdRate",
+    "misplacedStartRate",
   ] as const) {
     const value = f[key];
     if (value !== undefined && !(value >= 0 && value <= 1)) {
@@ -201,6 +224,15 @@ export function validateFaults(faults: SimulatorFaults | undefined): SimulatorFa
     throw invalid(`faults.stallMs must be a whole number of ms in [0, ${MAX_TIMER_MS}], got ${f.stallMs}`);
   }
   checkRange("faults.pageLatencyMs", f.pageLatencyMs);
+  if (
+    f.tokenLatencyMs !== undefined &&
+    !(Number.isInteger(f.tokenLatencyMs) && f.tokenLatencyMs >= 0 && f.tokenLatencyMs <= MAX_TIMER_MS)
+  ) {
+    throw invalid(`faults.tokenLatencyMs must be a whole number of ms in [0, ${MAX_TIMER_MS}]`);
+  }
+  if (f.notJsonRange !== undefined && !(f.notJsonRange.from.getTime() <= f.notJsonRange.to.getTime())) {
+    throw invalid("faults.notJsonRange needs valid Dates with from <= to");
+  }
   return { ...f };
 }
 
@@ -244,5 +276,6 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     cachePages: options.cachePages ?? false,
     kafkaTokens: options.kafkaTokens,
     metadataTokenEndpoint: options.metadataTokenEndpoint,
+    recordRequests: options.recordRequests ?? false,
   };
 }

@@ -61,7 +61,26 @@ export interface RowFaultRates {
   extraPropertyRate: number;
   malformedRowRate: number;
   oversizedChargeRate: number;
+  /** Rows refused at the connector's door (see SimulatorFaults). */
+  overlongIdRate?: number;
+  misplacedStartRate?: number;
 }
+
+/** Whether any row fault is on: rows then leave the plain shape. */
+export function hasRowFaults(faults: RowFaultRates): boolean {
+  return (
+    faults.extraPropertyRate > 0 ||
+    faults.malformedRowRate > 0 ||
+    faults.oversizedChargeRate > 0 ||
+    (faults.overlongIdRate ?? 0) > 0 ||
+    (faults.misplacedStartRate ?? 0) > 0
+  );
+}
+
+/** The length of an over-long id: far beyond any Graph id, within a page. */
+export const OVERLONG_ID_LENGTH = 5000;
+/** How far a misplaced start lies before the real one: outside any window that selects the row. */
+export const MISPLACED_START_MS = 400 * 86_400_000;
 
 const CALL_TYPES = new Weighted([
   ["user_in", 34],
@@ -223,7 +242,7 @@ export function buildRow(seed: number, slot: RowSlot, faults: RowFaultRates): Si
     administrativeUnitInfos: bot ? [] : user.administrativeUnitIds.map((id) => ({ id })),
   };
 
-  if (faults.extraPropertyRate > 0 || faults.malformedRowRate > 0 || faults.oversizedChargeRate > 0) {
+  if (hasRowFaults(faults)) {
     applyRowFaults(row, new Random(hash(seed, slot.hour, slot.gen, SALT_FAULT)), faults);
   }
   return row;
@@ -243,6 +262,19 @@ function applyRowFaults(row: SimulatedRow, random: Random, faults: RowFaultRates
     else row.startDateTime = malformedKind === 1 ? "not-a-date" : "2019-13-45T25:61:00Z";
   }
   if (extra) row[extraChoice[0]] = structuredClone(extraChoice[1]);
+  // Drawn last, so that the faults above meet the same rows for a seed as before these existed.
+  const overlong = random.next() < (faults.overlongIdRate ?? 0);
+  const misplaced = random.next() < (faults.misplacedStartRate ?? 0);
+  if (overlong && typeof row.id === "string") row.id = `${row.id}-`.padEnd(OVERLONG_ID_LENGTH, "0");
+  if (misplaced) {
+    const start = Date.parse(row.startDateTime);
+    if (!Number.isNaN(start)) {
+      row.startDateTime = row.startDateTime.replace(
+        /^.{19}/,
+        new Date(start - MISPLACED_START_MS).toISOString().slice(0, 19),
+      );
+    }
+  }
 }
 
 /** Rewrites `"key":"text"` (the first one) as `"key":text`: a JSON number with that exact text. */

@@ -14,6 +14,7 @@ import {
 } from "./auth.js";
 import { generateServerCertificate, registerCertificate, type ServerCertificate } from "./certificates.js";
 import type { SimulatorContext, SimulatorStats } from "./context.js";
+import { type LoggedRequest, tokenLatency } from "./faults.js";
 import { handleGraph } from "./graph.js";
 import { type HostileOptions, validateHostile } from "./hostile.js";
 import { sendJson } from "./http.js";
@@ -47,6 +48,8 @@ export interface GraphSimulator {
    */
   allRows(from?: Date, to?: Date, version?: GraphVersion): SimulatedRow[];
   stats(): SimulatorStats;
+  /** Every Graph request so far, with the option recordRequests (else empty). */
+  requestLog(): LoggedRequest[];
   /** Every token issued so far becomes invalid (Graph answers 401 InvalidAuthenticationToken). */
   revokeTokens(): void;
   /**
@@ -80,6 +83,8 @@ function rowFaults(faults: SimulatorFaults) {
     extraPropertyRate: faults.extraPropertyRate ?? 0,
     malformedRowRate: faults.malformedRowRate ?? 0,
     oversizedChargeRate: faults.oversizedChargeRate ?? 0,
+    overlongIdRate: faults.overlongIdRate ?? 0,
+    misplacedStartRate: faults.misplacedStartRate ?? 0,
   };
 }
 
@@ -137,6 +142,7 @@ async function route(ctx: SimulatorContext, req: IncomingMessage, res: ServerRes
         sendJson(res, 405, { error: "invalid_request", error_description: "The token endpoint takes POST." });
         return;
       }
+      await tokenLatency(ctx);
       await tokenEndpoint(ctx, req, res, tenant);
     } else if (!isKnownTenant(ctx, tenant)) {
       unknownTenant(ctx, res, tenant);
@@ -196,6 +202,7 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
     serverErrorCount: 0,
     stallCount: 0,
     timers: new Set(),
+    requestLog: [],
   };
 
   const server = createServer({ cert: tls.certificatePem, key: tls.privateKeyPem }, (req, res) => {
@@ -247,6 +254,7 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
         version === "beta",
       ),
     stats: () => snapshot(ctx.stats),
+    requestLog: () => ctx.requestLog.map((entry) => ({ ...entry })),
     revokeTokens: () => tokens.revokeAll(),
     setFaults: (next) => {
       ctx.faults = validateFaults(next);

@@ -7,6 +7,7 @@
 import { hash, Random, Weighted } from "./random.js";
 import {
   buildRow,
+  hasRowFaults,
   type RowFaultRates,
   rowId,
   type SimulatedRow,
@@ -82,7 +83,7 @@ function countAtMost(sorted: Float64Array, value: number): number {
 }
 
 function isPlain(faults: RowFaultRates): boolean {
-  return faults.extraPropertyRate === 0 && faults.malformedRowRate === 0 && faults.oversizedChargeRate === 0;
+  return !hasRowFaults(faults);
 }
 
 export interface Page {

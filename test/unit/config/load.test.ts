@@ -30,6 +30,7 @@ test("the smallest valid environment gets every default", () => {
       maxRequestsPerMinute: 190,
       maxPageBytes: 64 * 1024 * 1024,
       maxPagesPerWindow: 10_000,
+      maxRetryAfterMs: 600_000,
     },
     kafka: {
       brokers: ["localhost:9092"],
@@ -49,6 +50,7 @@ test("the smallest valid environment gets every default", () => {
       lookbackMs: 48 * 3_600_000,
       windowSliceMs: D,
       failoverTimeoutMs: 10_000,
+      maxRestartBackoffMs: 300_000,
     },
     metricsPort: 9464,
     allowCleartextCredentials: false,
@@ -748,6 +750,20 @@ test("GRAPH_MAX_PAGE_BYTES takes bytes or a unit; GRAPH_MAX_PAGES_PER_WINDOW a w
       text,
     );
   }
+});
+
+test("GRAPH_MAX_RETRY_AFTER and CONNECTOR_MAX_RESTART_BACKOFF: durations above zero, at most a day", () => {
+  const config = loadConfig({
+    env: validEnv({ GRAPH_MAX_RETRY_AFTER: "90s", CONNECTOR_MAX_RESTART_BACKOFF: "1h" }),
+  });
+  assert.equal(config.graph.maxRetryAfterMs, 90_000);
+  assert.equal(config.connector.maxRestartBackoffMs, 3_600_000);
+  const problems = problemsOf(() =>
+    loadConfig({ env: validEnv({ GRAPH_MAX_RETRY_AFTER: "2d", CONNECTOR_MAX_RESTART_BACKOFF: "0s" }) }),
+  );
+  assert.equal(problems.length, 2, problems.join("\n"));
+  assert.match(problems[0] ?? "", /^GRAPH_MAX_RETRY_AFTER: "2d" is too long; at most 1d \(a day\)/);
+  assert.match(problems[1] ?? "", /^CONNECTOR_MAX_RESTART_BACKOFF: "0s" must be longer than zero/);
 });
 
 test("CONNECTOR_NAME is part of the identity: no slashes or spaces", () => {

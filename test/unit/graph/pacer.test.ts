@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { syncBuiltinESMExports } from "node:module";
 import { describe, mock, type TestContext, test } from "node:test";
 import { setImmediate as immediate } from "node:timers/promises";
-import { RequestPacer } from "../../../src/graph/pacer.js";
+import { DEFAULT_MAX_HOLD_MS, MAX_TIMER_MS, RequestPacer, sleepChunked } from "../../../src/graph/pacer.js";
 
 /**
  * The pacer reads the injected clock and sleeps with node:timers/promises' setTimeout. The test
@@ -200,5 +200,96 @@ describe("RequestPacer", () => {
     // 2 at once, then one every 100 ms.
     assert.ok(count <= 2 + Math.ceil(elapsed / 100) + 1, `${count} in ${elapsed} ms`);
     assert.ok(count >= 4, `${count} in ${elapsed} ms`);
+  });
+
+  test("a hold beyond the cap is held as the cap (10 min by default), and says it was clamped", async (t) => {
+    const clock = fakeTime(t);
+    const pacer = new RequestPacer(600, 5, clock.now);
+    assert.equal(pacer.maxHoldMs, DEFAULT_MAX_HOLD_MS);
+    assert.deepEqual(pacer.holdFor(99_999_999_999_000), { heldMs: 600_000, clamped: true });
+    assert.deepEqual(pacer.holdFor(600_000), { heldMs: 600_000, clamped: false });
+    assert.deepEqual(pacer.holdFor(Number.POSITIVE_INFINITY), { heldMs: 600_000, clamped: true });
+    let admittedAt: number | undefined;
+    const taker = pacer.take().then(() => {
+      admittedAt = clock.now();
+    });
+    await clock.advance(599_999, 10_000);
+    assert.equal(admittedAt, undefined);
+    await clock.advance(1);
+    await taker;
+    assert.equal(admittedAt, 600_000);
+    clock.assertFast();
+  });
+
+  test("the cap is configurable; a negative hold holds nothing", () => {
+    const pacer = new RequestPacer(600, 5, () => 0, { maxHoldMs: 1000 });
+    assert.deepEqual(pacer.holdFor(1001), { heldMs: 1000, clamped: true });
+    const fresh = new RequestPacer(600, 5, () => 0);
+    assert.deepEqual(fresh.holdFor(-5), { heldMs: 0, clamped: false });
+    assert.equal(fresh.waitMs(), 0);
+  });
+
+  test("admit is synchronous: it takes a slot or says how long to wait, and waitMs takes none", () => {
+    let now = 0;
+    const pacer = new RequestPacer(60, 2, () => now);
+    assert.equal(pacer.waitMs(), 0);
+    assert.equal(pacer.waitMs(), 0, "asking takes no slot");
+    assert.equal(pacer.admit(), 0);
+    assert.equal(pacer.admit(), 0);
+    assert.equal(pacer.admit(), 1000, "the bucket is empty: one refills in 1 s");
+    now = 1000;
+    assert.equal(pacer.admit(), 0);
+    pacer.holdFor(2500);
+    assert.equal(pacer.admit(), 2500);
+    assert.equal(pacer.waitMs(), 2500);
+  });
+
+  test("long waits are slept in chunks Node's timers keep: none of 2^31 ms or more, none of 1 ms", async () => {
+    const chunks: number[] = [];
+    const record = async (ms: number) => {
+      chunks.push(ms);
+    };
+    await sleepChunked(2 ** 33 + 5, undefined, record);
+    assert.deepEqual(chunks, [MAX_TIMER_MS, MAX_TIMER_MS, MAX_TIMER_MS, MAX_TIMER_MS, 9]);
+    assert.ok(chunks.every((ms) => ms < 2 ** 31));
+    chunks.length = 0;
+    await sleepChunked(1500.2, undefined, record);
+    assert.deepEqual(chunks, [1501], "never shorter than asked");
+    chunks.length = 0;
+    await sleepChunked(0, undefined, record);
+    assert.deepEqual(chunks, []);
+  });
+
+  test("a chunked wait of years with real timers: no TimeoutOverflowWarning, and an abort ends it", async (t) => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on("warning", onWarning);
+    t.after(() => process.off("warning", onWarning));
+    const controller = new AbortController();
+    const started = performance.now();
+    const waiting = sleepChunked(99_999_999_999_000, controller.signal);
+    setTimeout(() => controller.abort(), 50);
+    await assert.rejects(waiting, { name: "AbortError" });
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 45 && elapsed < 1000, `ended after ${elapsed.toFixed(0)} ms`);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings, []);
+    await assert.rejects(sleepChunked(10, controller.signal), { name: "AbortError" }, "aborted before");
+  });
+
+  test("a pacer held for years (an uncapped hold) waits in chunks, not in 1 ms timers", async (t) => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on("warning", onWarning);
+    t.after(() => process.off("warning", onWarning));
+    const pacer = new RequestPacer(600, 5, Date.now, { maxHoldMs: Number.MAX_SAFE_INTEGER });
+    pacer.holdFor(2 ** 40);
+    const controller = new AbortController();
+    const waiting = pacer.take(controller.signal);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    controller.abort();
+    await assert.rejects(waiting, { name: "AbortError" });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings, []);
   });
 });
