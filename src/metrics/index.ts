@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { ErrorCode } from "../errors.js";
+import { ErrorCode, GRAPH_REFUSED_CODES } from "../errors.js";
 
 /** Every metric of the connector, on one registry; names per CONTRACT.md. */
 export class Metrics {
@@ -82,6 +82,8 @@ export class Metrics {
       labelNames: ["code"],
       registers,
     });
+    // Each code exists from the start at 0, so that increase() sees its first refusal too.
+    for (const code of GRAPH_REFUSED_CODES) this.graphResponsesRefused.inc({ code }, 0);
     this.tokenRequests = new Counter({
       name: `${p}token_requests_total`,
       help: "Access tokens from Entra ID by outcome: issued, cache, error, refused (a request off the authority host, never sent)",
@@ -106,6 +108,7 @@ export class Metrics {
       labelNames: ["outcome"],
       registers,
     });
+    for (const outcome of ["ok", "error"]) this.kafkaOAuthTokens.inc({ outcome }, 0);
     this.watermark = new Gauge({
       name: `${p}watermark_timestamp_seconds`,
       help: "Every window up to this instant has been read and its rows published",
