@@ -6,12 +6,14 @@ import { MsalTokenSource, type TokenSource } from "./auth/token-provider.js";
 import { type ConnectorConfig, resolveStart } from "./config/index.js";
 import { GraphClient } from "./graph/client.js";
 import { RequestPacer } from "./graph/pacer.js";
-import { kafkaClientConfig } from "./kafka/client.js";
-import { kafkaTokenSource } from "./kafka/oauth.js";
-import { createLogger, kafkaLogCreator, type Logger } from "./log.js";
+import { KafkaSink, kafkaClientConfig, kafkaLogCreator, kafkaTokenSource } from "./kafka/index.js";
+import { createLogger, type Logger } from "./log.js";
+import { Health } from "./metrics/health.js";
 import { Metrics } from "./metrics/index.js";
-import { Connector, type Progress } from "./pipeline/connector.js";
-import { Health } from "./pipeline/health.js";
+import { type Progress, Source } from "./pipeline/source.js";
+import { registrarOf } from "./registry.js";
+import type { Sink } from "./sink.js";
+import { STREAMS } from "./streams/index.js";
 
 export interface AppOptions {
   /** A CA to trust besides the system's (the simulator's); in production NODE_EXTRA_CA_CERTS does this. */
@@ -31,13 +33,15 @@ export interface AppOptions {
 
 export interface App {
   config: ConnectorConfig;
-  connector: Connector;
+  /** The source the configuration names: its tenant's pstn stream. */
+  source: Source;
   metrics: Metrics;
   health: Health;
   logger: Logger;
   tokens: TokenSource;
   graph: GraphClient;
   kafka: Kafka;
+  sink: Sink;
   registry: SchemaRegistry;
   dispatcher: Dispatcher;
   close(): Promise<void>;
@@ -108,11 +112,15 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
       ? { auth: { username: config.schemaRegistry.username, password: config.schemaRegistry.password ?? "" } }
       : {}),
   });
-  const connector = new Connector({
-    tenantId: config.azure.tenantId,
-    name: config.connector.name,
-    topics: { data: config.kafka.topic, dlq: config.kafka.dlqTopic, state: config.kafka.stateTopic },
-    start: resolveStart(config.connector.start, new Date(now())),
+  const sink = new KafkaSink({ kafka, logger, metrics });
+  const source = new Source({
+    unit: {
+      tenantId: config.azure.tenantId,
+      stream: STREAMS.pstn,
+      name: config.connector.name,
+      topics: { data: config.kafka.topic, dlq: config.kafka.dlqTopic, state: config.kafka.stateTopic },
+      start: resolveStart(config.connector.start, new Date(now())),
+    },
     pollIntervalMs: config.connector.pollIntervalMs,
     maxRestartBackoffMs: config.connector.maxRestartBackoffMs,
     lookbackMs: config.connector.lookbackMs,
@@ -120,8 +128,8 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     maxBatchRows: options.maxBatchRows,
     pageDecoder: options.pageDecoder,
     graph,
-    kafka,
-    registry,
+    sink,
+    registry: registrarOf(registry),
     metrics,
     logger,
     health,
@@ -130,17 +138,18 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
   });
   return {
     config,
-    connector,
+    source,
     metrics,
     health,
     logger,
     tokens,
     graph,
     kafka,
+    sink,
     registry,
     dispatcher,
     async close() {
-      await connector.close();
+      await source.close();
       await dispatcher.close();
     },
   };

@@ -62,7 +62,13 @@ export const GRAPH_REFUSED_CODES: ReadonlySet<ErrorCode> = new Set([
 
 export interface PstnErrorOptions {
   cause?: unknown;
+  /** The same request may succeed if sent again (a network error, a 503, a 429). */
   retriable?: boolean;
+  /**
+   * No later session can succeed without an operator: a wrong secret or permission, a request Graph
+   * calls malformed, an instance fenced by a newer one. The command stops and says why.
+   */
+  final?: boolean;
   retryAfterMs?: number;
   statusCode?: number;
 }
@@ -70,6 +76,7 @@ export interface PstnErrorOptions {
 export class PstnError extends Error {
   readonly code: ErrorCode;
   readonly retriable: boolean;
+  readonly final: boolean;
   readonly retryAfterMs: number | undefined;
   readonly statusCode: number | undefined;
 
@@ -78,9 +85,15 @@ export class PstnError extends Error {
     this.name = "PstnError";
     this.code = code;
     this.retriable = options.retriable ?? false;
+    this.final = options.final ?? false;
     this.retryAfterMs = options.retryAfterMs;
     this.statusCode = options.statusCode;
   }
+}
+
+/** Whether `error` ends the run instead of the session (see PstnErrorOptions.final). */
+export function isFinal(error: unknown): boolean {
+  return error instanceof PstnError && error.final;
 }
 
 export function isPstnError(error: unknown, code?: ErrorCode): error is PstnError {

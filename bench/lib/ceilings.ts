@@ -8,8 +8,10 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { CompressionTypes, type Kafka, type Message } from "kafkajs";
-import { byPartition, producerConfig, sendEachPartition, topicLayout } from "../../src/kafka/publisher.js";
+import { byPartition, topicLayout } from "../../src/kafka/layout.js";
+import { producerConfig, sendEachPartition } from "../../src/kafka/session.js";
 import { ensureTopics } from "../../src/kafka/topics.js";
+import type { OutRecord } from "../../src/sink.js";
 import { onCleanup, trackChild } from "./cleanup.js";
 import { type Endpoints, TMP_DIR, topicsOf } from "./connector.js";
 import { Probe } from "./sampler.js";
@@ -81,7 +83,11 @@ export async function kafkajsCeiling(
         const transaction = await producer.transaction();
         try {
           if (counts) {
-            await sendEachPartition(transaction, byPartition(topic, [...messages], counts), compression);
+            await sendEachPartition(
+              transaction,
+              byPartition(topic, messages as OutRecord[], counts),
+              compression,
+            );
           } else {
             await transaction.sendBatch(batch);
           }

@@ -12,7 +12,6 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { CompressionTypes, type Kafka, type Message } from "kafkajs";
 import { createRowCodec } from "../../src/avro/index.js";
 import { CallLogFunction } from "../../src/graph/url.js";
-import { encodeAhead } from "../../src/kafka/encode-ahead.js";
 import { wireHeader } from "../../src/pipeline/page-codec.js";
 import { sliceRange } from "../../src/windows/planner.js";
 import { type CeilingResult, KCAT_CODEC, kafkajsCeiling, kcatCeiling } from "./ceilings.js";
@@ -227,11 +226,6 @@ interface Round {
   kafkajsPerPartition: number;
 }
 
-function ahead() {
-  const { hits, misses, recordHits, recordMisses } = encodeAhead;
-  return { hits, misses, recordHits, recordMisses };
-}
-
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -242,27 +236,20 @@ function median(values: readonly number[]): number {
 
 async function runPipeline(bench: BenchApp, sim: SimulatorProcess, from: Date, to: Date, profile: boolean) {
   const { app } = bench;
-  await app.connector.prepare();
+  await app.source.prepare();
   const profiler = profile ? await startProfiler() : undefined;
   const simBefore = await sim.sample();
   // How long the event loop was blocked (page parse, encode) while kafkajs waited on it.
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loopDelay.enable();
-  const probe = new Probe(() => ({ rows: app.connector.stats.published }));
-  const aheadBefore = { ...ahead() };
-  const done = await app.connector.backfill(from, to, new AbortController().signal);
+  const probe = new Probe(() => ({ rows: app.source.stats.published }));
+  const done = await app.source.backfill(from, to, new AbortController().signal);
   const run = probe.stop();
-  const aheadAfter = ahead();
-  const gzip = { hits: aheadAfter.hits - aheadBefore.hits, misses: aheadAfter.misses - aheadBefore.misses };
-  const records = {
-    hits: aheadAfter.recordHits - aheadBefore.recordHits,
-    misses: aheadAfter.recordMisses - aheadBefore.recordMisses,
-  };
   loopDelay.disable();
   const profilePath = profiler ? await profiler.stop(`${TMP_DIR}${bench.topic}.cpuprofile`) : undefined;
   const simAfter = await sim.sample();
   if (!done) throw new Error("the backfill did not finish");
-  const stats = app.connector.stats;
+  const stats = app.source.stats;
   const rows = stats.published;
   const produce = await histogram(app.metrics.kafkaProduceDuration);
   const graph = await histogram(app.metrics.graphRequestDuration);
@@ -304,10 +291,6 @@ async function runPipeline(bench: BenchApp, sim: SimulatorProcess, from: Date, t
       max: round(loopDelay.max / 1e6 - LOOP_RESOLUTION_MS, 1),
     },
     meanTransactionMs: round((produce.sum / Math.max(1, produce.count)) * 1000),
-    /** Compressions kafkajs got from the gzip made ahead (hits), and made when it asked (misses). */
-    gzip,
-    /** Records kafkajs took as prepared (hits), and prepared messages it encoded itself (misses). */
-    records,
     concurrentTransactionRetries: bench.log.concurrentTransactions,
     /** The main thread's CPU profile (`--profile`): open it in Chrome DevTools or `bench/profile.ts`. */
     profile: profilePath,
@@ -483,14 +466,6 @@ function figures(d: {
     {
       name: "pipeline transactions (mean ms; CONCURRENT_TRANSACTIONS retries)",
       value: `${p.transactions} (${p.meanTransactionMs}; ${p.concurrentTransactionRetries})`,
-    },
-    {
-      name: "pipeline compressions made ahead of the send / when kafkajs asked (dead letters and other unpredictable ones)",
-      value: `${p.gzip.hits} / ${p.gzip.misses}`,
-    },
-    {
-      name: "pipeline records kafkajs took as prepared / prepared but encoded by kafkajs",
-      value: `${p.records.hits} / ${p.records.misses}`,
     },
     {
       name: "simulator CPU rendering the pages (its own process, before the pipeline)",

@@ -47,10 +47,10 @@ export async function graphBound(options: GraphBoundOptions): Promise<BenchResul
     options.log(
       `graph: ${days} days × ${pagesPerDay} pages, pacer ${pacer}/min, budget ${BUDGET.requests}/min`,
     );
-    await bench.app.connector.prepare();
+    await bench.app.source.prepare();
     const before = await sim.sample();
-    const probe = new Probe(() => ({ rows: bench.app.connector.stats.published }));
-    const done = await bench.app.connector.backfill(from, to, new AbortController().signal);
+    const probe = new Probe(() => ({ rows: bench.app.source.stats.published }));
+    const done = await bench.app.source.backfill(from, to, new AbortController().signal);
     const run = probe.stop();
     const after = await sim.sample();
     if (!done) throw new Error("the backfill did not finish");
@@ -66,7 +66,7 @@ export async function graphBound(options: GraphBoundOptions): Promise<BenchResul
       days,
       pagesPerDay,
       callsPerHour: round(callsPerHour, 2),
-      rows: bench.app.connector.stats.published,
+      rows: bench.app.source.stats.published,
       pageLatencyMs: LATENCY,
       budget: BUDGET,
       pacerPerMinute: pacer,

@@ -54,17 +54,17 @@ export async function memory(options: MemoryOptions): Promise<BenchResult> {
     options.log(
       `memory: run from ${from.toISOString()} at ${callsPerHour} calls/h, LOOKBACK ${LOOKBACK_HOURS}h`,
     );
-    await app.connector.prepare();
+    await app.source.prepare();
     let dedupeIds = 0;
     const gauge = setInterval(() => {
       void total(app.metrics.dedupeIds).then((value) => {
         dedupeIds = value;
       });
     }, 250);
-    const probe = new Probe(() => ({ rows: app.connector.stats.published, dedupeIds }));
+    const probe = new Probe(() => ({ rows: app.source.stats.published, dedupeIds }));
     const stop = new AbortController();
     const pollStarted = new Date();
-    const running = app.connector.run(stop.signal);
+    const running = app.source.run(stop.signal);
     let failed: unknown;
     running.catch((error: unknown) => {
       failed = error;
@@ -75,7 +75,7 @@ export async function memory(options: MemoryOptions): Promise<BenchResult> {
     for (;;) {
       await sleep(500);
       if (failed) throw failed;
-      const { watermark, published } = app.connector.stats;
+      const { watermark, published } = app.source.stats;
       if (options.profile && heapSnapshot === undefined && published >= options.rows / 2) {
         // Only what is reachable goes in: the live set at this point, not the garbage.
         heapSnapshot = writeHeapSnapshot(`${TMP_DIR}${bench.topic}.heapsnapshot`);
@@ -91,7 +91,7 @@ export async function memory(options: MemoryOptions): Promise<BenchResult> {
     clearInterval(gauge);
     dedupeIds = await total(app.metrics.dedupeIds);
     const run = probe.stop();
-    const rows = app.connector.stats.published;
+    const rows = app.source.stats.published;
     const samples = run.samples.filter((s) => (s.rows ?? 0) > 0);
     const at = (share: number) =>
       samples.find((s) => (s.rows ?? 0) >= rows * share) ?? (samples.at(-1) as Sample);

@@ -116,6 +116,7 @@ export class AuthorityNetworkModule implements INetworkModule {
     this.failure = new PstnError(
       ErrorCode.AUTH_ENDPOINT_REFUSED,
       `refused to send a ${method} request to ${url === undefined ? "an unreadable URL" : withoutQuery(url)}: ${reason}; the client credentials go nowhere else (check AZURE_AUTHORITY_HOST and the authority's OpenID metadata)`,
+      { final: true },
     );
     throw this.failure;
   }
@@ -125,6 +126,7 @@ export class AuthorityNetworkModule implements INetworkModule {
       this.failure = new PstnError(
         ErrorCode.AUTH_RESPONSE_TOO_LARGE,
         `the answer of ${withoutQuery(new URL(url))} (HTTP ${response.statusCode}) is larger than ${this.maxResponseBytes} bytes; an authority's answers are a few KiB`,
+        { final: true },
       );
       return this.failure;
     };

@@ -58,6 +58,7 @@ export class MsalTokenSource implements TokenSource {
       throw new PstnError(
         ErrorCode.CONFIG_INVALID,
         "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH is required",
+        { final: true },
       );
     }
     // The secret and the certificate's assertions leave only through this module.
@@ -118,7 +119,10 @@ export class MsalTokenSource implements TokenSource {
       const refused = failure?.code === ErrorCode.AUTH_ENDPOINT_REFUSED;
       this.metrics?.tokenRequests.inc({ outcome: refused ? "refused" : "error" });
       if (failure !== undefined) {
-        throw new PstnError(failure.code, `${failure.message} (${this.describe})`, { cause: error });
+        throw new PstnError(failure.code, `${failure.message} (${this.describe})`, {
+          cause: error,
+          final: failure.final,
+        });
       }
       throw tokenError(error, this.describe);
     }
@@ -150,6 +154,7 @@ function tokenError(error: unknown, describe: string): PstnError {
   if (final) {
     return new PstnError(ErrorCode.AUTH_FAILED, `Entra ID refused the credentials of ${describe}: ${text}`, {
       cause: error,
+      final: true,
     });
   }
   return new PstnError(ErrorCode.AUTH_FAILED, `could not get a token for ${describe}: ${code || text}`, {

@@ -207,9 +207,12 @@ class AvroRowCodec implements RowCodec {
   /** Rows are written here first, then copied out at their exact size: one allocation per row. */
   #scratch = Buffer.allocUnsafe(16 * 1024);
 
-  constructor(plan: RecordPlan, type: avsc.Type) {
+  readonly #keyField: string;
+
+  constructor(plan: RecordPlan, type: avsc.Type, keyField: string) {
     this.#plan = plan;
     this.#type = type;
+    this.#keyField = keyField;
     for (const field of plan.fields) this.#record[field.name] = null;
   }
 
@@ -219,11 +222,11 @@ class AvroRowCodec implements RowCodec {
     if (typeof row !== "object" || row === null || Array.isArray(row)) {
       return { ok: false, reason: `row: expected an object, got ${kindOf(row)}` };
     }
-    const id = row.id;
+    const id = row[this.#keyField];
     if (typeof id === "string" && id.length > MAX_ID_LENGTH) {
       return {
         ok: false,
-        reason: `id: ${id.length} characters (${show(id)}), more than the ${MAX_ID_LENGTH} an id may have`,
+        reason: `${this.#keyField}: ${id.length} characters (${show(id)}), more than the ${MAX_ID_LENGTH} an id may have`,
       };
     }
     let record: Converted;
@@ -261,12 +264,13 @@ class AvroRowCodec implements RowCodec {
 }
 
 /**
- * A codec for rows of `schema` (default: schemas/pstnCallLogRow.avsc). Throws at once if the schema
+ * A codec for rows of `schema` (default: schemas/pstnCallLogRow.avsc) identified by `keyField`, whose
+ * length is bounded by MAX_ID_LENGTH. Throws at once if the schema
  * is not valid Avro or holds a shape the codec does not convert (anything but primitives, decimal
  * bytes, timestamp-micros, arrays, records and ["null", T] unions).
  */
-export function createRowCodec(schema: object = PSTN_ROW_SCHEMA): RowCodec {
+export function createRowCodec(schema: object = PSTN_ROW_SCHEMA, keyField = "id"): RowCodec {
   const plan = recordPlan(schema);
   const type = avsc.Type.forSchema(schema as AvroSchema, { wrapUnions: false });
-  return new AvroRowCodec(plan, type);
+  return new AvroRowCodec(plan, type, keyField);
 }

@@ -5,5 +5,11 @@
 export { createRowCodec, type EncodeResult, MAX_ID_LENGTH, type RowCodec } from "./codec.js";
 export { bytesToDecimalText, decimalToUnscaled, unscaledToBytes } from "./decimal.js";
 export { decodedToGraphJson, normaliseGraphRow } from "./json.js";
-export { PSTN_ROW_SCHEMA, PSTN_ROW_SCHEMA_PATH, PSTN_ROW_SCHEMA_TEXT } from "./schema.js";
+export {
+  PSTN_ROW_SCHEMA,
+  PSTN_ROW_SCHEMA_PATH,
+  PSTN_ROW_SCHEMA_TEXT,
+  type RowSchema,
+  rowSchema,
+} from "./schema.js";
 export { isoToMicros, microsToIso } from "./timestamp.js";

@@ -1,22 +1,21 @@
 /**
- * The value schema, read once from `<package root>/schemas/pstnCallLogRow.avsc`. The package root is
- * found by walking up from this module (src/avro under tsx, dist/src/avro when shipped) to the first
- * folder holding a package.json next to the schema, so the same code works from both places.
+ * Row schemas, each read once from `<package root>/schemas/<file>`. The package root is found by
+ * walking up from this module (src/avro under tsx, dist/src/avro when shipped) to the first folder
+ * holding a package.json next to the schemas, so the same code works from both places.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const SCHEMA_FILE = join("schemas", "pstnCallLogRow.avsc");
-
-function findSchemaFile(from: string): string {
+function findSchemaFile(from: string, file: string): string {
+  const relative = join("schemas", file);
   let dir = from;
   for (;;) {
-    const candidate = join(dir, SCHEMA_FILE);
+    const candidate = join(dir, relative);
     if (existsSync(join(dir, "package.json")) && existsSync(candidate)) return candidate;
     const parent = dirname(dir);
     if (parent === dir) {
-      throw new Error(`${SCHEMA_FILE} not found in any folder above ${from}: the package is incomplete`);
+      throw new Error(`${relative} not found in any folder above ${from}: the package is incomplete`);
     }
     dir = parent;
   }
@@ -30,11 +29,30 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Absolute path of the schema file. */
-export const PSTN_ROW_SCHEMA_PATH: string = findSchemaFile(dirname(fileURLToPath(import.meta.url)));
+export interface RowSchema {
+  /** Absolute path of the schema file. */
+  path: string;
+  /** The file's text, as registered with the schema registry. */
+  text: string;
+  /** The parsed schema (deeply frozen: shared by every codec). */
+  schema: object;
+}
 
-/** The schema file's text, as registered with the schema registry. */
-export const PSTN_ROW_SCHEMA_TEXT: string = readFileSync(PSTN_ROW_SCHEMA_PATH, "utf8");
+const loaded = new Map<string, RowSchema>();
 
-/** The parsed schema (deeply frozen: shared by every codec). */
-export const PSTN_ROW_SCHEMA: object = deepFreeze(JSON.parse(PSTN_ROW_SCHEMA_TEXT) as object);
+/** The row schema in `schemas/<file>`, read once per process. */
+export function rowSchema(file: string): RowSchema {
+  let found = loaded.get(file);
+  if (found === undefined) {
+    const path = findSchemaFile(dirname(fileURLToPath(import.meta.url)), file);
+    const text = readFileSync(path, "utf8");
+    found = { path, text, schema: deepFreeze(JSON.parse(text) as object) };
+    loaded.set(file, found);
+  }
+  return found;
+}
+
+const pstn = rowSchema("pstnCallLogRow.avsc");
+export const PSTN_ROW_SCHEMA_PATH: string = pstn.path;
+export const PSTN_ROW_SCHEMA_TEXT: string = pstn.text;
+export const PSTN_ROW_SCHEMA: object = pstn.schema;

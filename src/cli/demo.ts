@@ -137,9 +137,9 @@ export const demoCommand: Command = {
       const stop = new AbortController();
       shutdown.signal.addEventListener("abort", () => stop.abort(), { once: true });
       if (durationS !== undefined) setTimeout(() => stop.abort(), durationS * 1000).unref();
-      const running = app.connector.run(stop.signal);
+      const running = app.source.run(stop.signal);
 
-      await app.connector.prepare().catch(() => undefined);
+      await app.source.prepare().catch(() => undefined);
       await tail.connect();
       await tail.subscribe({ topic: config.kafka.topic, fromBeginning: false });
       await tail.run({
@@ -167,7 +167,7 @@ export const demoCommand: Command = {
       let lastPrint = 0;
       const paint = async () => {
         const at = Date.now();
-        const progress = app.connector.stats;
+        const progress = app.source.stats;
         const rate = ((progress.fetched - last.fetched) * 1000) / Math.max(1, at - last.at);
         last = { at, fetched: progress.fetched };
         const counters = await readCounters(app.metrics);
@@ -193,7 +193,7 @@ export const demoCommand: Command = {
         await sleep(1000, undefined, { signal: stop.signal }).catch(() => undefined);
       }
       await running;
-      const stats = app.connector.stats;
+      const stats = app.source.stats;
       const counters = await readCounters(app.metrics);
       process.stdout.write(
         `demo: stopped. fetched ${stats.fetched}, published ${stats.published}, duplicates dropped ${stats.duplicates}, ` +

@@ -42,12 +42,12 @@ export const runCommand: Command = {
         metricsPort: server.port,
         metricsHost: server.address,
         topic: config.kafka.topic,
-        identity: app.connector.identity(),
+        identity: app.source.identity(),
       },
       "starting",
     );
     try {
-      await runWithStandby(app.connector, shutdown.signal, {
+      await runWithStandby(app.source, shutdown.signal, {
         sessionTimeoutMs: config.connector.failoverTimeoutMs,
       });
       app.logger.info("stopped");
@@ -100,8 +100,8 @@ export const backfillCommand: Command = {
     warnCleartext(app.logger, config);
     app.logger.info({ from, to }, "backfill starting");
     try {
-      const done = await app.connector.backfill(from, to, shutdown.signal);
-      app.logger.info({ ...app.connector.stats }, done ? "backfill done" : "backfill stopped before the end");
+      const done = await app.source.backfill(from, to, shutdown.signal);
+      app.logger.info({ ...app.source.stats }, done ? "backfill done" : "backfill stopped before the end");
       if (!done)
         process.stderr.write(
           "pstn-connector backfill: stopped before the range was done; run it again to resume\n",

@@ -8,7 +8,7 @@ export class ConfigError extends PstnError {
   readonly problems: string[];
 
   constructor(problems: readonly string[]) {
-    super(ErrorCode.CONFIG_INVALID, problems.join("\n"));
+    super(ErrorCode.CONFIG_INVALID, problems.join("\n"), { final: true });
     this.name = "ConfigError";
     this.problems = [...problems];
   }

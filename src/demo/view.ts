@@ -1,5 +1,5 @@
 import type { Metrics } from "../metrics/index.js";
-import type { Progress } from "../pipeline/connector.js";
+import type { Progress } from "../pipeline/source.js";
 
 export interface DemoEvent {
   id: string;

@@ -55,6 +55,11 @@ export class GraphClient {
     this.links = new LinkPolicy(options.endpoint, options.apiVersion);
   }
 
+  /** The Graph API version this client reads (GRAPH_API_VERSION). */
+  get apiVersion(): string {
+    return this.options.apiVersion;
+  }
+
   functionUrl(fn: CallLogFunction, from: Date, to: Date): string {
     return callLogUrl(this.options.endpoint, this.options.apiVersion, fn, from, to);
   }
@@ -287,7 +292,7 @@ export class GraphClient {
         return new PstnError(
           ErrorCode.GRAPH_FORBIDDEN,
           `Graph refused the call log (${detail}): ${app} needs the application permission CallRecords.Read.All with admin consent${tenant}`,
-          { statusCode: status },
+          { statusCode: status, final: true },
         );
       }
       case status === 400:
@@ -295,9 +300,7 @@ export class GraphClient {
         return new PstnError(
           ErrorCode.GRAPH_BAD_REQUEST,
           `Graph refused the request as malformed (${detail})`,
-          {
-            statusCode: status,
-          },
+          { statusCode: status, final: true },
         );
       default:
         return new PstnError(ErrorCode.GRAPH_HTTP, `Graph answered ${detail}`, { statusCode: status });

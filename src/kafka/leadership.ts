@@ -1,14 +1,10 @@
 import { type Assigner, AssignerProtocol, type Consumer, type Kafka, type PartitionAssigner } from "kafkajs";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
+import type { Election, ElectionSpec } from "../sink.js";
 
-export interface LeadershipOptions {
+export interface LeadershipOptions extends ElectionSpec {
   kafka: Kafka;
-  /** One group per connector identity: its members compete for the one partition. */
-  groupId: string;
-  /** A single-partition topic the members subscribe to (the state topic). */
-  topic: string;
-  sessionTimeoutMs: number;
   logger: Logger;
   metrics?: Metrics;
 }
@@ -20,7 +16,7 @@ export interface LeadershipOptions {
  * Exclusion itself does not rest on this: the new active instance's transactional producer fences
  * the old one, so even two instances that both believe they are active cannot both commit.
  */
-export class Leadership {
+export class Leadership implements Election {
   private active = false;
   private activated: (() => void) | undefined;
   private lost = new AbortController();

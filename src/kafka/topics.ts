@@ -1,10 +1,5 @@
 import type { Admin, ITopicConfig } from "kafkajs";
-
-export interface TopicNames {
-  data: string;
-  dlq: string;
-  state: string;
-}
+import type { SourceTopics } from "../sink.js";
 
 export interface TopicSettings {
   dataPartitions: number;
@@ -19,7 +14,7 @@ export interface TopicSettings {
  */
 export async function ensureTopics(
   admin: Admin,
-  names: TopicNames,
+  names: SourceTopics,
   settings: TopicSettings,
 ): Promise<string[]> {
   const existing = new Set(await admin.listTopics());

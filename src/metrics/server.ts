@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { Health } from "../pipeline/health.js";
+import type { Health } from "./health.js";
 import type { Metrics } from "./index.js";
 
 export interface MetricsServer {

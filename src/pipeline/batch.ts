@@ -1,5 +1,5 @@
-import type { Message } from "kafkajs";
 import { HorizonIdSet } from "../dedupe/id-set.js";
+import type { OutRecord } from "../sink.js";
 import type { StateTracker } from "../state/tracker.js";
 import type { EncodedRows, PageKeys } from "./page-codec.js";
 
@@ -21,8 +21,8 @@ interface Part {
  * and `settle` turns the encodings into the transaction's messages, in row order.
  */
 export class BatchBuilder {
-  data: Message[] = [];
-  dlq: Message[] = [];
+  data: OutRecord[] = [];
+  dlq: OutRecord[] = [];
   /** The ids that the transaction's state records must carry, by hour. */
   newIds = new Map<number, string[]>();
   private readonly parts: Part[] = [];

@@ -7,6 +7,10 @@
 import { createHash } from "node:crypto";
 import { isoToMicros, MAX_ID_LENGTH, type RowCodec } from "../avro/index.js";
 import { parseCallLogPage } from "../graph/body.js";
+import { STREAMS, type StreamDefinition } from "../streams/index.js";
+
+/** The two properties of a stream's rows that the engine reads itself. */
+export type RowFields = Pick<StreamDefinition, "keyField" | "startField">;
 
 /** A page as the main thread needs it to dedupe: one key and one start per row. */
 export interface PageKeys {
@@ -50,15 +54,19 @@ export interface DecodedRows extends PageKeys {
  * having no usable start (encodeRows dead-letters it); an id longer than MAX_ID_LENGTH is keyed by
  * its hash, so that the dedupe state never holds it (the codec dead-letters it).
  */
-export function decodePage(body: string | Uint8Array, window?: WindowBounds): DecodedRows {
+export function decodePage(
+  body: string | Uint8Array,
+  window?: WindowBounds,
+  fields: RowFields = STREAMS.pstn,
+): DecodedRows {
   const text = typeof body === "string" ? body : UTF8.decode(body);
   const { rows, nextLink } = parseCallLogPage(text);
   const keys: string[] = new Array(rows.length);
   const starts = new Float64Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i] as Record<string, unknown>;
-    const id = row.id;
-    const start = row.startDateTime;
+    const id = row[fields.keyField];
+    const start = row[fields.startField];
     const startMicros = typeof start === "string" ? isoToMicros(start) : undefined;
     const startMs = startMicros === undefined ? Number.NaN : Math.floor(startMicros / 1000);
     const hasId = typeof id === "string" && id !== "" && id.length <= MAX_ID_LENGTH;
@@ -121,6 +129,7 @@ export function encodeRows(
   rows: readonly Record<string, unknown>[],
   indexes: ArrayLike<number>,
   window: WindowText,
+  fields: RowFields = STREAMS.pstn,
 ): EncodedRows {
   const values: Buffer[] = [];
   const ends = new Uint32Array(indexes.length);
@@ -131,14 +140,18 @@ export function encodeRows(
   const checkWindow = Number.isFinite(bounds.fromMs) && Number.isFinite(bounds.toMs);
   for (let at = 0; at < indexes.length; at++) {
     const row = rows[indexes[at] as number] as Record<string, unknown>;
-    const misplaced = checkWindow ? misplacedStart(row, bounds) : undefined;
+    const misplaced = checkWindow ? misplacedStart(row, bounds, fields.startField) : undefined;
     const encoded = misplaced === undefined ? codec.encode(row, header) : misplaced;
     if (encoded.ok) {
       unknownProperties += encoded.unknownProperties;
       values.push(encoded.value);
       length += encoded.value.length;
     } else {
-      dead.push({ at, reason: encoded.reason, value: deadLetterValue(row, encoded.reason, window) });
+      dead.push({
+        at,
+        reason: encoded.reason,
+        value: deadLetterValue(boundedRow(row, fields.keyField), encoded.reason, window),
+      });
     }
     ends[at] = length;
   }
@@ -155,8 +168,9 @@ export function encodeRows(
 function misplacedStart(
   row: Record<string, unknown>,
   window: WindowBounds,
+  startField: string,
 ): { ok: false; reason: string } | undefined {
-  const start = row?.startDateTime;
+  const start = row?.[startField];
   if (typeof start !== "string") return undefined;
   const micros = isoToMicros(start);
   if (micros === undefined) return undefined;
@@ -165,20 +179,20 @@ function misplacedStart(
   const shown = start.length > 64 ? `${start.slice(0, 64)}…` : start;
   return {
     ok: false,
-    reason: `startDateTime: ${JSON.stringify(shown)} is ${why} (${new Date(window.fromMs).toISOString()} to ${new Date(window.toMs).toISOString()})`,
+    reason: `${startField}: ${JSON.stringify(shown)} is ${why} (${new Date(window.fromMs).toISOString()} to ${new Date(window.toMs).toISOString()})`,
   };
 }
 
 function deadLetterValue(row: Record<string, unknown>, reason: string, window: WindowText): string {
-  return JSON.stringify({ reason, row: boundedRow(row), window, deadLetteredAt: new Date().toISOString() });
+  return JSON.stringify({ reason, row, window, deadLetteredAt: new Date().toISOString() });
 }
 
 /**
  * The row as the dead letter carries it: as Graph sent it, except an over-long id, cut to the
  * bound (its length is in the reason, its hash is the message key): a dead letter must fit the topic.
  */
-function boundedRow(row: Record<string, unknown>): Record<string, unknown> {
-  const id = row?.id;
+function boundedRow(row: Record<string, unknown>, keyField: string): Record<string, unknown> {
+  const id = row?.[keyField];
   if (typeof id !== "string" || id.length <= MAX_ID_LENGTH) return row;
-  return { ...row, id: `${id.slice(0, MAX_ID_LENGTH)}…` };
+  return { ...row, [keyField]: `${id.slice(0, MAX_ID_LENGTH)}…` };
 }

@@ -2,11 +2,12 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { ErrorCode, isPstnError } from "../errors.js";
 import type { EncodedRows } from "./page-codec.js";
-import { type DecoderReply, type DecoderRequest, PageStore } from "./page-decoder.js";
+import { type DecoderReply, type DecoderRequest, PageStore, type ThreadData } from "./page-decoder.js";
 
 const port = parentPort;
 if (!port) throw new Error("page-decoder-thread runs as a worker thread");
-const store = new PageStore((workerData as { schemaId: number }).schemaId);
+const { schemaId, stream } = workerData as ThreadData;
+const store = new PageStore(schemaId, stream);
 port.postMessage("ready");
 
 port.on("message", (request: DecoderRequest) => {
@@ -29,11 +30,12 @@ port.on("message", (request: DecoderRequest) => {
       id: request.id,
       ok: false,
       error: isPstnError(error)
-        ? { code: error.code, message: error.message, retriable: error.retriable }
+        ? { code: error.code, message: error.message, retriable: error.retriable, final: error.final }
         : {
             code: ErrorCode.DECODER_FAILED,
             message: String((error as Error)?.message ?? error),
             retriable: true,
+            final: false,
           },
     };
   }

@@ -5,8 +5,9 @@
  * released, so only keys and starts cross to the main thread, and only encoded values come back.
  */
 import { Worker } from "node:worker_threads";
-import { createRowCodec } from "../avro/index.js";
+import { createRowCodec, type RowCodec, rowSchema } from "../avro/index.js";
 import { ErrorCode, PstnError } from "../errors.js";
+import { type StreamDefinition, type StreamName, streamNamed } from "../streams/index.js";
 import {
   type DecodedRows,
   decodePage,
@@ -43,16 +44,20 @@ export interface PageDecoder {
 /** Keeps decoded rows by handle; the same logic runs inline and inside the worker thread. */
 export class PageStore {
   private readonly pages = new Map<number, DecodedRows>();
-  private readonly codec = createRowCodec();
+  private readonly stream: StreamDefinition;
+  private readonly codec: RowCodec;
   private readonly header: Uint8Array;
   private next = 1;
 
-  constructor(schemaId: number) {
+  /** Rows of `stream`, encoded with its schema, registered as `schemaId`. */
+  constructor(schemaId: number, stream: StreamName = "pstn") {
+    this.stream = streamNamed(stream);
+    this.codec = createRowCodec(rowSchema(this.stream.schemaFile).schema, this.stream.keyField);
     this.header = wireHeader(schemaId);
   }
 
   decode(body: string | Uint8Array, window?: WindowBounds): DecodedPage {
-    const decoded = decodePage(body, window);
+    const decoded = decodePage(body, window, this.stream);
     const handle = this.next++;
     this.pages.set(handle, decoded);
     return { handle, nextLink: decoded.nextLink, keys: decoded.keys, starts: decoded.starts };
@@ -70,7 +75,7 @@ export class PageStore {
       );
     }
     this.pages.delete(handle);
-    return encodeRows(this.codec, this.header, decoded.rows, indexes, window);
+    return encodeRows(this.codec, this.header, decoded.rows, indexes, window, this.stream);
   }
 
   release(handle: number): void {
@@ -85,8 +90,8 @@ export class PageStore {
 export class InlinePageDecoder implements PageDecoder {
   private readonly store: PageStore;
 
-  constructor(schemaId: number) {
-    this.store = new PageStore(schemaId);
+  constructor(schemaId: number, stream: StreamName = "pstn") {
+    this.store = new PageStore(schemaId, stream);
   }
 
   async decode(body: Uint8Array, window?: WindowBounds): Promise<DecodedPage> {
@@ -110,6 +115,12 @@ export class InlinePageDecoder implements PageDecoder {
   }
 }
 
+/** What a decoder thread is started with. */
+export interface ThreadData {
+  schemaId: number;
+  stream: StreamName;
+}
+
 /** Main → worker. */
 export type DecoderRequest =
   | { op: "decode"; id: number; body: Uint8Array; window: WindowBounds | undefined }
@@ -120,7 +131,7 @@ export type DecoderRequest =
 /** Worker → main: the answer to the request `id`. */
 export type DecoderReply =
   | { id: number; ok: true; value: DecodedPage | EncodedRows }
-  | { id: number; ok: false; error: { code: string; message: string; retriable: boolean } };
+  | { id: number; ok: false; error: { code: string; message: string; retriable: boolean; final: boolean } };
 
 interface Pending {
   op: "decode" | "encode";
@@ -141,6 +152,7 @@ export class WorkerPageDecoder implements PageDecoder {
   /** `entry`: the thread's module, when not the one beside this file (tests). */
   constructor(
     private readonly schemaId: number,
+    private readonly stream: StreamName = "pstn",
     private readonly entry?: URL,
   ) {}
 
@@ -186,7 +198,7 @@ export class WorkerPageDecoder implements PageDecoder {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = startThread({ schemaId: this.schemaId }, this.entry);
+    const worker = startThread({ schemaId: this.schemaId, stream: this.stream }, this.entry);
     worker.unref();
     // A thread that dies before it said it was ready cannot run here at all (a missing file, a
     // broken install): that is not worth another Graph request, and the connector stops.
@@ -212,8 +224,8 @@ export class WorkerPageDecoder implements PageDecoder {
     if (this.pending.size === 0) this.worker?.unref();
     if (reply.ok) pending.resolve(reply.value);
     else {
-      const { code, message, retriable } = reply.error;
-      pending.reject(new PstnError(code as ErrorCode, message, { retriable }));
+      const { code, message, retriable, final } = reply.error;
+      pending.reject(new PstnError(code as ErrorCode, message, { retriable, final }));
     }
   }
 
@@ -239,7 +251,7 @@ export class WorkerPageDecoder implements PageDecoder {
         new PstnError(
           ErrorCode.DECODER_FAILED,
           started ? `the decoder thread failed: ${why}` : `the decoder thread could not start: ${why}`,
-          { cause, retriable: started },
+          { cause, retriable: started, final: !started },
         ),
       );
     }
@@ -252,7 +264,7 @@ export class WorkerPageDecoder implements PageDecoder {
  */
 const THREAD_HEAP_LIMITS = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 8 };
 
-function startThread(workerData: { schemaId: number }, entry: URL | undefined): Worker {
+function startThread(workerData: ThreadData, entry: URL | undefined): Worker {
   const options = { workerData, resourceLimits: THREAD_HEAP_LIMITS };
   if (entry) return new Worker(entry, options);
   if (!import.meta.url.endsWith(".ts")) {

@@ -1,6 +1,5 @@
 import { ErrorCode, isPstnError } from "../errors.js";
-import { Leadership } from "../kafka/leadership.js";
-import { type Connector, transactionalIdOf } from "./connector.js";
+import { type Source, transactionalIdOf } from "./source.js";
 
 export interface StandbyOptions {
   sessionTimeoutMs: number;
@@ -11,34 +10,32 @@ export interface StandbyOptions {
  * when the election moves on (or another instance fences this one), until `signal` aborts.
  */
 export async function runWithStandby(
-  connector: Connector,
+  source: Source,
   signal: AbortSignal,
   options: StandbyOptions,
 ): Promise<void> {
-  const { kafka, logger, topics, metrics } = connector.settings;
-  await connector.prepare();
-  const leadership = await Leadership.join({
-    kafka,
-    groupId: `${transactionalIdOf(topics.state, connector.identity())}:leader`,
+  const { sink, logger } = source.settings;
+  const { topics } = source.unit;
+  await source.prepare();
+  const leadership = await sink.joinElection({
+    groupId: `${transactionalIdOf(topics.state, source.identity())}:leader`,
     topic: topics.state,
     sessionTimeoutMs: options.sessionTimeoutMs,
-    logger,
-    metrics,
   });
   try {
     while (!signal.aborted) {
       if (!leadership.isActive) {
         logger.info("standing by until this instance is elected active");
-        connector.health.setRole("standby");
+        source.health.setRole("standby");
       }
       try {
         await leadership.waitUntilActive(signal);
       } catch {
         break;
       }
-      connector.health.setRole("active");
+      source.health.setRole("active");
       try {
-        await connector.run(AbortSignal.any([signal, leadership.lostSignal]));
+        await source.run(AbortSignal.any([signal, leadership.lostSignal]));
       } catch (error) {
         if (!isPstnError(error, ErrorCode.KAFKA_FENCED)) throw error;
         logger.warn({ err: error }, "fenced by another instance; standing by");

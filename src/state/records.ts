@@ -10,6 +10,12 @@ import { ErrorCode, PstnError } from "../errors.js";
  *                                                                   for rows starting in that hour)
  * A null value (tombstone) deletes a key once the horizon has passed its bucket.
  */
+/** A record of the state topic; a null value is a tombstone. */
+export interface StateRecord {
+  key: string;
+  value: Buffer | null;
+}
+
 export interface Checkpoint {
   /**
    * Where this identity's first run began: fixed at that run, so that a start given as a duration

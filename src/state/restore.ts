@@ -1,110 +1,91 @@
-import { randomUUID } from "node:crypto";
-import type { Kafka } from "kafkajs";
-import { ErrorCode, PstnError } from "../errors.js";
-import type { Logger } from "../log.js";
 import { type Checkpoint, decodeBarrier, decodeCheckpoint, decodeIds, parseStateKey } from "./records.js";
 import { StateTracker } from "./tracker.js";
 
-export interface RestoreOptions {
-  kafka: Kafka;
-  stateTopic: string;
-  identity: string;
-  /** The nonce of the barrier this session committed just before: reading stops there. */
-  barrierNonce: string;
-  lookbackMs: number;
-  /** Where a first run begins; a restored checkpoint's own start wins. */
-  start: Date;
-  timeoutMs: number;
-  logger?: Logger;
+/** What a restore found, for the log line that reports it. */
+export interface RestoreSummary {
+  start: string;
+  watermark: string | null;
+  ids: number;
+  liveKeys: number;
+  staleKeys: number;
 }
 
 /**
- * Reads this connector's records from the state topic up to its own barrier (committed after the
- * producer fenced any older instance, so everything committed before is visible by then) and
- * rebuilds the tracker: the watermark, the ids inside the horizon, and tombstones for the rest.
+ * Rebuilds one source's state from the state topic's records, read from the beginning in offset
+ * order up to the barrier its session committed after fencing any older writer: everything
+ * committed before the barrier is then visible, and nothing after it belongs to this session.
  */
-export async function restoreState(options: RestoreOptions): Promise<StateTracker> {
-  const { kafka, stateTopic, identity, barrierNonce } = options;
-  let checkpoint: Checkpoint | undefined;
-  const idRecords = new Map<string, { bucket: number; ids: string[] }>();
-  let maxSeq = -1;
+export class StateRestorer {
+  private checkpoint: Checkpoint | undefined;
+  private readonly idRecords = new Map<string, { bucket: number; ids: string[] }>();
+  private maxSeq = -1;
+  private reached = false;
 
-  const consumer = kafka.consumer({
-    groupId: `pstn-connector-restore-${randomUUID()}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: 250,
-    maxBytes: 64 * 1024 * 1024,
-  });
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topic: stateTopic, fromBeginning: true });
-    await new Promise<void>((resolvePromise, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new PstnError(
-              ErrorCode.STATE_INVALID,
-              `state topic ${stateTopic}: did not reach this session's barrier within ${options.timeoutMs} ms`,
-            ),
-          ),
-        options.timeoutMs,
-      );
-      consumer
-        .run({
-          autoCommit: false,
-          eachBatch: async ({ batch }) => {
-            for (const message of batch.messages) {
-              const key = message.key?.toString("utf8");
-              if (key === undefined) continue;
-              const parsed = parseStateKey(identity, key);
-              if (!parsed) continue;
-              if (parsed.kind === "barrier") {
-                if (message.value && decodeBarrier(message.value) === barrierNonce) {
-                  clearTimeout(timer);
-                  resolvePromise();
-                  return;
-                }
-              } else if (parsed.kind === "checkpoint") {
-                checkpoint = message.value ? decodeCheckpoint(message.value) : undefined;
-              } else {
-                maxSeq = Math.max(maxSeq, parsed.seq);
-                if (message.value)
-                  idRecords.set(key, { bucket: parsed.bucket, ids: decodeIds(message.value) });
-                else idRecords.delete(key);
-              }
-            }
-          },
-        })
-        .catch(reject);
+  constructor(
+    private readonly identity: string,
+    private readonly barrierNonce: string,
+  ) {}
+
+  /** Whether the session's own barrier has been read. */
+  get done(): boolean {
+    return this.reached;
+  }
+
+  /**
+   * Takes the next record of the topic; returns true at the session's barrier (records after it
+   * are not taken). Other sources' records and other sessions' barriers are skipped.
+   */
+  accept(key: string, value: Buffer | null): boolean {
+    if (this.reached) return true;
+    const parsed = parseStateKey(this.identity, key);
+    if (!parsed) return false;
+    if (parsed.kind === "barrier") {
+      this.reached = value !== null && decodeBarrier(value) === this.barrierNonce;
+    } else if (parsed.kind === "checkpoint") {
+      this.checkpoint = value ? decodeCheckpoint(value) : undefined;
+    } else {
+      this.maxSeq = Math.max(this.maxSeq, parsed.seq);
+      if (value) this.idRecords.set(key, { bucket: parsed.bucket, ids: decodeIds(value) });
+      else this.idRecords.delete(key);
+    }
+    return this.reached;
+  }
+
+  /**
+   * The tracker: the checkpoint's start (a first run's `start` otherwise) and watermark, the ids
+   * of the hours inside the horizon (`lookbackMs` before the watermark), and tombstones pending
+   * for the id records of hours before it.
+   */
+  build(start: Date, lookbackMs: number): { tracker: StateTracker; summary: RestoreSummary } {
+    const fixedStart = this.checkpoint?.start ?? start;
+    const watermark = this.checkpoint?.watermark;
+    const horizon = Math.max(
+      fixedStart.getTime(),
+      (watermark?.getTime() ?? Number.NEGATIVE_INFINITY) - lookbackMs,
+    );
+    const staleKeys: string[] = [];
+    const live: Array<[string, { bucket: number; ids: string[] }]> = [];
+    for (const entry of this.idRecords) {
+      if (watermark && entry[1].bucket + HOUR_MS <= horizon) staleKeys.push(entry[0]);
+      else live.push(entry);
+    }
+    const tracker = new StateTracker(this.identity, fixedStart, {
+      watermark,
+      nextSeq: this.maxSeq + 1,
+      staleKeys,
     });
-  } finally {
-    await consumer.disconnect().catch(() => undefined);
+    for (const [key, record] of live) tracker.restoreIds(record.bucket, key, record.ids);
+    return {
+      tracker,
+      summary: {
+        start: fixedStart.toISOString(),
+        watermark: watermark?.toISOString() ?? null,
+        ids: tracker.ids.size,
+        liveKeys: live.length,
+        staleKeys: staleKeys.length,
+      },
+    };
   }
-
-  // A first run fixes the start; later ones keep it whatever CONNECTOR_START now resolves to.
-  const start = checkpoint?.start ?? options.start;
-  const watermark = checkpoint?.watermark;
-  const horizon = Math.max(
-    start.getTime(),
-    (watermark?.getTime() ?? Number.NEGATIVE_INFINITY) - options.lookbackMs,
-  );
-  const staleKeys: string[] = [];
-  const live: Array<[string, { bucket: number; ids: string[] }]> = [];
-  for (const entry of idRecords) {
-    if (watermark && entry[1].bucket + 3_600_000 <= horizon) staleKeys.push(entry[0]);
-    else live.push(entry);
-  }
-  const tracker = new StateTracker(identity, start, { watermark, nextSeq: maxSeq + 1, staleKeys });
-  for (const [key, record] of live) tracker.restoreIds(record.bucket, key, record.ids);
-  options.logger?.info(
-    {
-      start: start.toISOString(),
-      watermark: watermark?.toISOString() ?? null,
-      ids: tracker.ids.size,
-      liveKeys: live.length,
-      staleKeys: staleKeys.length,
-    },
-    "state restored",
-  );
-  return tracker;
 }
+
+const HOUR_MS = 3_600_000;

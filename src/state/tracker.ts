@@ -1,6 +1,5 @@
-import type { Message } from "kafkajs";
 import { HorizonIdSet } from "../dedupe/id-set.js";
-import { checkpointKey, encodeCheckpoint, encodeIds, idsKey } from "./records.js";
+import { checkpointKey, encodeCheckpoint, encodeIds, idsKey, type StateRecord } from "./records.js";
 
 /**
  * What the connector knows it has published: the watermark and the ids inside the horizon, with
@@ -41,8 +40,8 @@ export class StateTracker {
    * horizon passed since the rows were batched are left out: the transaction carries the
    * checkpoint that passed them, so no restart reads those hours again.
    */
-  idsMessages(newIds: ReadonlyMap<number, string[]>): Message[] {
-    const messages: Message[] = [];
+  idsRecords(newIds: ReadonlyMap<number, string[]>): StateRecord[] {
+    const messages: StateRecord[] = [];
     for (const [bucket, ids] of newIds) {
       if (ids.length === 0 || !this.ids.holds(bucket)) continue;
       const key = idsKey(this.identity, bucket, this.nextSeq++);
@@ -58,16 +57,16 @@ export class StateTracker {
    * Moves the watermark and forgets the hours the horizon has passed; returns the checkpoint
    * record and the tombstones for the forgotten hours' keys.
    */
-  advance(watermark: Date, horizon: Date): Message[] {
+  advance(watermark: Date, horizon: Date): StateRecord[] {
     if (!this.watermark || watermark > this.watermark) this.watermark = watermark;
     for (const bucket of this.ids.forgetBefore(horizon.getTime())) {
       this.pendingTombstones.push(...(this.keysByBucket.get(bucket) ?? []));
       this.keysByBucket.delete(bucket);
     }
-    return [this.checkpointMessage()];
+    return [this.checkpointRecord()];
   }
 
-  checkpointMessage(): Message {
+  checkpointRecord(): StateRecord {
     return {
       key: checkpointKey(this.identity),
       value: encodeCheckpoint({ start: this.start, watermark: this.watermark }),
@@ -75,7 +74,7 @@ export class StateTracker {
   }
 
   /** Tombstones not yet sent; the caller sends them in its next transaction. */
-  takeTombstones(): Message[] {
+  takeTombstones(): StateRecord[] {
     const tombstones = this.pendingTombstones.map((key) => ({ key, value: null }));
     this.pendingTombstones = [];
     return tombstones;

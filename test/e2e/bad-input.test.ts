@@ -43,7 +43,7 @@ describe("bad input: lost nowhere, explained everywhere", () => {
     });
     const app = createTestApp(sim, env);
     t.after(() => app.close());
-    await runUntil(app, "the present", () => (app.connector.stats.watermark?.getTime() ?? 0) > now, 60_000);
+    await runUntil(app, "the present", () => (app.source.stats.watermark?.getTime() ?? 0) > now, 60_000);
 
     // What cannot be encoded, by the codec's own verdict on the simulator's ground truth.
     const truth = sim.visibleRows(undefined, undefined, "v1.0");
@@ -115,7 +115,7 @@ describe("bad input: lost nowhere, explained everywhere", () => {
     await admin.disconnect();
     const app = createTestApp(sim, env);
     t.after(() => app.close());
-    await runUntil(app, "the present", () => (app.connector.stats.watermark?.getTime() ?? 0) > now, 60_000);
+    await runUntil(app, "the present", () => (app.source.stats.watermark?.getTime() ?? 0) > now, 60_000);
 
     const codec = createRowCodec();
     const truth = sim.visibleRows(undefined, undefined, "v1.0");
@@ -140,7 +140,7 @@ describe("bad input: lost nowhere, explained everywhere", () => {
     t.after(() => sim.close());
     const app = createTestApp(sim, connectorEnv(sim, stack, { CONNECTOR_START: "1d" }));
     t.after(() => app.close());
-    await assert.rejects(app.connector.run(new AbortController().signal), (error) => {
+    await assert.rejects(app.source.run(new AbortController().signal), (error) => {
       assert.ok(isPstnError(error, ErrorCode.GRAPH_FORBIDDEN));
       assert.match(
         error.message,
@@ -172,8 +172,8 @@ describe("bad input: lost nowhere, explained everywhere", () => {
     env.AZURE_CLIENT_CERTIFICATE_PATH = pemPath;
     const app = createTestApp(sim, env);
     t.after(() => app.close());
-    await runUntil(app, "the present", () => (app.connector.stats.watermark?.getTime() ?? 0) > now, 60_000);
-    assert.equal(app.connector.stats.published, sim.visibleRows().length);
+    await runUntil(app, "the present", () => (app.source.stats.watermark?.getTime() ?? 0) > now, 60_000);
+    assert.equal(app.source.stats.published, sim.visibleRows().length);
     assert.ok(sim.stats().tokensIssued >= 1);
   });
 });

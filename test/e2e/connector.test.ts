@@ -87,14 +87,14 @@ describe("the connector end to end: simulator → Kafka → registry", () => {
     await runUntil(
       app,
       "the watermark to pass the last row's visibility",
-      () => (app.connector.stats.watermark?.getTime() ?? 0) > settledAt + 1500,
+      () => (app.source.stats.watermark?.getTime() ?? 0) > settledAt + 1500,
       120_000,
     );
     const elapsed = Date.now() - started;
 
     const rows = await assertExactlyOnce(kafka, stack, sim, env);
     const stats = sim.stats();
-    const progress = app.connector.stats;
+    const progress = app.source.stats;
     t.diagnostic(
       `rows ${rows}, fetched ${progress.fetched}, duplicates dropped ${progress.duplicates}, ` +
         `graph requests ${stats.graphRequests}, throttled ${stats.throttled}, by status ${JSON.stringify(stats.byStatus)}, ` +
@@ -129,24 +129,24 @@ describe("the connector end to end: simulator → Kafka → registry", () => {
 
     const first = createTestApp(sim, env, { maxBatchRows: 400 });
     const stopFirst = new AbortController();
-    const firstRun = first.connector.run(stopFirst.signal);
+    const firstRun = first.source.run(stopFirst.signal);
     await waitFor(
       "the first instance to publish part of the range",
-      () => first.connector.stats.published > 3000,
+      () => first.source.stats.published > 3000,
       60_000,
     );
     stopFirst.abort();
     await firstRun;
     await first.close();
-    const publishedByFirst = first.connector.stats.published;
+    const publishedByFirst = first.source.stats.published;
 
     const second = createTestApp(sim, env);
     t.after(() => second.close());
     const stopSecond = new AbortController();
-    const secondRun = second.connector.run(stopSecond.signal);
+    const secondRun = second.source.run(stopSecond.signal);
     await waitFor(
       "the second instance to reach the present",
-      () => (second.connector.stats.watermark?.getTime() ?? 0) > now,
+      () => (second.source.stats.watermark?.getTime() ?? 0) > now,
       60_000,
     );
     stopSecond.abort();
@@ -154,11 +154,11 @@ describe("the connector end to end: simulator → Kafka → registry", () => {
 
     const rows = await assertExactlyOnce(kafka, stack, sim, env);
     t.diagnostic(
-      `first instance published ${publishedByFirst}, second ${second.connector.stats.published}, total ${rows}`,
+      `first instance published ${publishedByFirst}, second ${second.source.stats.published}, total ${rows}`,
     );
     assert.ok(publishedByFirst < rows, "the first instance must have stopped before the end");
     assert.equal(
-      publishedByFirst + second.connector.stats.published,
+      publishedByFirst + second.source.stats.published,
       rows,
       "the second must publish exactly the rest",
     );
@@ -175,8 +175,8 @@ describe("the connector end to end: simulator → Kafka → registry", () => {
     const env = connectorEnv(sim, stack, { CONNECTOR_START: "10d", POLL_INTERVAL: "1s" });
     const first = createTestApp(sim, env);
     const stopFirst = new AbortController();
-    const firstRun = first.connector.run(stopFirst.signal);
-    await waitFor("the first session", () => first.connector.stats.start !== undefined, 30_000);
+    const firstRun = first.source.run(stopFirst.signal);
+    await waitFor("the first session", () => first.source.stats.start !== undefined, 30_000);
     stopFirst.abort();
     await firstRun;
     await first.close();
@@ -186,11 +186,11 @@ describe("the connector end to end: simulator → Kafka → registry", () => {
     const second = createTestApp(sim, env, { now: () => Date.now() + 2 * 3_600_000 });
     t.after(() => second.close());
     const stopSecond = new AbortController();
-    const secondRun = second.connector.run(stopSecond.signal);
-    await waitFor("the second session", () => second.connector.stats.start !== undefined, 30_000);
+    const secondRun = second.source.run(stopSecond.signal);
+    await waitFor("the second session", () => second.source.stats.start !== undefined, 30_000);
     stopSecond.abort();
     await secondRun;
-    assert.equal(second.connector.stats.start?.getTime(), first.connector.stats.start?.getTime());
-    assert.ok((first.connector.stats.start?.getTime() ?? 0) < later - 10 * DAY - 3_600_000);
+    assert.equal(second.source.stats.start?.getTime(), first.source.stats.start?.getTime());
+    assert.ok((first.source.stats.start?.getTime() ?? 0) < later - 10 * DAY - 3_600_000);
   });
 });

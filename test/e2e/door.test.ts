@@ -53,16 +53,16 @@ test("an over-long id or a misplaced start: dead-lettered once with its reason o
   // Each poll reads the whole range again: four polls read every row four times.
   const first = createTestApp(sim, env);
   t.after(() => first.close());
-  await runUntil(first, "four full reads", () => first.connector.stats.fetched >= 4 * truth.length, 90_000);
+  await runUntil(first, "four full reads", () => first.source.stats.fetched >= 4 * truth.length, 90_000);
   const second = createTestApp(sim, env);
   t.after(() => second.close());
   await runUntil(
     second,
     "two more after a restart",
-    () => second.connector.stats.fetched >= 2 * truth.length,
+    () => second.source.stats.fetched >= 2 * truth.length,
     60_000,
   );
-  assert.equal(second.connector.stats.deadLettered, 0, "the restarted connector dead-letters nothing again");
+  assert.equal(second.source.stats.deadLettered, 0, "the restarted connector dead-letters nothing again");
 
   await assertEachIdOnce(
     kafka,

@@ -83,7 +83,7 @@ describe("the connector through each secure listener", () => {
       });
       const app = createTestApp(sim, env);
       t.after(() => app.close());
-      await runUntil(app, "the present", () => (app.connector.stats.watermark?.getTime() ?? 0) > now, 90_000);
+      await runUntil(app, "the present", () => (app.source.stats.watermark?.getTime() ?? 0) > now, 90_000);
       const ids = sim.visibleRows(undefined, undefined, "v1.0").map((row) => row.id as string);
       await assertEachIdOnce(reader, env.KAFKA_TOPIC as string, ids);
     });

@@ -76,11 +76,11 @@ describe("Graph faults: no loss, no duplicate, Retry-After never violated", () =
       await runUntil(
         app,
         "the watermark to pass the last row's visibility",
-        () => (app.connector.stats.watermark?.getTime() ?? 0) > now + 8_000,
+        () => (app.source.stats.watermark?.getTime() ?? 0) > now + 8_000,
         90_000,
         async () => {
           if (!testCase.storm) return;
-          await waitFor("some rows", () => app.connector.stats.published > 200, 30_000);
+          await waitFor("some rows", () => app.source.stats.published > 200, 30_000);
           sim.setFaults(testCase.storm);
           await sleep(4_000);
           sim.setFaults(testCase.faults);

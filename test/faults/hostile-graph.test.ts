@@ -136,7 +136,7 @@ async function runAttack(t: TestContext, s: Scene, code: ErrorCode, observeMs = 
   t.after(() => app.close());
   const stop = new AbortController();
   let ended: unknown = "running";
-  const running = app.connector.run(stop.signal).then(
+  const running = app.source.run(stop.signal).then(
     () => {
       ended = "returned";
     },
@@ -149,10 +149,10 @@ async function runAttack(t: TestContext, s: Scene, code: ErrorCode, observeMs = 
       `${code} and the watermark past the last row`,
       async () =>
         ended !== "running" ||
-        ((await refusedCount(app, code)) > 0 && (app.connector.stats.watermark?.getTime() ?? 0) >= s.dataEnd),
+        ((await refusedCount(app, code)) > 0 && (app.source.stats.watermark?.getTime() ?? 0) >= s.dataEnd),
       90_000,
     ).catch(async (error: unknown) => {
-      const watermark = app.connector.stats.watermark?.toISOString();
+      const watermark = app.source.stats.watermark?.toISOString();
       const state = `refused ${await refusedCount(app, code)}, watermark ${watermark}, rows end ${new Date(s.dataEnd).toISOString()}, stats ${JSON.stringify(s.sim.stats())}`;
       throw new Error(`${(error as Error).message}; ${state}; last logs ${logs.slice(-3).join("")}`);
     });

@@ -44,25 +44,25 @@ test("a schema registry outage at start-up delays publishing, one during the run
   t.after(() => app.close());
   const stop = new AbortController();
   let failed: unknown;
-  const running = app.connector.run(stop.signal).catch((error: unknown) => {
+  const running = app.source.run(stop.signal).catch((error: unknown) => {
     failed = error;
   });
 
   await waitFor("the connector to try the registry", () => proxy.requestsWhileDown > 0, 30_000);
   await sleep(2_000);
-  assert.equal(app.connector.stats.published, 0, "nothing is published before the schema is registered");
+  assert.equal(app.source.stats.published, 0, "nothing is published before the schema is registered");
   assert.equal(app.health.snapshot().registry, false, "/readyz reports the registry");
 
   proxy.up = true;
-  await waitFor("publishing after the registry is back", () => app.connector.stats.published > 2000, 60_000);
+  await waitFor("publishing after the registry is back", () => app.source.stats.published > 2000, 60_000);
   proxy.up = false;
-  const duringOutage = app.connector.stats.published;
+  const duringOutage = app.source.stats.published;
   await waitFor(
     "publishing to go on while the registry is down again",
-    () => app.connector.stats.published > duringOutage + 1000,
+    () => app.source.stats.published > duringOutage + 1000,
     60_000,
   );
-  await waitFor("the present", () => (app.connector.stats.watermark?.getTime() ?? 0) > now + 15_000, 60_000);
+  await waitFor("the present", () => (app.source.stats.watermark?.getTime() ?? 0) > now + 15_000, 60_000);
   stop.abort();
   await running;
   assert.equal(failed, undefined);

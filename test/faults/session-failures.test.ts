@@ -53,7 +53,7 @@ test("a window that is never JSON: bounded restarts with growing waits, readyz f
 
   const stop = new AbortController();
   let ended: unknown = "running";
-  const running = app.connector.run(stop.signal).then(
+  const running = app.source.run(stop.signal).then(
     () => {
       ended = "returned";
     },
@@ -115,7 +115,7 @@ test("a window that is never JSON: bounded restarts with growing waits, readyz f
     sim.setFaults({});
     await waitFor(
       "the present after Graph healed",
-      () => (app.connector.stats.watermark?.getTime() ?? 0) > now - 60_000 && app.health.ready(),
+      () => (app.source.stats.watermark?.getTime() ?? 0) > now - 60_000 && app.health.ready(),
       60_000,
     );
     assert.equal(app.health.snapshot().sessionFailing, null);

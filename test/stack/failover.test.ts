@@ -45,10 +45,10 @@ test("three brokers, RF 3, min ISR 2: the partition leader is killed mid-run and
   t.after(() => app.close());
   const stop = new AbortController();
   let failed: unknown;
-  const running = app.connector.run(stop.signal).catch((error: unknown) => {
+  const running = app.source.run(stop.signal).catch((error: unknown) => {
     failed = error;
   });
-  await waitFor("rows before the kill", () => app.connector.stats.published > 3000, 60_000);
+  await waitFor("rows before the kill", () => app.source.stats.published > 3000, 60_000);
 
   // The state topic takes part in every transaction: kill its partition leader.
   const kafka = new Kafka({ clientId: "failover-test", brokers: stack.brokers, logLevel: logLevel.NOTHING });
@@ -59,7 +59,7 @@ test("three brokers, RF 3, min ISR 2: the partition leader is killed mid-run and
   const leader = metadata.topics[0]!.partitions[0]!.leader;
   const killedAt = Date.now();
   await killKafkaNode(leader, { nodes: 3 });
-  const publishedAtKill = app.connector.stats.published;
+  const publishedAtKill = app.source.stats.published;
   await waitFor(
     "commits to resume on the two remaining brokers",
     () => commits.some((at) => at > killedAt + 500),
@@ -72,7 +72,7 @@ test("three brokers, RF 3, min ISR 2: the partition leader is killed mid-run and
 
   await waitFor(
     "the watermark to pass the end of the live phase",
-    () => (app.connector.stats.watermark?.getTime() ?? 0) > liveUntil + 5_000,
+    () => (app.source.stats.watermark?.getTime() ?? 0) > liveUntil + 5_000,
     120_000,
   );
   stop.abort();

@@ -105,7 +105,7 @@ export async function runUntil(
 ): Promise<void> {
   const stop = new AbortController();
   let failed: unknown;
-  const running = app.connector.run(stop.signal).catch((error: unknown) => {
+  const running = app.source.run(stop.signal).catch((error: unknown) => {
     failed = error;
   });
   try {

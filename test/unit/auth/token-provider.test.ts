@@ -13,9 +13,8 @@ import { before, type TestContext, test } from "node:test";
 import { Agent, buildConnector, type Dispatcher } from "undici";
 import { MsalTokenSource } from "../../../src/auth/token-provider.js";
 import { MICROSOFT_AUTHORITY_HOSTS } from "../../../src/config/clouds.js";
-import { ErrorCode, isPstnError } from "../../../src/errors.js";
+import { ErrorCode, isFinal, isPstnError } from "../../../src/errors.js";
 import { Metrics } from "../../../src/metrics/index.js";
-import { isFinal } from "../../../src/pipeline/connector.js";
 import {
   type ClientCertificate,
   type GraphSimulator,

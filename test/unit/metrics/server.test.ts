@@ -5,6 +5,7 @@ import { networkInterfaces } from "node:os";
 import { type TestContext, test } from "node:test";
 import { request } from "undici";
 import { loadConfig } from "../../../src/config/index.js";
+import { Health } from "../../../src/metrics/health.js";
 import { Metrics } from "../../../src/metrics/index.js";
 import {
   DEFAULT_METRICS_LIMITS,
@@ -12,7 +13,6 @@ import {
   type MetricsServerLimits,
   startMetricsServer,
 } from "../../../src/metrics/server.js";
-import { Health } from "../../../src/pipeline/health.js";
 import { validEnv } from "../config/helpers.js";
 
 async function server(

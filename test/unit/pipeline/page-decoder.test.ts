@@ -205,7 +205,7 @@ describe("batch builder", () => {
 
 test("a decoder thread that cannot start fails its requests for good: no Graph request is worth repeating for it", async () => {
   // As if the thread's file were missing from the install.
-  const decoder = new WorkerPageDecoder(SCHEMA_ID, new URL("./no-such-thread.js", import.meta.url));
+  const decoder = new WorkerPageDecoder(SCHEMA_ID, "pstn", new URL("./no-such-thread.js", import.meta.url));
   try {
     await assert.rejects(decoder.decode(pageBody()), (error) => {
       assert.ok(isPstnError(error, ErrorCode.DECODER_FAILED), String(error));

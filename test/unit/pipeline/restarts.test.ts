@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ErrorCode, GRAPH_REFUSED_CODES, PstnError } from "../../../src/errors.js";
+import { createLogger } from "../../../src/log.js";
+import { Health } from "../../../src/metrics/health.js";
 import { Metrics } from "../../../src/metrics/index.js";
-import { Health } from "../../../src/pipeline/health.js";
 import {
   failureCode,
-  restartDelayMs,
+  retrySessions,
   SessionFailures,
   UNHEALTHY_AFTER_FAILURES,
 } from "../../../src/pipeline/restarts.js";
-
-const MINUTE = 60_000;
 
 function readyHealth(): Health {
   const health = new Health();
@@ -26,47 +25,109 @@ async function failuresByCode(metrics: Metrics): Promise<Record<string, number>>
   return out;
 }
 
-describe("restart backoff", () => {
-  test("doubles from 1 s per failure in a row, up to the maximum", () => {
-    const top = () => 0.999_999_999;
-    const schedule = Array.from({ length: 12 }, (_, i) => restartDelayMs(i + 1, 5 * MINUTE, top));
-    assert.deepEqual(
-      schedule,
-      [1000, 2000, 4000, 8000, 16_000, 32_000, 64_000, 128_000, 256_000, 300_000, 300_000, 300_000],
-    );
+const silent = createLogger("silent");
+
+/** retrySessions with short waits, recording when each session started. */
+async function retried(
+  failures: readonly unknown[],
+  options: { firstBackoffMs: number; maxBackoffMs: number; signal?: AbortSignal },
+) {
+  const metrics = new Metrics({ defaultMetrics: false });
+  const health = readyHealth();
+  const starts: number[] = [];
+  const ended: unknown[] = [];
+  const pending = [...failures];
+  const outcome = await retrySessions(
+    async () => {
+      starts.push(performance.now());
+      if (pending.length > 0) throw pending.shift();
+      return "done";
+    },
+    {
+      ...options,
+      signal: options.signal ?? new AbortController().signal,
+      metrics,
+      health,
+      logger: silent,
+      what: "poll",
+      onFailure: async (error) => {
+        ended.push(error);
+      },
+    },
+  ).then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  const waits = starts.slice(1).map((at, k) => at - (starts[k] as number));
+  return { outcome, waits, ended, metrics, health, starts };
+}
+
+const unavailable = new PstnError(ErrorCode.GRAPH_UNAVAILABLE, "down", { retriable: true });
+
+describe("session retries", () => {
+  test("a new session after each failure, waits doubling with jitter in [half, all] of each step, up to the maximum", async () => {
+    const { outcome, waits, ended } = await retried(Array(6).fill(unavailable), {
+      firstBackoffMs: 40,
+      maxBackoffMs: 400,
+    });
+    assert.deepEqual(outcome, { value: "done" });
+    assert.equal(ended.length, 6, "each failed session is ended before the wait");
+    const ceilings = [40, 80, 160, 320, 400, 400];
+    waits.forEach((wait, k) => {
+      const ceiling = ceilings[k] as number;
+      // Timers fire late, never early; allow a little scheduling slack above.
+      assert.ok(
+        wait >= ceiling / 2 - 2 && wait <= ceiling + 60,
+        `wait ${k + 1}: ${wait} ms for a step of ${ceiling}`,
+      );
+    });
   });
 
-  test("jitter stays within [half, all] of each step, and spreads", () => {
-    for (let failures = 1; failures <= 20; failures++) {
-      const ceiling = Math.min(5 * MINUTE, 1000 * 2 ** (failures - 1));
-      const draws = new Set<number>();
-      for (let i = 0; i < 200; i++) {
-        const wait = restartDelayMs(failures, 5 * MINUTE);
-        assert.ok(wait >= ceiling / 2 && wait <= ceiling, `${failures} failures: ${wait} of ${ceiling}`);
-        draws.add(wait);
-      }
-      assert.ok(draws.size > 20, `the waits after ${failures} failures vary`);
-    }
-    assert.equal(
-      restartDelayMs(1, 5 * MINUTE, () => 0),
-      500,
-    );
-    assert.equal(
-      restartDelayMs(1_000_000, 5 * MINUTE, () => 0),
-      150_000,
-      "no overflow far along",
-    );
+  test("a final error ends the loop at once, counted, without a wait", async () => {
+    const fenced = new PstnError(ErrorCode.KAFKA_FENCED, "taken over", { final: true });
+    const { outcome, starts, metrics } = await retried([unavailable, fenced], {
+      firstBackoffMs: 10,
+      maxBackoffMs: 10,
+    });
+    assert.deepEqual(outcome, { error: fenced });
+    assert.equal(starts.length, 2);
+    assert.deepEqual(await failuresByCode(metrics), { PSTN_GRAPH_UNAVAILABLE: 1, PSTN_KAFKA_FENCED: 1 });
   });
 
-  test("a maximum below the first step caps every wait", () => {
-    assert.equal(
-      restartDelayMs(1, 300, () => 1),
-      300,
+  test("any other error, a TypeError too, starts a new session", async () => {
+    const { outcome, starts } = await retried(
+      [new TypeError("undefined is not a function"), new Error("x")],
+      {
+        firstBackoffMs: 2,
+        maxBackoffMs: 2,
+      },
     );
-    assert.equal(
-      restartDelayMs(9, 300, () => 1),
-      300,
-    );
+    assert.deepEqual(outcome, { value: "done" });
+    assert.equal(starts.length, 3);
+  });
+
+  test("aborting the signal stops the wait at once", async () => {
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(new Error("stopping")), 50);
+    const began = performance.now();
+    const { outcome, starts } = await retried(Array(3).fill(unavailable), {
+      firstBackoffMs: 60_000,
+      maxBackoffMs: 60_000,
+      signal: stop.signal,
+    });
+    assert.ok("error" in outcome);
+    assert.equal(starts.length, 1);
+    assert.ok(performance.now() - began < 5_000, "not the minute's wait");
+  });
+
+  test("/readyz false after repeated failures, true again once a session succeeds", async () => {
+    const { health, metrics } = await retried(Array(UNHEALTHY_AFTER_FAILURES).fill(unavailable), {
+      firstBackoffMs: 2,
+      maxBackoffMs: 2,
+    });
+    assert.equal(health.ready(), true);
+    assert.equal(health.snapshot().sessionFailing, null);
+    assert.deepEqual(await failuresByCode(metrics), { PSTN_GRAPH_UNAVAILABLE: UNHEALTHY_AFTER_FAILURES });
   });
 });
 
@@ -74,23 +135,21 @@ describe("session failures", () => {
   test("counted by code; /readyz false after repeated failures, true again after a success", async () => {
     const metrics = new Metrics({ defaultMetrics: false });
     const health = readyHealth();
-    const failures = new SessionFailures({ metrics, health, maxBackoffMs: 5 * MINUTE, random: () => 1 });
-    const unavailable = new PstnError(ErrorCode.GRAPH_UNAVAILABLE, "down", { retriable: true });
-    const waits: number[] = [];
+    const failures = new SessionFailures({ metrics, health });
     for (let i = 1; i < UNHEALTHY_AFTER_FAILURES; i++) {
-      waits.push(failures.failed(unavailable));
+      failures.failed(unavailable);
       assert.equal(health.ready(), true, `still ready after ${i} failure(s)`);
     }
-    waits.push(failures.failed(new Error("not ours")));
+    failures.failed(new Error("not ours"));
     assert.equal(health.ready(), false);
     assert.equal(health.snapshot().sessionFailing, "other");
-    assert.deepEqual(waits, [1000, 2000, 4000]);
     assert.deepEqual(await failuresByCode(metrics), { PSTN_GRAPH_UNAVAILABLE: 2, other: 1 });
 
     failures.succeeded();
     assert.equal(health.ready(), true);
     assert.equal(health.snapshot().sessionFailing, null);
-    assert.equal(failures.failed(unavailable), 1000, "a success starts the schedule again");
+    for (let i = 1; i < UNHEALTHY_AFTER_FAILURES; i++) failures.failed(unavailable);
+    assert.equal(health.ready(), true, "a success starts the count again");
   });
 
   test("a refused Graph answer turns /readyz false at once", () => {
@@ -99,7 +158,6 @@ describe("session failures", () => {
       const failures = new SessionFailures({
         metrics: new Metrics({ defaultMetrics: false }),
         health,
-        maxBackoffMs: MINUTE,
       });
       failures.failed(new PstnError(code, "refused"));
       assert.equal(health.ready(), false, code);
@@ -110,7 +168,6 @@ describe("session failures", () => {
     new SessionFailures({
       metrics: new Metrics({ defaultMetrics: false }),
       health,
-      maxBackoffMs: MINUTE,
     }).failed(new PstnError(ErrorCode.GRAPH_RETRIES_EXHAUSTED, "gave up", { cause }));
     assert.equal(health.snapshot().sessionFailing, ErrorCode.GRAPH_BODY_TOO_LARGE, "also as the last cause");
   });

@@ -19,7 +19,7 @@ const B2 = B0 + 2 * HOUR;
 /** What the batch builder does: remember the ids, then ask for their state records. */
 function publish(tracker: StateTracker, newIds: Map<number, string[]>): Message[] {
   for (const [bucket, ids] of newIds) for (const id of ids) tracker.ids.add(id, bucket + 1000);
-  return tracker.idsMessages(newIds);
+  return tracker.idsRecords(newIds);
 }
 
 const START = new Date("2024-01-01T00:00:00Z");
@@ -33,7 +33,7 @@ function keyOf(message: Message): string {
 }
 
 describe("StateTracker", () => {
-  test("idsMessages writes one record per bucket with increasing sequence numbers", () => {
+  test("idsRecords writes one record per bucket with increasing sequence numbers", () => {
     const tracker = new StateTracker(IDENTITY, START);
     const first = publish(
       tracker,
@@ -74,7 +74,7 @@ describe("StateTracker", () => {
     for (const [bucket, ids] of batched) for (const id of ids) tracker.ids.add(id, bucket + 1000);
     // The window ends before the transaction is built: its checkpoint forgets B0.
     tracker.advance(new Date(B2 + HOUR), new Date(B1));
-    const messages = tracker.idsMessages(batched);
+    const messages = tracker.idsRecords(batched);
     assert.deepEqual(messages.map(keyOf), [idsKey(IDENTITY, B2, 0)]);
     assert.deepEqual(decodeIds(messages[0]!.value as Buffer), ["b"]);
     // Nothing for B0 waits for a tombstone either: no key of it was ever written.
@@ -111,7 +111,7 @@ describe("StateTracker", () => {
 
   test("every checkpoint carries the start the tracker was built with", () => {
     const tracker = new StateTracker(IDENTITY, START);
-    const fresh = decodeCheckpoint(tracker.checkpointMessage().value as Buffer);
+    const fresh = decodeCheckpoint(tracker.checkpointRecord().value as Buffer);
     assert.equal(fresh.start.getTime(), START.getTime());
     assert.equal(fresh.watermark, undefined);
     const [after] = tracker.advance(new Date(B0 + HOUR), new Date(B0));

@@ -1,0 +1,395 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { rowSchema } from "../avro/index.js";
+import { ErrorCode, isPstnError, PstnError } from "../errors.js";
+import type { GraphClient } from "../graph/client.js";
+import type { Logger } from "../log.js";
+import { Health } from "../metrics/health.js";
+import type { Metrics } from "../metrics/index.js";
+import type { SchemaRegistrar } from "../registry.js";
+import type { Sink, SinkSession, SourceTopics } from "../sink.js";
+import type { StateRecord } from "../state/records.js";
+import type { StreamDefinition, StreamName } from "../streams/index.js";
+import { planPoll, sliceRange, type Window } from "../windows/planner.js";
+import { BatchBuilder, type EncodingTally } from "./batch.js";
+import { Committer } from "./committer.js";
+import { type DecodedPage, InlinePageDecoder, type PageDecoder, WorkerPageDecoder } from "./page-decoder.js";
+import { readAhead } from "./readahead.js";
+import { retrySessions } from "./restarts.js";
+
+/** A source: one stream of one tenant, with its own identity, state, topics and schema. */
+export interface SourceUnit {
+  tenantId: string;
+  stream: StreamDefinition;
+  /** Names the connector among others on the same tenant and stream (CONNECTOR_NAME). */
+  name: string;
+  topics: SourceTopics;
+  /** Where a first run begins (fixed by the identity's first run). */
+  start: Date;
+}
+
+/** The identity of a source: the prefix of its state keys and of its transactional id. */
+export function identityOf(unit: Pick<SourceUnit, "tenantId" | "stream" | "name">): string {
+  return `${unit.tenantId}/${unit.stream.name}/${unit.name}`;
+}
+
+/**
+ * The transactional id (and the election group) of an identity: per state topic too, so that two
+ * deployments of the same tenant and name writing to different topics never fence each other.
+ */
+export function transactionalIdOf(stateTopic: string, identity: string): string {
+  return `pstn-connector:${stateTopic}:${identity}`;
+}
+
+export interface SourceOptions {
+  unit: SourceUnit;
+  pollIntervalMs: number;
+  lookbackMs: number;
+  sliceMs: number;
+  /** A transaction is committed at the latest after this many rows (and at every slice's end). */
+  maxBatchRows?: number;
+  /**
+   * Where pages are parsed and rows encoded: a worker thread (default), so that the main thread's
+   * event loop stays free for Graph's and Kafka's I/O, or inline on the main thread.
+   */
+  pageDecoder?: "worker" | "inline";
+  graph: GraphClient;
+  sink: Sink;
+  registry: SchemaRegistrar;
+  metrics: Metrics;
+  logger: Logger;
+  health?: Health;
+  /** Longest wait before a new session after failures in a row (CONNECTOR_MAX_RESTART_BACKOFF). */
+  maxRestartBackoffMs?: number;
+  /** The first wait before a new session, at most (tests shorten it). */
+  firstRestartBackoffMs?: number;
+  now?: () => number;
+  /** Called after each committed transaction, for the live view. */
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface Progress {
+  /** Where reading began (fixed by the identity's first run); undefined before a session opened. */
+  start: Date | undefined;
+  fetched: number;
+  published: number;
+  duplicates: number;
+  deadLettered: number;
+  watermark: Date | undefined;
+}
+
+/** Windows fetched at once; the pacer keeps their requests within Graph's budget. */
+const READ_AHEAD_WINDOWS = 4;
+/**
+ * Pages (of up to 1,000 rows) the windows ahead may hold: enough that they keep fetching while the
+ * current window waits for each of its pages in turn, few enough to bound the memory.
+ */
+const READ_AHEAD_PAGES = 12;
+
+/** CONNECTOR_MAX_RESTART_BACKOFF's default, for connectors built without it (tests, tools). */
+const DEFAULT_MAX_RESTART_BACKOFF_MS = 5 * 60_000;
+
+/**
+ * Graph → windows → dedupe → Avro → Kafka. A session is one transactional producer with the state
+ * it restored; any failure while a batch is open ends the session, and the next one rebuilds what
+ * was committed from Kafka, so an uncommitted row is never taken for published.
+ */
+export class Source {
+  readonly health: Health;
+  readonly unit: SourceUnit;
+  private readonly options: SourceOptions;
+  private readonly now: () => number;
+  private decoder: PageDecoder | undefined;
+  private schemaId: number | undefined;
+  private session: SinkSession | undefined;
+  private readonly progress: Progress = {
+    start: undefined,
+    fetched: 0,
+    published: 0,
+    duplicates: 0,
+    deadLettered: 0,
+    watermark: undefined,
+  };
+
+  constructor(options: SourceOptions) {
+    const { stream } = options.unit;
+    if (!stream.apiVersions.includes(options.graph.apiVersion)) {
+      throw new PstnError(
+        ErrorCode.CONFIG_INVALID,
+        `GRAPH_API_VERSION: ${stream.function} is served by ${stream.apiVersions.join(" and ")}, not ${options.graph.apiVersion}`,
+        { final: true },
+      );
+    }
+    this.options = options;
+    this.unit = options.unit;
+    this.now = options.now ?? Date.now;
+    this.health = options.health ?? new Health();
+  }
+
+  identity(suffix = ""): string {
+    return `${identityOf(this.unit)}${suffix}`;
+  }
+
+  /** The subject of the data topic's values, per the registry's topic-name strategy. */
+  get subject(): string {
+    return `${this.unit.topics.data}-value`;
+  }
+
+  /** Topics exist and the schema is registered; safe to call again. */
+  async prepare(): Promise<void> {
+    if (this.schemaId !== undefined) return;
+    const created = await this.options.sink.ensureTopics(this.unit.topics);
+    if (created.length > 0) this.options.logger.info({ topics: created }, "created topics");
+    this.health.set("kafka", true);
+    try {
+      this.schemaId = await this.options.registry.register(
+        this.subject,
+        rowSchema(this.unit.stream.schemaFile).text,
+      );
+    } catch (error) {
+      this.health.set("registry", false);
+      throw new PstnError(
+        ErrorCode.REGISTRY_FAILED,
+        `registering the schema failed: ${(error as Error).message}`,
+        {
+          cause: error,
+          retriable: true,
+        },
+      );
+    }
+    this.health.set("registry", true);
+    const stream = this.unit.stream.name as StreamName;
+    this.decoder =
+      this.options.pageDecoder === "inline"
+        ? new InlinePageDecoder(this.schemaId, stream)
+        : new WorkerPageDecoder(this.schemaId, stream);
+    this.options.logger.info({ schemaId: this.schemaId, subject: this.subject }, "schema registered");
+  }
+
+  /**
+   * Polls until `signal` aborts. A failed poll ends the session; the next one starts after a wait
+   * that grows with each failure in a row (retrySessions). Final errors (isFinal) end the run.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    const identity = this.identity();
+    try {
+      while (!signal.aborted) {
+        await this.retrySessions("poll", signal, async () => {
+          await this.prepare();
+          const session = await this.openSession(identity, this.options.lookbackMs);
+          const plan = planPoll({
+            watermark: session.state.watermark,
+            start: session.state.start,
+            now: new Date(this.now()),
+            lookbackMs: this.options.lookbackMs,
+            sliceMs: this.options.sliceMs,
+          });
+          await this.readWindows(session, plan.windows, this.options.lookbackMs, signal);
+          this.options.metrics.lastSuccess.set(this.now() / 1000);
+        });
+        await sleep(this.options.pollIntervalMs, undefined, { signal }).catch(() => undefined);
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    } finally {
+      await this.endSession();
+    }
+  }
+
+  /**
+   * Reads `[from, to]` once, under its own identity so that a restart resumes it. Resolves true
+   * when the range is done, false when `signal` stopped it first.
+   */
+  async backfill(from: Date, to: Date, signal: AbortSignal): Promise<boolean> {
+    const identity = this.identity(`/backfill/${from.toISOString()}/${to.toISOString()}`);
+    try {
+      await this.retrySessions("backfill", signal, async () => {
+        await this.prepare();
+        const session = await this.openSession(identity, 0, from);
+        const watermark = session.state.watermark;
+        if (watermark && watermark >= to) return;
+        const resumeAt = watermark && watermark > from ? watermark : from;
+        await this.readWindows(session, sliceRange(resumeAt, to, this.options.sliceMs), 0, signal);
+        this.options.metrics.lastSuccess.set(this.now() / 1000);
+      });
+      return true;
+    } catch (error) {
+      if (signal.aborted) return false;
+      throw error;
+    } finally {
+      await this.endSession();
+    }
+  }
+
+  /** The parts a wrapper (standby election) shares with the source. */
+  get settings(): Pick<SourceOptions, "sink" | "logger" | "metrics"> {
+    return this.options;
+  }
+
+  get stats(): Readonly<Progress> {
+    return this.progress;
+  }
+
+  async close(): Promise<void> {
+    await this.endSession();
+    await this.decoder?.close();
+  }
+
+  private retrySessions(what: string, signal: AbortSignal, session: () => Promise<void>): Promise<void> {
+    return retrySessions(session, {
+      what,
+      signal,
+      metrics: this.options.metrics,
+      health: this.health,
+      logger: this.options.logger,
+      maxBackoffMs: this.options.maxRestartBackoffMs ?? DEFAULT_MAX_RESTART_BACKOFF_MS,
+      firstBackoffMs: this.options.firstRestartBackoffMs,
+      onFailure: () => this.endSession(),
+    });
+  }
+
+  private async openSession(
+    identity: string,
+    lookbackMs: number,
+    start = this.unit.start,
+  ): Promise<SinkSession> {
+    if (this.session) return this.session;
+    this.session = await this.options.sink.openSession({
+      identity,
+      transactionalId: transactionalIdOf(this.unit.topics.state, identity),
+      topics: this.unit.topics,
+      lookbackMs,
+      start,
+    });
+    this.health.set("kafka", true);
+    const state = this.session.state;
+    if (!state.watermark) {
+      // Fix a first run's start now, so that a start given as a duration ago stays where it was.
+      await this.session.commit({ data: [], dlq: [], state: [state.checkpointRecord()] });
+    }
+    this.progress.start = state.start;
+    this.progress.watermark = state.watermark;
+    if (state.watermark) this.options.metrics.watermark.set(state.watermark.getTime() / 1000);
+    this.options.metrics.dedupeIds.set(state.ids.size);
+    return this.session;
+  }
+
+  private async endSession(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    await session?.close().catch(() => undefined);
+  }
+
+  /**
+   * Reads each window's pages into batches. A finished window's checkpoint (the watermark moved to
+   * its end) is committed with the batch that holds its last rows: at once when no transaction is
+   * in flight, else with the next one (full batches, or the poll's end), so that window ends do not
+   * cut transactions short. One transaction is in flight while the next batch is fetched and
+   * encoded; transactions commit one after another, in order.
+   */
+  private async readWindows(
+    session: SinkSession,
+    windows: readonly Window[],
+    lookbackMs: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { graph, metrics, logger } = this.options;
+    const decoder = this.decoder!;
+    const maxBatchRows = this.options.maxBatchRows ?? 5000;
+    const tracker = session.state;
+    const committer = new Committer(session, (tally) => this.countEncoded(tally));
+    let batch = new BatchBuilder(tracker, this.now);
+    // The checkpoint of the last finished window, until a transaction carries it.
+    let checkpoint: { records: StateRecord[]; watermark: Date } | undefined;
+    const commit = async () => {
+      const committed = batch;
+      const carried = checkpoint;
+      batch = new BatchBuilder(tracker, this.now);
+      checkpoint = undefined;
+      const dedupeIds = tracker.ids.size;
+      await committer.submit(committed, carried?.records ?? [], () => {
+        if (carried) {
+          this.progress.watermark = carried.watermark;
+          metrics.watermark.set(carried.watermark.getTime() / 1000);
+          metrics.dedupeIds.set(dedupeIds);
+        }
+        this.published(committed);
+      });
+    };
+    const pages = readAhead<DecodedPage>(
+      windows,
+      (window, fetchSignal) =>
+        graph.decodedPages(
+          this.unit.stream.function,
+          window.from,
+          window.to,
+          (body) => decoder.decode(body, { fromMs: window.from.getTime(), toMs: window.to.getTime() }),
+          fetchSignal,
+        ),
+      {
+        windows: READ_AHEAD_WINDOWS,
+        pagesAhead: READ_AHEAD_PAGES,
+        signal,
+      },
+    );
+    try {
+      for await (const item of pages) {
+        const window = item.window;
+        if (item.kind === "page") {
+          this.health.set("graph", true);
+          const page = item.page;
+          const fresh = batch.select(page);
+          this.countSelected(page.keys.length, page.keys.length - fresh.length);
+          if (fresh.length === 0) decoder.release(page);
+          else {
+            const windowText = { from: window.from.toISOString(), to: window.to.toISOString() };
+            batch.add(page, fresh, decoder.encode(page, fresh, windowText));
+          }
+          if (batch.size >= maxBatchRows) await commit();
+          continue;
+        }
+        const watermark = tracker.watermark && tracker.watermark > window.to ? tracker.watermark : window.to;
+        const horizon = new Date(Math.max(tracker.start.getTime(), watermark.getTime() - lookbackMs));
+        checkpoint = { records: tracker.advance(watermark, horizon), watermark };
+        logger.debug({ from: window.from, to: window.to, watermark }, "window done");
+        if (committer.idle) await commit();
+      }
+      if (checkpoint || batch.size > 0) await commit();
+      await committer.drain();
+    } catch (error) {
+      if (isPstnError(error) && error.code.startsWith("PSTN_GRAPH")) this.health.set("graph", false);
+      throw error;
+    } finally {
+      // A failure above ends the session: let the transaction in flight settle before it closes.
+      await committer.drain().catch(() => undefined);
+      // Pages read ahead but never reached, or reached and not encoded, are forgotten.
+      decoder.releaseAll();
+    }
+  }
+
+  private published(batch: BatchBuilder): void {
+    this.options.metrics.rowsPublished.inc(batch.data.length);
+    this.progress.published += batch.data.length;
+    this.progress.deadLettered += batch.dlq.length;
+    this.options.onProgress?.(this.progress);
+  }
+
+  private countSelected(fetched: number, duplicates: number): void {
+    const { metrics } = this.options;
+    metrics.rowsFetched.inc(fetched);
+    if (duplicates > 0) metrics.rowsDuplicate.inc(duplicates);
+    this.progress.fetched += fetched;
+    this.progress.duplicates += duplicates;
+  }
+
+  private countEncoded(tally: EncodingTally): void {
+    const { metrics } = this.options;
+    if (tally.unknownProperties > 0) metrics.rowsUnknownProperties.inc(tally.unknownProperties);
+    for (const reason of tally.deadReasons) metrics.rowsDeadLettered.inc({ reason: reasonLabel(reason) });
+  }
+}
+
+/** Reasons read `<field>: ...`: the field is a bounded label. */
+function reasonLabel(reason: string): string {
+  const field = /^([A-Za-z]+)[:\s]/.exec(reason)?.[1];
+  return field && field.length <= 40 ? field : "other";
+}

@@ -1,0 +1,229 @@
+/**
+ * The engine end to end in one process: a Graph over HTTP serving a fixed set of rows, the real
+ * GraphClient, decoder and codec, and the in-memory Sink (memory-sink.ts) in place of Kafka.
+ */
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { Agent } from "undici";
+import { ErrorCode, isPstnError } from "../../../src/errors.js";
+import { GraphClient } from "../../../src/graph/client.js";
+import { RequestPacer } from "../../../src/graph/pacer.js";
+import { createLogger } from "../../../src/log.js";
+import { Metrics } from "../../../src/metrics/index.js";
+import { Source, type SourceOptions, transactionalIdOf } from "../../../src/pipeline/source.js";
+import { decodeCheckpoint } from "../../../src/state/records.js";
+import { STREAMS } from "../../../src/streams/index.js";
+import { SEED_ROW } from "../avro/seed-row.js";
+import { MemorySink } from "./memory-sink.js";
+
+const HOUR = 3_600_000;
+const NOW = Date.parse("2026-06-10T12:00:00Z");
+const START = new Date(NOW - 72 * HOUR);
+const PAGE_ROWS = 7;
+
+/** One row every 20 minutes over the three days, one malformed, one repeated under its id. */
+const ROWS: Record<string, unknown>[] = Array.from({ length: 216 }, (_, i) => ({
+  ...SEED_ROW,
+  id: `row-${String(i).padStart(4, "0")}`,
+  startDateTime: new Date(START.getTime() + i * 20 * 60_000 + 1000).toISOString(),
+  ...(i === 30 ? { duration: "not a number" } : {}),
+}));
+const MALFORMED_ID = "row-0030";
+
+let base = "";
+let requests = 0;
+const server = createServer((req, res) => {
+  requests++;
+  const url = new URL(req.url ?? "/", "http://graph");
+  const match = /fromDateTime=([^,]+),toDateTime=([^)]+)\)/.exec(decodeURIComponent(url.pathname));
+  if (!match) {
+    res.writeHead(400).end();
+    return;
+  }
+  const from = Date.parse(match[1] as string);
+  const to = Date.parse(match[2] as string);
+  const inWindow = ROWS.filter((row) => {
+    const at = Date.parse(String(row.startDateTime));
+    return at >= from && at <= to;
+  });
+  const skip = Number(url.searchParams.get("$skip") ?? 0);
+  const value = inWindow.slice(skip, skip + PAGE_ROWS);
+  const next =
+    skip + PAGE_ROWS < inWindow.length ? `${base}${url.pathname}?$skip=${skip + PAGE_ROWS}` : undefined;
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end(JSON.stringify({ value, ...(next ? { "@odata.nextLink": next } : {}) }));
+});
+
+const agent = new Agent();
+before(async () => {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(async () => {
+  await agent.close();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+function optionsOn(
+  sink: MemorySink,
+  options: { sliceMs?: number; maxBatchRows?: number } = {},
+): SourceOptions {
+  const metrics = new Metrics({ defaultMetrics: false });
+  const graph = new GraphClient({
+    endpoint: base,
+    apiVersion: "v1.0",
+    tokens: { getToken: async () => "token", invalidate: () => undefined },
+    dispatcher: agent,
+    headersTimeoutMs: 5000,
+    bodyTimeoutMs: 5000,
+    maxPageBytes: 1 << 20,
+    maxPagesPerWindow: 1000,
+    maxRetries: 2,
+    pacer: new RequestPacer(60_000, 1000),
+    backoff: { minMs: 5, maxMs: 10 },
+  });
+  return {
+    unit: {
+      tenantId: "contoso",
+      stream: STREAMS.pstn,
+      name: "test",
+      topics: { data: "calls", dlq: "calls.dlq", state: "calls.state" },
+      start: START,
+    },
+    pollIntervalMs: 60_000,
+    lookbackMs: 24 * HOUR,
+    sliceMs: options.sliceMs ?? 6 * HOUR,
+    maxBatchRows: options.maxBatchRows ?? 20,
+    pageDecoder: "inline",
+    graph,
+    sink,
+    registry: { register: async () => 42 },
+    metrics,
+    logger: createLogger("silent"),
+    firstRestartBackoffMs: 2,
+    maxRestartBackoffMs: 4,
+    now: () => NOW,
+  };
+}
+
+function sourceOn(sink: MemorySink, options: { sliceMs?: number; maxBatchRows?: number } = {}) {
+  const sourceOptions = optionsOn(sink, options);
+  return { source: new Source(sourceOptions), metrics: sourceOptions.metrics };
+}
+
+const goodIds = ROWS.map((row) => String(row.id)).filter((id) => id !== MALFORMED_ID);
+
+function watermarkOf(sink: MemorySink, identity: string): string | undefined {
+  const checkpoints = sink.records("calls.state").filter((r) => r.key === `${identity}|checkpoint`);
+  const last = checkpoints.at(-1)?.value;
+  return last ? decodeCheckpoint(Buffer.from(last)).watermark?.toISOString() : undefined;
+}
+
+describe("Source on an in-memory sink", () => {
+  test("a backfill publishes every row once, the malformed one as a dead letter, and moves the watermark to its end", async () => {
+    const sink = new MemorySink();
+    const { source } = sourceOn(sink);
+    const to = new Date(NOW);
+    assert.equal(await source.backfill(START, to, new AbortController().signal), true);
+    await source.close();
+    assert.deepEqual(sink.keys("calls"), goodIds);
+    assert.deepEqual(sink.keys("calls.dlq"), [MALFORMED_ID]);
+    const value = sink.records("calls")[0]?.value as Buffer;
+    assert.equal(value[0], 0, "Confluent wire format: magic byte");
+    assert.equal(value.readUInt32BE(1), 42, "then the registered schema's id");
+    const identity = source.identity(`/backfill/${START.toISOString()}/${to.toISOString()}`);
+    assert.equal(watermarkOf(sink, identity), to.toISOString());
+    assert.ok(
+      sink.commits.every((c) => c.data.length + c.dlq.length <= 20 + PAGE_ROWS),
+      "batches stay bounded",
+    );
+  });
+
+  test("the same backfill again resumes from the state it committed and publishes nothing twice", async () => {
+    const sink = new MemorySink();
+    const to = new Date(NOW);
+    const first = sourceOn(sink).source;
+    await first.backfill(START, to, new AbortController().signal);
+    await first.close();
+    const before = requests;
+    const second = sourceOn(sink).source;
+    assert.equal(await second.backfill(START, to, new AbortController().signal), true);
+    await second.close();
+    assert.equal(requests, before, "a finished range reads nothing");
+    assert.deepEqual(sink.keys("calls"), goodIds);
+  });
+
+  test("a failed transaction ends the session; the next one restores the committed state and nothing is lost or doubled", async () => {
+    const sink = new MemorySink();
+    sink.failCommitAt = 4;
+    const { source, metrics } = sourceOn(sink);
+    assert.equal(await source.backfill(START, new Date(NOW), new AbortController().signal), true);
+    await source.close();
+    assert.equal(sink.sessionsOpened, 2);
+    assert.deepEqual(sink.keys("calls"), goodIds);
+    assert.deepEqual(sink.keys("calls.dlq"), [MALFORMED_ID]);
+    const failures = (await metrics.sessionFailures.get()).values.find(
+      (v) => v.labels.code === ErrorCode.KAFKA_PUBLISH_FAILED,
+    );
+    assert.equal(failures?.value, 1);
+  });
+
+  test("run polls from the start to now once, with overlapping windows deduped, and stops when aborted", async () => {
+    const sink = new MemorySink();
+    const { source } = sourceOn(sink, { sliceMs: 5 * HOUR });
+    const stop = new AbortController();
+    const running = source.run(stop.signal);
+    const deadline = Date.now() + 10_000;
+    while (source.stats.watermark?.getTime() !== NOW && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    stop.abort();
+    await running;
+    await source.close();
+    assert.equal(source.stats.watermark?.getTime(), NOW);
+    assert.deepEqual(sink.keys("calls"), goodIds);
+    assert.equal(watermarkOf(sink, source.identity()), new Date(NOW).toISOString());
+  });
+
+  test("a newer session of the same identity fences this one: run ends with the final error", async () => {
+    const sink = new MemorySink();
+    const { source } = sourceOn(sink, { maxBatchRows: 5 });
+    const identity = source.identity();
+    const spec = {
+      identity,
+      transactionalId: transactionalIdOf("calls.state", identity),
+      topics: source.unit.topics,
+      lookbackMs: 0,
+      start: START,
+    };
+    const originalCommit = sink.commit.bind(sink);
+    let fenced = false;
+    sink.commit = (s, epoch, batch) => {
+      originalCommit(s, epoch, batch);
+      if (!fenced && sink.keys("calls").length > 20) {
+        fenced = true;
+        void sink.openSession(spec);
+      }
+    };
+    await assert.rejects(source.run(new AbortController().signal), (error) =>
+      isPstnError(error, ErrorCode.KAFKA_FENCED),
+    );
+    await source.close();
+    const keys = sink.keys("calls");
+    assert.equal(new Set(keys).size, keys.length, "what was committed before is there once");
+  });
+
+  test("a stream whose function the configured API version does not serve is refused at once", () => {
+    const options = optionsOn(new MemorySink());
+    assert.throws(
+      () =>
+        new Source({
+          ...options,
+          unit: { ...options.unit, stream: { ...STREAMS.pstn, apiVersions: ["beta"] } },
+        }),
+      (error) => isPstnError(error, ErrorCode.CONFIG_INVALID) && error.final,
+    );
+  });
+});
