@@ -1,12 +1,11 @@
 import { createSecureContext, rootCertificates } from "node:tls";
 import { SchemaRegistry } from "@kafkajs/confluent-schema-registry";
-import { Kafka } from "kafkajs";
 import { Agent, type Dispatcher } from "undici";
 import { MsalTokenSource, type TokenSource } from "./auth/token-provider.js";
 import { type ConnectorConfig, resolveStart } from "./config/index.js";
 import { GraphClient } from "./graph/client.js";
 import { RequestPacer } from "./graph/pacer.js";
-import { KafkaSink, kafkaClientConfig, kafkaLogCreator, kafkaTokenSource } from "./kafka/index.js";
+import { createKafka, type Kafka, KafkaSink } from "./kafka/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { Health } from "./metrics/health.js";
 import { Metrics } from "./metrics/index.js";
@@ -95,17 +94,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     backoff: options.graphBackoff,
     now,
   });
-  const kafkaTokens =
-    config.kafka.sasl?.mechanism === "oauthbearer"
-      ? kafkaTokenSource(config.kafka.sasl.oauthBearer, {
-          dispatcher,
-          timeoutMs: config.kafka.requestTimeoutMs,
-          now,
-        })
-      : undefined;
-  const kafka = new Kafka(
-    kafkaClientConfig(config.kafka, { tokens: kafkaTokens, logCreator: kafkaLogCreator(logger), metrics }),
-  );
+  const kafka = createKafka(config.kafka, { dispatcher, logger, metrics, now });
   const registry = new SchemaRegistry({
     host: config.schemaRegistry.url,
     ...(config.schemaRegistry.username

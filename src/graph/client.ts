@@ -9,7 +9,7 @@ import { checkPageHead, LargeBodyTurns, readCapped, readExcerpt } from "./bounde
 import { LinkPolicy, WindowLinks } from "./links.js";
 import type { RequestPacer } from "./pacer.js";
 import { parseRetryAfter } from "./retry-after.js";
-import { type CallLogFunction, callLogUrl } from "./url.js";
+import { callLogUrl } from "./url.js";
 
 export interface GraphClientOptions {
   endpoint: string;
@@ -60,12 +60,12 @@ export class GraphClient {
     return this.options.apiVersion;
   }
 
-  functionUrl(fn: CallLogFunction, from: Date, to: Date): string {
+  functionUrl(fn: string, from: Date, to: Date): string {
     return callLogUrl(this.options.endpoint, this.options.apiVersion, fn, from, to);
   }
 
   /** Every page of a window, parsed here, following `@odata.nextLink` within the pinned scope. */
-  pages(fn: CallLogFunction, from: Date, to: Date, signal?: AbortSignal): AsyncGenerator<CallLogPage> {
+  pages(fn: string, from: Date, to: Date, signal?: AbortSignal): AsyncGenerator<CallLogPage> {
     return this.decodedPages(fn, from, to, parseBody, signal);
   }
 
@@ -78,7 +78,7 @@ export class GraphClient {
    * failed session's pages).
    */
   async *decodedPages<P extends { nextLink: string | undefined }>(
-    fn: CallLogFunction,
+    fn: string,
     from: Date,
     to: Date,
     decode: (body: Uint8Array) => P | Promise<P>,

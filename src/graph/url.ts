@@ -11,12 +11,6 @@ export type CallLogFunction = (typeof CallLogFunction)[keyof typeof CallLogFunct
  * instants, which URLSearchParams-style encoding would break. Full instants with milliseconds keep
  * window bounds exact.
  */
-export function callLogUrl(
-  endpoint: string,
-  apiVersion: string,
-  fn: CallLogFunction,
-  from: Date,
-  to: Date,
-): string {
+export function callLogUrl(endpoint: string, apiVersion: string, fn: string, from: Date, to: Date): string {
   return `${endpoint}/${apiVersion}/communications/callRecords/${fn}(fromDateTime=${from.toISOString()},toDateTime=${to.toISOString()})`;
 }

@@ -41,10 +41,6 @@ export class SessionFailures {
 
   constructor(private readonly options: SessionFailuresOptions) {}
 
-  get count(): number {
-    return this.inARow;
-  }
-
   failed(error: unknown): void {
     const { metrics, health } = this.options;
     this.inARow++;

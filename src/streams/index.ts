@@ -1,5 +1,3 @@
-import { CallLogFunction } from "../graph/url.js";
-
 /**
  * The call-log streams, described by data: adding one is a new entry here and its schema file in
  * schemas/, not a branch in the engine. Everything a stream differs in is a field of its definition.
@@ -8,7 +6,7 @@ export interface StreamDefinition {
   /** The stream's name in identities, state keys and metrics labels. */
   readonly name: string;
   /** The Graph function under /communications/callRecords/ that lists its rows. */
-  readonly function: CallLogFunction;
+  readonly function: string;
   /** The Avro schema of one row, a file under schemas/. */
   readonly schemaFile: string;
   /** The row property that identifies a row: the dedupe key and the Kafka message key. */
@@ -27,7 +25,7 @@ export interface StreamDefinition {
 export const STREAMS = {
   pstn: {
     name: "pstn",
-    function: CallLogFunction.pstn,
+    function: "getPstnCalls",
     schemaFile: "pstnCallLogRow.avsc",
     keyField: "id",
     startField: "startDateTime",
