@@ -215,6 +215,32 @@ describe("Source on an in-memory sink", () => {
     assert.equal(new Set(keys).size, keys.length, "what was committed before is there once");
   });
 
+  test("sources of two tenants on one sink and one state topic: each exact, each with its own state and transactional id", async () => {
+    const sink = new MemorySink();
+    const make = (tenantId: string) => {
+      const options = optionsOn(sink);
+      return new Source({ ...options, unit: { ...options.unit, tenantId } });
+    };
+    const sources = [make("contoso"), make("fabrikam")];
+    const to = new Date(NOW);
+    const done = await Promise.all(sources.map((s) => s.backfill(START, to, new AbortController().signal)));
+    await Promise.all(sources.map((s) => s.close()));
+    assert.deepEqual(done, [true, true]);
+    const keys = sink.keys("calls");
+    assert.equal(keys.length, 2 * goodIds.length, "each tenant's rows once (the same ids, two tenants)");
+    for (const id of goodIds) assert.equal(keys.filter((k) => k === id).length, 2, id);
+    const stateKeys = sink.keys("calls.state");
+    for (const tenant of ["contoso", "fabrikam"]) {
+      assert.ok(
+        stateKeys.some((k) => k.startsWith(`${tenant}/pstn/test/backfill/`) && k.endsWith("|checkpoint")),
+      );
+    }
+    assert.notEqual(
+      transactionalIdOf("calls.state", sources[0]?.identity() ?? ""),
+      transactionalIdOf("calls.state", sources[1]?.identity() ?? ""),
+    );
+  });
+
   test("a stream whose function the configured API version does not serve is refused at once", () => {
     const options = optionsOn(new MemorySink());
     assert.throws(
