@@ -68,6 +68,8 @@ export interface ElectionSpec {
 }
 
 export interface Sink {
+  /** Reaches the cluster: how many brokers it has (the `check` command). */
+  describeCluster(): Promise<{ brokers: number }>;
   /** Creates the topics that are missing; returns their names. */
   ensureTopics(topics: SourceTopics): Promise<string[]>;
   /** Opens a session: fences older ones, then restores the source's state as they committed it. */

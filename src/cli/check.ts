@@ -1,7 +1,6 @@
 import { request } from "undici";
 import { createApp } from "../app.js";
 import { ErrorCode, PstnError } from "../errors.js";
-import { CallLogFunction } from "../graph/url.js";
 import { createLogger } from "../log.js";
 import { type Command, parseCommandArgs } from "./command.js";
 import { CONFIG_HELP, CONFIG_OPTION, loadCommandConfig } from "./runtime.js";
@@ -53,18 +52,13 @@ export const checkCommand: Command = {
       await attempt("graph", async () => {
         const to = new Date();
         const from = new Date(to.getTime() - 60_000);
-        const page = await app.graph.getPage(app.graph.functionUrl(CallLogFunction.pstn, from, to));
-        return `${config.graph.endpoint}/${config.graph.apiVersion} getPstnCalls answered (${page.rows.length} rows in the last minute)`;
+        const fn = app.source.unit.stream.function;
+        const page = await app.graph.getPage(app.graph.functionUrl(fn, from, to));
+        return `${config.graph.endpoint}/${config.graph.apiVersion} ${fn} answered (${page.rows.length} rows in the last minute)`;
       });
       await attempt("kafka", async () => {
-        const admin = app.kafka.admin();
-        await admin.connect();
-        try {
-          const cluster = await admin.describeCluster();
-          return `${cluster.brokers.length} broker(s) at ${config.kafka.brokers.join(",")}`;
-        } finally {
-          await admin.disconnect();
-        }
+        const { brokers } = await app.sink.describeCluster();
+        return `${brokers} broker(s) at ${config.kafka.brokers.join(",")}`;
       });
       await attempt("registry", async () => {
         const headers: Record<string, string> = {};

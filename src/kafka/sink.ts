@@ -22,6 +22,16 @@ export interface KafkaSinkOptions {
 export class KafkaSink implements Sink {
   constructor(private readonly options: KafkaSinkOptions) {}
 
+  async describeCluster(): Promise<{ brokers: number }> {
+    const admin = this.options.kafka.admin();
+    await admin.connect();
+    try {
+      return { brokers: (await admin.describeCluster()).brokers.length };
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   async ensureTopics(topics: SourceTopics): Promise<string[]> {
     const admin = this.options.kafka.admin();
     await admin.connect();

@@ -28,6 +28,10 @@ export class MemorySink implements Sink {
   failCommitAt: number | undefined;
   private readonly epochs = new Map<string, number>();
 
+  async describeCluster(): Promise<{ brokers: number }> {
+    return { brokers: 1 };
+  }
+
   async ensureTopics(topics: SourceTopics): Promise<string[]> {
     const created = [topics.data, topics.dlq, topics.state].filter((name) => !this.topics.has(name));
     for (const name of created) this.topics.set(name, []);
