@@ -10,8 +10,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
-import { stackDown, stackUp } from "../src/stack/index.js";
 import { crashLoop } from "../test/support/crash-loop.js";
+import { stackDown, stackUp } from "../tools/stack/index.js";
 
 const kills = Number(process.argv[2] ?? 50);
 const seed = Number(process.argv[3] ?? 1);

@@ -15,7 +15,7 @@ import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { IMAGE_NODE_FLAGS } from "../src/runtime-flags.js";
-import { stackDown, stackUp } from "../src/stack/index.js";
+import { stackDown, stackUp } from "../tools/stack/index.js";
 import { buildWorker, removeBuild } from "./lib/build.js";
 import { kcatVersion } from "./lib/ceilings.js";
 import { installSignalHandlers, isStopping, onCleanup, runCleanups } from "./lib/cleanup.js";

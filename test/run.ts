@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { stackDown, stackUp } from "../src/stack/index.js";
+import { stackDown, stackUp } from "../tools/stack/index.js";
 
 const SUITES = ["unit", "integration", "e2e", "faults", "ops", "stack"] as const;
 type Suite = (typeof SUITES)[number];

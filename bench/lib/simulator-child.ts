@@ -3,7 +3,7 @@
  * alone. Started by simulator-process.ts with its options as JSON in argv[2]; answers "sample"
  * with its CPU time and the simulator's stats over IPC; exits on "close" or when the parent goes.
  */
-import { startGraphSimulator } from "../../src/simulator/index.js";
+import { startGraphSimulator } from "../../tools/simulator/index.js";
 import type { ChildRequest, ChildResponse, SimulatorSpec } from "./simulator-process.js";
 
 const spec = JSON.parse(process.argv[2] ?? "{}") as SimulatorSpec;

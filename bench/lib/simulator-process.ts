@@ -2,7 +2,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import type { SimulatorStats } from "../../src/simulator/index.js";
+import type { SimulatorStats } from "../../tools/simulator/index.js";
 import { onCleanup, trackChild } from "./cleanup.js";
 
 export interface SimulatorSpec {

@@ -2,28 +2,22 @@
 import { ErrorCode, isPstnError } from "../errors.js";
 import { checkCommand } from "./check.js";
 import type { Command } from "./command.js";
-import { demoCommand } from "./demo.js";
 import { backfillCommand, runCommand } from "./run.js";
-import { simulateCommand } from "./simulate.js";
-import { stackCommand } from "./stack.js";
+import { loadToolCommands, TOOL_COMMAND_NAMES, toolMissingLine } from "./tool-commands.js";
 
-const commands: readonly Command[] = [
-  runCommand,
-  backfillCommand,
-  demoCommand,
-  simulateCommand,
-  checkCommand,
-  stackCommand,
-];
+const commands: readonly Command[] = [runCommand, backfillCommand, checkCommand];
 
-function usage(): string {
-  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
+function usage(tools: readonly Command[] | undefined): string {
+  const width = Math.max(...[...commands, ...(tools ?? [])].map((c) => c.name.length)) + 2;
+  const list = (group: readonly Command[]) =>
+    group.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n");
+  const toolSection = tools ? `\n\nDevelopment tools (from a clone):\n${list(tools)}` : "";
   return `Usage: pstn-connector <command> [options]
 
 Microsoft Teams PSTN call logs (Graph getPstnCalls) into Kafka as Avro.
 
 Commands:
-${commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
+${list(commands)}${toolSection}
 
 Run 'pstn-connector <command> --help' for a command's options.
 `;
@@ -31,6 +25,13 @@ Run 'pstn-connector <command> --help' for a command's options.
 
 /** Node 24 LTS is the runtime supported and tested; Node 20 is past its end of life. */
 const MIN_NODE_MAJOR = 24;
+
+/** The runtime command of that name, else the tools' (loaded only then); undefined if neither has it. */
+async function findCommand(name: string): Promise<Command | undefined> {
+  const command = commands.find((c) => c.name === name);
+  if (command || !TOOL_COMMAND_NAMES.includes(name)) return command;
+  return (await loadToolCommands())?.find((c) => c.name === name);
+}
 
 async function main(argv: string[]): Promise<number> {
   const major = Number(process.versions.node.split(".")[0]);
@@ -42,12 +43,16 @@ async function main(argv: string[]): Promise<number> {
   }
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    process.stdout.write(usage());
+    process.stdout.write(usage(await loadToolCommands()));
     return name === undefined ? 2 : 0;
   }
-  const command = commands.find((c) => c.name === name);
+  const command = await findCommand(name);
   if (!command) {
-    process.stderr.write(`pstn-connector: unknown command "${name}"\n\n${usage()}`);
+    if (TOOL_COMMAND_NAMES.includes(name)) {
+      process.stderr.write(toolMissingLine(name));
+      return 2;
+    }
+    process.stderr.write(`pstn-connector: unknown command "${name}"\n\n${usage(await loadToolCommands())}`);
     return 2;
   }
   try {

@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { Kafka, logLevel } from "kafkajs";
 import { createRowCodec } from "../../src/avro/index.js";
 import { ErrorCode, isPstnError } from "../../src/errors.js";
-import { generateClientCertificate, startGraphSimulator } from "../../src/simulator/index.js";
+import { generateClientCertificate, startGraphSimulator } from "../../tools/simulator/index.js";
 import { connectorEnv, createTestApp, keysOf, runUntil } from "../support/connector.js";
 import { consumeAll } from "../support/kafka.js";
 import { startTestStack, type TestStack } from "../support/stack.js";

@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, logLevel } from "kafkajs";
 import { Agent, request } from "undici";
-import { startGraphSimulator } from "../../src/simulator/index.js";
+import { startGraphSimulator } from "../../tools/simulator/index.js";
 import { CliProcess, cleanEnv, parseEnvLines, runCli } from "../support/cli.js";
 import { waitFor } from "../support/connector.js";
 import { consumeAll, uniqueName } from "../support/kafka.js";

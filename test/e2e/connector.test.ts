@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Kafka, logLevel } from "kafkajs";
 import { normaliseGraphRow } from "../../src/avro/index.js";
-import { type GraphSimulator, startGraphSimulator } from "../../src/simulator/index.js";
+import { type GraphSimulator, startGraphSimulator } from "../../tools/simulator/index.js";
 import {
   assertEachIdOnce,
   connectorEnv,

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Kafka, logLevel } from "kafkajs";
 import { MAX_ID_LENGTH } from "../../src/avro/index.js";
-import { type SimulatedRow, startGraphSimulator } from "../../src/simulator/index.js";
+import { type SimulatedRow, startGraphSimulator } from "../../tools/simulator/index.js";
 import { assertEachIdOnce, connectorEnv, createTestApp, keysOf, runUntil } from "../support/connector.js";
 import { consumeAll } from "../support/kafka.js";
 import { startTestStack, type TestStack } from "../support/stack.js";

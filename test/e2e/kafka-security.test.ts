@@ -5,8 +5,8 @@
  */
 import { after, before, describe, test } from "node:test";
 import { Kafka, logLevel } from "kafkajs";
-import { startGraphSimulator } from "../../src/simulator/index.js";
-import type { StackSecurity } from "../../src/stack/index.js";
+import { startGraphSimulator } from "../../tools/simulator/index.js";
+import type { StackSecurity } from "../../tools/stack/index.js";
 import { assertEachIdOnce, connectorEnv, createTestApp, runUntil } from "../support/connector.js";
 import { kafkaTokenOptions, stackSecurity } from "../support/secure-stack.js";
 import { startTestStack, type TestStack } from "../support/stack.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, logLevel } from "kafkajs";
-import { type SimulatorOptions, startGraphSimulator } from "../../src/simulator/index.js";
+import { type SimulatorOptions, startGraphSimulator } from "../../tools/simulator/index.js";
 import { assertEachIdOnce, connectorEnv, createTestApp, runUntil, waitFor } from "../support/connector.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 

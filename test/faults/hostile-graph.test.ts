@@ -16,7 +16,11 @@ import { request } from "undici";
 import type { App } from "../../src/app.js";
 import { ErrorCode } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";
-import { type GraphSimulator, type HostileOptions, startGraphSimulator } from "../../src/simulator/index.js";
+import {
+  type GraphSimulator,
+  type HostileOptions,
+  startGraphSimulator,
+} from "../../tools/simulator/index.js";
 import { CliProcess, cleanEnv } from "../support/cli.js";
 import {
   assertEachIdOnce,

@@ -16,7 +16,7 @@ import { GraphClient } from "../../src/graph/client.js";
 import { RequestPacer } from "../../src/graph/pacer.js";
 import { CallLogFunction } from "../../src/graph/url.js";
 import { Metrics } from "../../src/metrics/index.js";
-import { type LoggedRequest, startGraphSimulator } from "../../src/simulator/index.js";
+import { type LoggedRequest, startGraphSimulator } from "../../tools/simulator/index.js";
 
 const DAY = 86_400_000;
 const WINDOWS = 4;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, logLevel } from "kafkajs";
-import { startGraphSimulator } from "../../src/simulator/index.js";
+import { startGraphSimulator } from "../../tools/simulator/index.js";
 import { CliProcess, cleanEnv } from "../support/cli.js";
 import { assertEachIdOnce, connectorEnv } from "../support/connector.js";
 import { freePort, scrapeMetric, waitForMetric, writeCaFile } from "../support/processes.js";

@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { loadConfig } from "../../src/config/index.js";
 import { SECRET_VARIABLES, VARIABLE_NAMES } from "../../src/config/variables.js";
-import { kafkaNodeProperties } from "../../src/stack/kafka.js";
-import { apicurioJvmArgs, registryUrl } from "../../src/stack/registry.js";
-import { APICURIO_VERSION, KAFKA_VERSION } from "../../src/stack/versions.js";
+import { kafkaNodeProperties } from "../../tools/stack/kafka.js";
+import { apicurioJvmArgs, registryUrl } from "../../tools/stack/registry.js";
+import { APICURIO_VERSION, KAFKA_VERSION } from "../../tools/stack/versions.js";
 import { CliProcess, cleanEnv, parseEnvLines, runCli } from "../support/cli.js";
 import { waitFor } from "../support/connector.js";
 import { uniqueName } from "../support/kafka.js";
@@ -158,7 +158,7 @@ describe("docker-compose.yml", () => {
     for (const [name, value] of Object.entries(kafkaEnv)) {
       const property = kafkaEnvToProperty(name);
       if (NETWORK_PROPERTIES.has(property) || !local.has(property)) continue;
-      assert.equal(value, local.get(property), `${name} (${property}) as in src/stack/kafka.ts`);
+      assert.equal(value, local.get(property), `${name} (${property}) as in tools/stack/kafka.ts`);
       compared.push(property);
     }
     for (const property of [
@@ -180,7 +180,7 @@ describe("docker-compose.yml", () => {
     for (const arg of apicurio) {
       const [key, value] = arg.slice(2).split("=") as [string, string];
       const envName = key.toUpperCase().replaceAll(".", "_");
-      assert.equal(registryEnv[envName], value, `${envName} as ${key} in src/stack/registry.ts`);
+      assert.equal(registryEnv[envName], value, `${envName} as ${key} in tools/stack/registry.ts`);
     }
   });
 
@@ -222,12 +222,30 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  test("every connector container runs the image of the Dockerfile, read-only, with a valid configuration", () => {
-    for (const name of ["connector", "connector-tenant", "simulator"]) {
+  test("the connectors run the Dockerfile's runtime image, the simulator its tools target; all read-only", async () => {
+    const stages = [
+      ...(await readFile(repoPath("Dockerfile"), "utf8")).matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim),
+    ].map((match) => match[1]);
+    assert.equal(stages.at(-1), "runtime", "runtime is the default target");
+    assert.ok(stages.includes("tools"), "the Dockerfile has a tools target");
+    for (const name of ["connector", "connector-tenant"]) {
       const svc = service(compose, name);
       assert.equal(svc.image, "pstn-kafka-connector:local", name);
-      assert.ok(svc.build === "." || (typeof svc.build === "object" && svc.build.context === "."), name);
-      assert.equal(svc.read_only, true, name);
+      assert.ok(
+        svc.build === "." ||
+          (typeof svc.build === "object" && svc.build.context === "." && !svc.build.target),
+        `${name} builds the default (runtime) target`,
+      );
+    }
+    const simulator = service(compose, "simulator");
+    assert.deepEqual(simulator.build, { context: ".", target: "tools" });
+    assert.notEqual(
+      simulator.image,
+      service(compose, "connector").image,
+      "the tools get an image of their own",
+    );
+    for (const name of ["connector", "connector-tenant", "simulator"]) {
+      assert.equal(service(compose, name).read_only, true, name);
     }
     for (const name of ["connector", "connector-tenant"]) {
       assert.deepEqual(service(compose, name).command, ["run"]);

@@ -1,8 +1,9 @@
 /**
  * The Dockerfile without a Docker engine: parsed and checked (stages, non-root user, healthcheck,
- * entry point, what the runtime stage copies, .dockerignore), linted by hadolint where installed, and
- * its runtime stage executed by hand: the files it copies plus its `npm ci --omit=dev`, in a temporary
- * folder, then the simulator, `check`, `run`, the HEALTHCHECK command and SIGTERM from that folder.
+ * entry point, what the runtime stage copies, the tools target, .dockerignore), linted by hadolint
+ * where installed, and its runtime stage executed by hand: the files it copies plus its
+ * `npm ci --omit=dev`, in a temporary folder, then `check`, `run`, the HEALTHCHECK command and SIGTERM
+ * from that folder against the simulator of the clone, and the tool commands refused there.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -12,9 +13,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { TOOL_COMMAND_NAMES, toolMissingLine } from "../../src/cli/tool-commands.js";
 import { DEFAULTS } from "../../src/config/variables.js";
 import { IMAGE_NODE_FLAGS } from "../../src/runtime-flags.js";
-import { type CliResult, cleanEnv, parseEnvLines } from "../support/cli.js";
+import { CliProcess, type CliResult, cleanEnv, parseEnvLines } from "../support/cli.js";
 import { waitFor } from "../support/connector.js";
 import { uniqueName } from "../support/kafka.js";
 import { freePort, waitForMetric } from "../support/processes.js";
@@ -84,27 +86,48 @@ describe("Dockerfile", () => {
   const text = readFileSync(repoPath("Dockerfile"), "utf8");
   const { args, stages } = parseDockerfile(text);
   const build = stages.find((s) => s.name === "build");
+  const tools = stages.find((s) => s.name === "tools");
   const runtime = stages.at(-1);
   const all = (stage: Stage | undefined, keyword: string) =>
     (stage?.instructions ?? []).filter((i) => i.keyword === keyword);
   const last = (stage: Stage | undefined, keyword: string) => all(stage, keyword).at(-1)?.args;
 
-  test("two stages on Node 24 slim, pinned by digest: build, then runtime", () => {
-    assert.equal(stages.length, 2);
-    assert.ok(build, "a stage named build");
-    assert.equal(runtime?.name, "runtime");
+  test("Node 24 slim, pinned by digest: build, tools on top of it, then runtime (the default target)", () => {
+    assert.deepEqual(
+      stages.map((s) => s.name),
+      ["build", "tools", "runtime"],
+    );
+    assert.equal(tools?.from, "build", "the tools image is the build stage as is");
     const nodeImage = args
       .find((a) => a.keyword === "ARG" && a.args.startsWith("NODE_IMAGE="))
       ?.args.split("=")[1];
     assert.match(nodeImage ?? "", /^node:24(\.\d+)*-(bookworm-)?slim@sha256:[0-9a-f]{64}$/);
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own variable syntax
-    for (const stage of stages) assert.equal(stage.from, "${NODE_IMAGE}");
+    for (const stage of [build, runtime]) assert.equal(stage?.from, "${NODE_IMAGE}");
   });
 
   test("the build stage installs with npm ci (scripts off: prepare would build too early) and builds", () => {
     const runs = all(build, "RUN").map((r) => r.args);
     assert.ok(runs.some((r) => /^npm ci\b.*--ignore-scripts/.test(r)));
     assert.ok(runs.some((r) => r === "npm run build"));
+    const sources = all(build, "COPY").flatMap((c) => copyOperands(c.args).sources.map(clean));
+    for (const dir of ["src", "tools", "schemas"]) assert.ok(sources.includes(dir), `build copies ${dir}`);
+  });
+
+  test("the tools target: the build's dist/tools and dev dependencies, the same bin, as uid 1000", () => {
+    const instructions = tools?.instructions ?? [];
+    assert.ok(!instructions.some((i) => i.keyword === "COPY"), "nothing beyond what the build stage holds");
+    const runs = instructions.filter((i) => i.keyword === "RUN").map((r) => r.args);
+    assert.ok(!runs.some((r) => /--omit=dev|npm prune/.test(r)), "dev dependencies kept (selfsigned)");
+    assert.ok(
+      runs.some((r) => /chown 1000:1000 \/shared/.test(r)),
+      "the CA volume is writable by the simulator",
+    );
+    const userAt = instructions.findLastIndex((i) => i.keyword === "USER");
+    assert.ok(userAt > instructions.findLastIndex((i) => i.keyword === "RUN"), "USER after the last RUN");
+    assert.equal(instructions[userAt]?.args, "1000:1000");
+    const pkg = JSON.parse(readFileSync(repoPath("package.json"), "utf8")) as { bin: Record<string, string> };
+    assert.deepEqual(jsonForm(last(tools, "ENTRYPOINT") ?? ""), ["node", pkg.bin["pstn-connector"]]);
   });
 
   test("the runtime stage ships dist/src, schemas/, package.json and production dependencies only", () => {
@@ -125,7 +148,7 @@ describe("Dockerfile", () => {
       for (const source of copy.sources) {
         assert.doesNotMatch(
           source,
-          /node_modules|^\.?\/?src\b|test|bench|tsconfig/,
+          /node_modules|^\.?\/?src\b|test|bench|tsconfig|tools|simulator|stack|demo/,
           `runtime copies ${source}`,
         );
       }
@@ -287,14 +310,26 @@ describe("the Dockerfile's runtime stage, assembled without Docker, runs the con
     assert.ok(!existsSync(join(app, "node_modules", ".bin", "tsc")), "no TypeScript compiler");
   });
 
-  test("simulate, check and run work from it; the HEALTHCHECK passes; SIGTERM (STOPSIGNAL) exits 0", async () => {
-    const help = imageProcess(["--help"], cleanEnv({}));
-    assert.equal((await help.done).code, 0);
+  test("the tool commands are refused there with one line and exit 2; --help lists none of them", async () => {
+    const help = await imageProcess(["--help"], cleanEnv({})).done;
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^ {2}check /m, "the runtime commands are listed");
+    for (const name of TOOL_COMMAND_NAMES) {
+      assert.doesNotMatch(help.stdout, new RegExp(`^ {2}${name} `, "m"), `--help lists ${name}`);
+      const result = await imageProcess([name, "--help"], cleanEnv({})).done;
+      assert.equal(result.code, 2, name);
+      assert.equal(result.stdout, "");
+      assert.equal(result.stderr, toolMissingLine(name));
+    }
+  });
 
-    const simulator = imageProcess(
+  test("check and run work from it against the clone's simulator; the HEALTHCHECK passes; SIGTERM (STOPSIGNAL) exits 0", async () => {
+    // The simulator is a tool: it runs from the clone's build, the connector from the assembled image.
+    const simulator = new CliProcess(
       ["simulate", "--port", "0", "--history", "1d", "--ca-out", join(work, "simulator-ca.pem")],
       cleanEnv({}),
     );
+    children.push(simulator);
     await waitFor(
       "the simulator's settings",
       () => simulator.stdout.includes("NODE_EXTRA_CA_CERTS="),

@@ -251,7 +251,7 @@ export class PrometheusServer {
 
 export interface ComposeService {
   image?: string;
-  build?: string | { context: string };
+  build?: string | { context: string; target?: string };
   command?: string[];
   environment?: Record<string, string | null>;
   env_file?: string[];

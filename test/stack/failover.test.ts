@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, logLevel } from "kafkajs";
-import { startGraphSimulator } from "../../src/simulator/index.js";
-import { killKafkaNode, restartKafkaNode } from "../../src/stack/index.js";
+import { startGraphSimulator } from "../../tools/simulator/index.js";
+import { killKafkaNode, restartKafkaNode } from "../../tools/stack/index.js";
 import { assertEachIdOnce, connectorEnv, createTestApp, waitFor } from "../support/connector.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 

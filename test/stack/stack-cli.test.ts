@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
-import { stackStatus } from "../../src/stack/index.js";
-import { isRunning } from "../../src/stack/processes.js";
+import { stackStatus } from "../../tools/stack/index.js";
+import { isRunning } from "../../tools/stack/processes.js";
 import { uniqueName } from "../support/kafka.js";
 
 const cli = fileURLToPath(new URL("../../dist/src/cli/main.js", import.meta.url));

@@ -7,7 +7,7 @@ import { type App, type AppOptions, createApp } from "../../src/app.js";
 import { decodedToGraphJson } from "../../src/avro/index.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/log.js";
-import type { GraphSimulator } from "../../src/simulator/index.js";
+import type { GraphSimulator } from "../../tools/simulator/index.js";
 import { consumeAll, partitionOf, uniqueName } from "./kafka.js";
 import type { TestStack } from "./stack.js";
 

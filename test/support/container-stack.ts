@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 import { GenericContainer, type StartedTestContainer, Wait } from "testcontainers";
-import { APICURIO_VERSION, KAFKA_VERSION } from "../../src/stack/versions.js";
+import { APICURIO_VERSION, KAFKA_VERSION } from "../../tools/stack/versions.js";
 import type { TestStack, TestStackOptions } from "./stack.js";
 
 /** The same servers as the local stack, as Docker images (needs a Docker engine). */

@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, logLevel } from "kafkajs";
-import { startGraphSimulator } from "../../src/simulator/index.js";
+import { startGraphSimulator } from "../../tools/simulator/index.js";
 import { CliProcess, cleanEnv } from "./cli.js";
 import { connectorEnv } from "./connector.js";
 import { consumeAll } from "./kafka.js";

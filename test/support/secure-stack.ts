@@ -5,8 +5,8 @@
 import { readFile } from "node:fs/promises";
 import { rootCertificates } from "node:tls";
 import { Agent } from "undici";
-import type { KafkaTokenOptions } from "../../src/simulator/tokens.js";
-import { type StackSecurity, stackStatus } from "../../src/stack/index.js";
+import type { KafkaTokenOptions } from "../../tools/simulator/tokens.js";
+import { type StackSecurity, stackStatus } from "../../tools/stack/index.js";
 import type { TestStack } from "./stack.js";
 
 /**

@@ -38,7 +38,7 @@ async function startLocalStack(options: TestStackOptions): Promise<TestStack> {
       stop: async () => undefined,
     };
   }
-  const { stackDown, stackUp } = await import("../../src/stack/index.js");
+  const { stackDown, stackUp } = await import("../../tools/stack/index.js");
   const info = await stackUp({ nodes });
   return {
     brokers: info.brokers,

@@ -49,10 +49,8 @@ test("every module imports only its own layer or lower ones", () => {
     for (const specifier of importsOf(file)) {
       if (!specifier.startsWith(".")) continue;
       const target = resolve(dirname(file), specifier.replace(/\.js$/, ".ts"));
-      if (!target.startsWith(SRC)) {
-        violations.push(`${relative(SRC, file)} imports ${specifier}, outside src/`);
-        continue;
-      }
+      // Imports leaving src/ (the tools, dev dependencies) are test/unit/cli/boundary.test.ts's.
+      if (!target.startsWith(SRC)) continue;
       if (layerOf(target) > layer) violations.push(`${relative(SRC, file)} imports ${relative(SRC, target)}`);
     }
   }

@@ -7,7 +7,7 @@ import { before, type TestContext, test } from "node:test";
 import { Agent } from "undici";
 import { AuthorityNetworkModule } from "../../../src/auth/network.js";
 import { ErrorCode, isPstnError } from "../../../src/errors.js";
-import { generateServerCertificate, type ServerCertificate } from "../../../src/simulator/certificates.js";
+import { generateServerCertificate, type ServerCertificate } from "../../../tools/simulator/certificates.js";
 
 const SECRET = "client_secret=Xy7Q~planted-secret-0815";
 let tls: ServerCertificate;

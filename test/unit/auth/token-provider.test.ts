@@ -21,7 +21,7 @@ import {
   generateClientCertificate,
   type SimulatorOptions,
   startGraphSimulator,
-} from "../../../src/simulator/index.js";
+} from "../../../tools/simulator/index.js";
 
 const SECRET = "Xy7Q~planted-client-secret-4711";
 const GRAPH_SCOPE = "https://graph.microsoft.com/.default";

@@ -7,7 +7,7 @@ import { rootCertificates } from "node:tls";
 import { Agent } from "undici";
 import { ErrorCode, isPstnError } from "../../../src/errors.js";
 import { type ClientCredentialsOptions, ClientCredentialsTokenSource } from "../../../src/kafka/oauth.js";
-import { generateServerCertificate, type ServerCertificate } from "../../../src/simulator/certificates.js";
+import { generateServerCertificate, type ServerCertificate } from "../../../tools/simulator/certificates.js";
 
 interface Seen {
   path: string;

@@ -14,7 +14,7 @@ import {
   type NetworkResponse,
 } from "@azure/msal-node";
 import { type Agent, request } from "undici";
-import { type ClientCertificate, generateClientCertificate } from "../../../src/simulator/index.js";
+import { type ClientCertificate, generateClientCertificate } from "../../../tools/simulator/index.js";
 import { call, graphGet, harness, postForm, pstnUrl, SECRET, token, tokenUrl } from "./support.js";
 
 const DATA = {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { startGraphSimulator } from "../../../src/simulator/index.js";
+import { startGraphSimulator } from "../../../tools/simulator/index.js";
 import { call, graphGet, harness, manualClock, pstnUrl, token } from "./support.js";
 
 const DATA = {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { request } from "undici";
 import { isPstnError } from "../../../src/errors.js";
-import { startGraphSimulator } from "../../../src/simulator/index.js";
+import { startGraphSimulator } from "../../../tools/simulator/index.js";
 import { graphGet, type Harness, harness, nextLinkOf, pstnUrl, readAll, token } from "./support.js";
 
 const DATA = {

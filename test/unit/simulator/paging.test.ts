@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatInstant, parseInstant } from "../../../src/simulator/time.js";
+import { formatInstant, parseInstant } from "../../../tools/simulator/time.js";
 import { call, graphGet, harness, manualClock, nextLinkOf, pstnUrl, readAll, token } from "./support.js";
 
 const START = new Date("2019-11-01T00:00:00Z");

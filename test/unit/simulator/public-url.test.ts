@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Agent, request } from "undici";
-import { startGraphSimulator } from "../../../src/simulator/index.js";
+import { startGraphSimulator } from "../../../tools/simulator/index.js";
 import { freePort } from "../../support/processes.js";
 
 test("behind a public URL (a container network), metadata, nextLinks and the certificate use it", async (t) => {

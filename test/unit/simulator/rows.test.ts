@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { startGraphSimulator } from "../../../src/simulator/index.js";
+import { startGraphSimulator } from "../../../tools/simulator/index.js";
 import {
   buildRow,
   type RowFaultRates,
   type SimulatedRow,
   serializePlainRow,
   serializeRow,
-} from "../../../src/simulator/rows.js";
-import { parseInstant } from "../../../src/simulator/time.js";
+} from "../../../tools/simulator/rows.js";
+import { parseInstant } from "../../../tools/simulator/time.js";
 import { DAY, graphGet, HOUR, harness, manualClock, nextLinkOf, pstnUrl, readAll, token } from "./support.js";
 
 const START = new Date("2023-06-01T00:00:00Z");

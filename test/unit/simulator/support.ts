@@ -5,7 +5,7 @@ import {
   type GraphSimulator,
   type SimulatorOptions,
   startGraphSimulator,
-} from "../../../src/simulator/index.js";
+} from "../../../tools/simulator/index.js";
 
 export const SECRET = "test-secret-value";
 export const DAY = 86_400_000;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { request } from "undici";
-import { startGraphSimulator } from "../../../src/simulator/index.js";
+import { startGraphSimulator } from "../../../tools/simulator/index.js";
 import { graphGet, type Harness, harness, pstnUrl, token } from "./support.js";
 
 const DATA = {

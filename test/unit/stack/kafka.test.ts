@@ -5,7 +5,7 @@ import {
   kafkaBrokers,
   kafkaNodeProperties,
   newClusterId,
-} from "../../../src/stack/kafka.js";
+} from "../../../tools/stack/kafka.js";
 
 function cluster(nodes: number): KafkaClusterSpec {
   return {

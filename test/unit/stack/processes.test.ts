@@ -12,7 +12,7 @@ import {
   spawnServer,
   stopProcess,
   waitUntilReady,
-} from "../../../src/stack/processes.js";
+} from "../../../tools/stack/processes.js";
 
 async function listen(): Promise<{ server: Server; port: number }> {
   const server = createServer();

@@ -5,14 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { signJwt } from "../../../src/simulator/tokens.js";
-import { type KafkaClusterSpec, kafkaJvmArgs, kafkaNodeProperties } from "../../../src/stack/kafka.js";
+import { signJwt } from "../../../tools/simulator/tokens.js";
+import { type KafkaClusterSpec, kafkaJvmArgs, kafkaNodeProperties } from "../../../tools/stack/kafka.js";
 import {
   createStackSecurity,
   jwksUrl,
   type StackSecurity,
   scramFormatArgs,
-} from "../../../src/stack/security.js";
+} from "../../../tools/stack/security.js";
 
 let dir: string;
 let security: StackSecurity;

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ErrorCode, isPstnError } from "../../../src/errors.js";
-import { resolveApicurio, resolveKafkaClasspath } from "../../../src/stack/artifacts.js";
-import { parseJavaMajor, requireJava } from "../../../src/stack/tools.js";
+import { resolveApicurio, resolveKafkaClasspath } from "../../../tools/stack/artifacts.js";
+import { parseJavaMajor, requireJava } from "../../../tools/stack/tools.js";
 
 test("parseJavaMajor reads old and new version strings", () => {
   assert.equal(parseJavaMajor('openjdk version "17.0.15" 2025-04-15'), 17);

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ErrorCode, PstnError } from "../errors.js";
+import { ErrorCode, PstnError } from "../../src/errors.js";
 
 export interface CommandResult {
   code: number | null;

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
-import { ErrorCode, PstnError } from "../errors.js";
+import { ErrorCode, PstnError } from "../../src/errors.js";
 import {
   jwksUrl,
   MTLS_LISTENER,

@@ -1,5 +1,5 @@
-import type { Metrics } from "../metrics/index.js";
-import type { Progress } from "../pipeline/source.js";
+import type { Metrics } from "../../src/metrics/index.js";
+import type { Progress } from "../../src/pipeline/source.js";
 
 export interface DemoEvent {
   id: string;

@@ -1,4 +1,4 @@
-import { ErrorCode, PstnError } from "../errors.js";
+import { ErrorCode, PstnError } from "../../src/errors.js";
 import type { HostileOptions } from "./hostile.js";
 import type { KafkaTokenOptions } from "./tokens.js";
 

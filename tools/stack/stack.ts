@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ErrorCode, PstnError } from "../errors.js";
+import { ErrorCode, PstnError } from "../../src/errors.js";
 import { type Progress, resolveApicurio, resolveKafkaClasspath } from "./artifacts.js";
 import {
   formatKafkaStorage,

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { parseDuration } from "../config/index.js";
-import { ErrorCode, PstnError } from "../errors.js";
+import { type Command, parseCommandArgs, parseIntegerOption } from "../../src/cli/command.js";
+import { shutdownSignal } from "../../src/cli/runtime.js";
+import { parseDuration } from "../../src/config/index.js";
+import { ErrorCode, PstnError } from "../../src/errors.js";
 import { startGraphSimulator } from "../simulator/index.js";
 import { stackCacheDir } from "../stack/paths.js";
-import { type Command, parseCommandArgs, parseIntegerOption } from "./command.js";
-import { shutdownSignal } from "./runtime.js";
 
 const help = `Usage: pstn-connector simulate [options]
 

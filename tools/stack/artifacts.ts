@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ErrorCode, PstnError } from "../errors.js";
+import { ErrorCode, PstnError } from "../../src/errors.js";
 import { requireMaven, runCommand } from "./tools.js";
 import { APICURIO_VERSION, KAFKA_VERSION, LOG4J_VERSION } from "./versions.js";
 

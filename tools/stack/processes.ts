@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ErrorCode, PstnError } from "../errors.js";
+import { ErrorCode, PstnError } from "../../src/errors.js";
 
 /**
  * Starts a long-lived server process in its own process group, detached from ours, with its output

@@ -3,17 +3,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
-import { createApp } from "../app.js";
-import { decodedToGraphJson } from "../avro/index.js";
-import { loadConfig } from "../config/index.js";
+import { createApp } from "../../src/app.js";
+import { decodedToGraphJson } from "../../src/avro/index.js";
+import { type Command, parseCommandArgs, parseIntegerOption } from "../../src/cli/command.js";
+import { shutdownSignal } from "../../src/cli/runtime.js";
+import { loadConfig } from "../../src/config/index.js";
+import { ErrorCode, PstnError } from "../../src/errors.js";
+import { createLogger } from "../../src/log.js";
+import { startMetricsServer } from "../../src/metrics/server.js";
 import { type DemoEvent, readCounters, renderView } from "../demo/view.js";
-import { ErrorCode, PstnError } from "../errors.js";
-import { createLogger } from "../log.js";
-import { startMetricsServer } from "../metrics/server.js";
 import { startGraphSimulator } from "../simulator/index.js";
 import { stackDown, stackUp } from "../stack/index.js";
-import { type Command, parseCommandArgs, parseIntegerOption } from "./command.js";
-import { shutdownSignal } from "./runtime.js";
 
 const DAY = 86_400_000;
 

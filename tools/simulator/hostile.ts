@@ -5,7 +5,7 @@
  * as usual and what the connector published from them can be checked afterwards.
  */
 import type { ServerResponse } from "node:http";
-import { ErrorCode, PstnError } from "../errors.js";
+import { ErrorCode, PstnError } from "../../src/errors.js";
 import type { SimulatorContext } from "./context.js";
 
 export interface HostileOptions {

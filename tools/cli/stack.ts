@@ -1,6 +1,6 @@
-import { ErrorCode, PstnError } from "../errors.js";
+import { type Command, parseCommandArgs, parseIntegerOption } from "../../src/cli/command.js";
+import { ErrorCode, PstnError } from "../../src/errors.js";
 import { DEFAULT_PORTS, DEFAULT_START_TIMEOUT_MS, stackDown, stackStatus, stackUp } from "../stack/index.js";
-import { type Command, parseCommandArgs, parseIntegerOption } from "./command.js";
 
 const help = `Usage: pstn-connector stack <up|down|status> [options]
 
