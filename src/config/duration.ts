@@ -23,7 +23,7 @@ const ISO = new RegExp(
   "i",
 );
 
-type DurationProblem =
+export type DurationProblem =
   /** Not written in any accepted form. */
   | "syntax"
   /** ISO-8601 years or months: no fixed length. */

@@ -6,7 +6,7 @@
 import { resolve } from "node:path";
 import { z } from "zod";
 import { readCertificates } from "../pem.js";
-import { formatDuration, readDuration, readInstant } from "./duration.js";
+import { type DurationProblem, formatDuration, readDuration, readInstant } from "./duration.js";
 import { closestName } from "./similarity.js";
 import type { StartSpec } from "./types.js";
 
@@ -39,25 +39,19 @@ interface DurationBounds {
   maxReason?: string;
 }
 
+/** What is wrong with a text that is not a duration. */
+const NOT_A_DURATION: Readonly<Record<DurationProblem, string>> = {
+  calendar: "uses years or months, which have no fixed length; use days or weeks, e.g. P30D or 30d",
+  negative: `is negative; ${DURATION_HINT}`,
+  precision: "is finer than a millisecond",
+  range: "is too long",
+  syntax: `is not a duration; ${DURATION_HINT}`,
+};
+
 export function duration(bounds: DurationBounds) {
   return field((text, fail) => {
     const result = readDuration(text);
-    if (!result.ok) {
-      switch (result.problem) {
-        case "calendar":
-          return fail(
-            "uses years or months, which have no fixed length; use days or weeks, e.g. P30D or 30d",
-          );
-        case "negative":
-          return fail(`is negative; ${DURATION_HINT}`);
-        case "precision":
-          return fail("is finer than a millisecond");
-        case "range":
-          return fail("is too long");
-        case "syntax":
-          return fail(`is not a duration; ${DURATION_HINT}`);
-      }
-    }
+    if (!result.ok) return fail(NOT_A_DURATION[result.problem]);
     if (result.ms === 0 && !bounds.allowZero) return fail(`must be longer than zero; ${DURATION_HINT}`);
     if (bounds.maxMs !== undefined && result.ms > bounds.maxMs) {
       const reason = bounds.maxReason === undefined ? "" : ` (${bounds.maxReason})`;
@@ -74,23 +68,20 @@ export const timeout = duration({
   maxReason: "the longest wait Node's timers support",
 });
 
+/** A duration ago that is none; a text that is no duration at all may still be an instant. */
+const NOT_AGO: Readonly<Record<Exclude<DurationProblem, "syntax">, string>> = {
+  calendar: "uses years or months, which have no fixed length; use days, e.g. 365d, or an instant",
+  negative: "is negative; give how long ago the first run begins, e.g. 30d",
+  precision: NOT_A_DURATION.precision,
+  range: "is too long ago",
+};
+
 /** `CONNECTOR_START`: an instant with a zone, or a duration meaning "that long ago". */
 export const start = field((text, fail): StartSpec => {
   if (/^-?(?:p|\d+(?:\.\d+)?[a-z])/i.test(text)) {
     const result = readDuration(text);
     if (result.ok) return { kind: "ago", ms: result.ms };
-    switch (result.problem) {
-      case "negative":
-        return fail("is negative; give how long ago the first run begins, e.g. 30d");
-      case "calendar":
-        return fail("uses years or months, which have no fixed length; use days, e.g. 365d, or an instant");
-      case "precision":
-        return fail("is finer than a millisecond");
-      case "range":
-        return fail("is too long ago");
-      case "syntax":
-        break;
-    }
+    if (result.problem !== "syntax") return fail(NOT_AGO[result.problem]);
   }
   const instant = readInstant(text);
   if (instant.ok) return { kind: "instant", at: instant.at };

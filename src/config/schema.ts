@@ -37,6 +37,7 @@ function fieldOf({ name, required, schema }: ConfigVariable): z.ZodType<unknown,
   return fallback === undefined ? schema.optional() : schema.prefault(fallback);
 }
 
+// Built from the table at run time, so its type is stated: the table's (Values).
 const fields = z.object(
   Object.fromEntries(CONFIG_VARIABLES.map((variable) => [variable.name, fieldOf(variable)])),
 ) as unknown as z.ZodType<Values, Partial<Record<VariableName, string>>>;
