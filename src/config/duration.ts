@@ -35,7 +35,7 @@ export type DurationProblem =
   /** Longer than a Date can represent. */
   | "range";
 
-export type DurationResult = { ok: true; ms: number } | { ok: false; problem: DurationProblem };
+type DurationResult = { ok: true; ms: number } | { ok: false; problem: DurationProblem };
 
 /** Reads a duration and says why when it is not one. */
 export function readDuration(text: string): DurationResult {
@@ -109,7 +109,7 @@ function toWholeMilliseconds(total: number): DurationResult {
   return { ok: true, ms: whole };
 }
 
-export type InstantResult = { ok: true; at: Date } | { ok: false; problem: "syntax" | "zone" | "calendar" };
+type InstantResult = { ok: true; at: Date } | { ok: false; problem: "syntax" | "zone" | "calendar" };
 
 const INSTANT =
   /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?$/;

@@ -1,27 +1,37 @@
 /**
- * Checks of single values. Each returns the parsed value or the words that follow the quoted value
- * in the operator's message, e.g. `is not a duration; use e.g. 5m, 30s or PT5M`.
+ * The schemas of single values. Each reads a variable's text (trimmed, never empty) into its value,
+ * or records a problem: the words that follow the quoted value in the operator's message, e.g.
+ * `is not a duration; use e.g. 5m, 30s or PT5M`.
  */
-import { createPrivateKey, X509Certificate } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 import { z } from "zod";
-import { formatDuration, readDuration, readInstant } from "./duration.js";
+import { readCertificates } from "../pem.js";
+import { type DurationProblem, formatDuration, readDuration, readInstant } from "./duration.js";
 import { closestName } from "./similarity.js";
 import type { StartSpec } from "./types.js";
 
-export type Check<T> = { ok: true; value: T } | { ok: false; message: string };
+/** Marks a problem whose line quotes the variable's value before the message. */
+export const QUOTED = { quoted: true } as const;
 
-const ok = <T>(value: T): Check<T> => ({ ok: true, value });
-const fail = <T>(message: string): Check<T> => ({ ok: false, message });
+/** A schema that reads the text with `parse`: its value, or `fail(message)`. */
+function field<T>(parse: (text: string, fail: (message: string) => never) => T) {
+  return z.string().transform((text, ctx) =>
+    parse(text, (message) => {
+      ctx.addIssue({ code: "custom", message, params: QUOTED });
+      return z.NEVER;
+    }),
+  );
+}
+
+/** Any text, as given. */
+export const text = z.string();
 
 /** Node's timers cannot wait longer than 2^31 − 1 ms (about 24.8 days); 24 days is the round limit below. */
-export const TIMER_LIMIT_MS = 24 * 86_400_000;
-/** Graph refuses a call-log range longer than 90 days. */
-export const GRAPH_MAX_RANGE_MS = 90 * 86_400_000;
+const TIMER_LIMIT_MS = 24 * 86_400_000;
 
 const DURATION_HINT = "use e.g. 5m, 30s or PT5M";
 
-export interface DurationBounds {
+interface DurationBounds {
   /** Whether zero is a meaningful value. */
   allowZero: boolean;
   maxMs?: number;
@@ -29,66 +39,71 @@ export interface DurationBounds {
   maxReason?: string;
 }
 
-export function duration(text: string, bounds: DurationBounds): Check<number> {
-  const result = readDuration(text);
-  if (!result.ok) {
-    switch (result.problem) {
-      case "calendar":
-        return fail("uses years or months, which have no fixed length; use days or weeks, e.g. P30D or 30d");
-      case "negative":
-        return fail(`is negative; ${DURATION_HINT}`);
-      case "precision":
-        return fail("is finer than a millisecond");
-      case "range":
-        return fail("is too long");
-      case "syntax":
-        return fail(`is not a duration; ${DURATION_HINT}`);
+/** What is wrong with a text that is not a duration. */
+const NOT_A_DURATION: Readonly<Record<DurationProblem, string>> = {
+  calendar: "uses years or months, which have no fixed length; use days or weeks, e.g. P30D or 30d",
+  negative: `is negative; ${DURATION_HINT}`,
+  precision: "is finer than a millisecond",
+  range: "is too long",
+  syntax: `is not a duration; ${DURATION_HINT}`,
+};
+
+export function duration(bounds: DurationBounds) {
+  return field((text, fail) => {
+    const result = readDuration(text);
+    if (!result.ok) return fail(NOT_A_DURATION[result.problem]);
+    if (result.ms === 0 && !bounds.allowZero) return fail(`must be longer than zero; ${DURATION_HINT}`);
+    if (bounds.maxMs !== undefined && result.ms > bounds.maxMs) {
+      const reason = bounds.maxReason === undefined ? "" : ` (${bounds.maxReason})`;
+      return fail(`is too long; at most ${formatDuration(bounds.maxMs)}${reason}`);
     }
-  }
-  if (result.ms === 0 && !bounds.allowZero) return fail(`must be longer than zero; ${DURATION_HINT}`);
-  if (bounds.maxMs !== undefined && result.ms > bounds.maxMs) {
-    const reason = bounds.maxReason === undefined ? "" : ` (${bounds.maxReason})`;
-    return fail(`is too long; at most ${formatDuration(bounds.maxMs)}${reason}`);
-  }
-  return ok(result.ms);
+    return result.ms;
+  });
 }
 
+/** A wait on a timer: above zero, within what Node's timers support. */
+export const timeout = duration({
+  allowZero: false,
+  maxMs: TIMER_LIMIT_MS,
+  maxReason: "the longest wait Node's timers support",
+});
+
+/** A duration ago that is none; a text that is no duration at all may still be an instant. */
+const NOT_AGO: Readonly<Record<Exclude<DurationProblem, "syntax">, string>> = {
+  calendar: "uses years or months, which have no fixed length; use days, e.g. 365d, or an instant",
+  negative: "is negative; give how long ago the first run begins, e.g. 30d",
+  precision: NOT_A_DURATION.precision,
+  range: "is too long ago",
+};
+
 /** `CONNECTOR_START`: an instant with a zone, or a duration meaning "that long ago". */
-export function start(text: string): Check<StartSpec> {
-  const trimmed = text.trim();
-  if (/^-?(?:p|\d+(?:\.\d+)?[a-z])/i.test(trimmed)) {
-    const result = readDuration(trimmed);
-    if (result.ok) return ok({ kind: "ago", ms: result.ms });
-    switch (result.problem) {
-      case "negative":
-        return fail("is negative; give how long ago the first run begins, e.g. 30d");
-      case "calendar":
-        return fail("uses years or months, which have no fixed length; use days, e.g. 365d, or an instant");
-      case "precision":
-        return fail("is finer than a millisecond");
-      case "range":
-        return fail("is too long ago");
-      case "syntax":
-        break;
-    }
+export const start = field((text, fail): StartSpec => {
+  if (/^-?(?:p|\d+(?:\.\d+)?[a-z])/i.test(text)) {
+    const result = readDuration(text);
+    if (result.ok) return { kind: "ago", ms: result.ms };
+    if (result.problem !== "syntax") return fail(NOT_AGO[result.problem]);
   }
-  const instant = readInstant(trimmed);
-  if (instant.ok) return ok({ kind: "instant", at: instant.at });
+  const instant = readInstant(text);
+  if (instant.ok) return { kind: "instant", at: instant.at };
   if (instant.problem === "zone") {
-    const example = /[Tt ]/.test(trimmed) ? `${trimmed}Z` : `${trimmed}T00:00:00Z`;
+    const example = /[Tt ]/.test(text) ? `${text}Z` : `${text}T00:00:00Z`;
     return fail(`has no time zone; add Z or an offset, e.g. ${example}`);
   }
   if (instant.problem === "calendar") return fail("is not a real date and time");
   return fail(
     "is neither an ISO-8601 instant (e.g. 2024-05-01T00:00:00Z) nor a duration ago (e.g. 30d or P30D)",
   );
+});
+
+function wholeNumber(text: string, min: number, max: number): number | undefined {
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  return Number.isSafeInteger(value) && value >= min && value <= max ? value : undefined;
 }
 
-export function integer(text: string, min: number, max: number, noun = "a whole number"): Check<number> {
-  const trimmed = text.trim();
-  const value = /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
-  if (Number.isSafeInteger(value) && value >= min && value <= max) return ok(value);
-  return fail(`is not ${noun} from ${min} to ${max}`);
+export function integer(min: number, max: number) {
+  return field(
+    (text, fail) => wholeNumber(text, min, max) ?? fail(`is not a whole number from ${min} to ${max}`),
+  );
 }
 
 const BYTE_UNITS: Readonly<Record<string, number>> = {
@@ -103,21 +118,22 @@ const BYTE_UNITS: Readonly<Record<string, number>> = {
 };
 
 /** A size in bytes: a whole number of bytes, or a number with a unit (`64MiB`, `10MB`, `512KiB`). */
-export function byteSize(text: string, min: number, max: number): Check<number> {
-  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = match === null ? undefined : BYTE_UNITS[(match[2] ?? "").toLowerCase()];
-  if (match === null || unit === undefined) {
-    return fail("is not a size; use bytes or a unit, e.g. 64MiB, 10MB or 1048576");
-  }
-  const bytes = Math.round(Number(match[1]) * unit);
-  if (!(bytes >= min && bytes <= max)) {
-    return fail(`is not a size from ${formatBytes(min)} to ${formatBytes(max)}`);
-  }
-  return ok(bytes);
+export function byteSize(min: number, max: number) {
+  return field((text, fail) => {
+    const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text);
+    const unit = match === null ? undefined : BYTE_UNITS[(match[2] ?? "").toLowerCase()];
+    if (match === null || unit === undefined) {
+      return fail("is not a size; use bytes or a unit, e.g. 64MiB, 10MB or 1048576");
+    }
+    const bytes = Math.round(Number(match[1]) * unit);
+    if (!(bytes >= min && bytes <= max))
+      return fail(`is not a size from ${formatBytes(min)} to ${formatBytes(max)}`);
+    return bytes;
+  });
 }
 
 /** `64MiB`, `1500B`: bytes as the largest binary unit that divides them. */
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   for (const unit of ["GiB", "MiB", "KiB"] as const) {
     const size = BYTE_UNITS[unit.toLowerCase()] as number;
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
@@ -125,61 +141,63 @@ export function formatBytes(bytes: number): string {
   return `${bytes}B`;
 }
 
-export function port(text: string): Check<number> {
-  const result = integer(text, 0, 65_535, "a port");
-  if (result.ok) return result;
-  if (/^(tcp|udp|sctp):\/\//i.test(text.trim())) {
+export const port = field((text, fail) => {
+  const value = wholeNumber(text, 0, 65_535);
+  if (value !== undefined) return value;
+  if (/^(tcp|udp|sctp):\/\//i.test(text)) {
     return fail(
       "is not a port but a Kubernetes service link (a Service named like this variable); set the port explicitly or disable enableServiceLinks",
     );
   }
-  return fail(`${result.message} (0 picks a free port)`);
-}
+  return fail("is not a port from 0 to 65535 (0 picks a free port)");
+});
 
 const TRUE = new Set(["true", "1", "yes"]);
 const FALSE = new Set(["false", "0", "no"]);
 
-export function boolean(text: string): Check<boolean> {
-  const lower = text.trim().toLowerCase();
-  if (TRUE.has(lower)) return ok(true);
-  if (FALSE.has(lower)) return ok(false);
+export const boolean = field((text, fail) => {
+  const lower = text.toLowerCase();
+  if (TRUE.has(lower)) return true;
+  if (FALSE.has(lower)) return false;
   return fail("is not true or false; use true, false, 1, 0, yes or no");
-}
+});
 
 /** One of a fixed set of words, case-insensitive. */
-export function choice<T extends string>(text: string, options: readonly T[], noun: string): Check<T> {
-  const lower = text.trim().toLowerCase();
-  const found = options.find((option) => option.toLowerCase() === lower);
-  if (found !== undefined) return ok(found);
-  const near = closestName(lower, options);
-  const hint = near === undefined ? "" : `; did you mean ${near}?`;
-  return fail(`is not ${noun}; use ${listWords(options)}${hint}`);
+export function choice<const T extends string>(options: readonly T[], noun: string) {
+  return field((text, fail) => {
+    const lower = text.toLowerCase();
+    const found = options.find((option) => option.toLowerCase() === lower);
+    if (found !== undefined) return found;
+    const near = closestName(lower, options);
+    return fail(
+      `is not ${noun}; use ${listWords(options)}${near === undefined ? "" : `; did you mean ${near}?`}`,
+    );
+  });
 }
 
 /** An https URL without query, fragment or credentials; returned without trailing slashes. */
-export function httpsUrl(text: string): Check<string> {
-  return baseUrl(text, ["https:"], "an https URL, e.g. https://graph.microsoft.com");
-}
+export const httpsUrl = baseUrl(["https:"], "an https URL, e.g. https://graph.microsoft.com");
 
-/** An http or https URL without query, fragment or credentials; returned without trailing slashes. */
-export function httpUrl(text: string): Check<string> {
-  return baseUrl(text, ["http:", "https:"], "an http or https URL, e.g. https://registry.example.com:8081");
-}
+/** An http or https URL, as {@link httpsUrl}; credentials belong in the registry's own variables. */
+export const registryUrl = baseUrl(
+  ["http:", "https:"],
+  "an http or https URL, e.g. https://registry.example.com:8081",
+  "; set SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD",
+);
 
-function baseUrl(text: string, protocols: readonly string[], expected: string): Check<string> {
-  let url: URL;
-  try {
-    url = new URL(text.trim());
-  } catch {
-    return fail(`is not a URL; expected ${expected}`);
-  }
-  if (!protocols.includes(url.protocol)) {
-    const tls = protocols.includes("http:") ? "" : " (a private CA is trusted through NODE_EXTRA_CA_CERTS)";
-    return fail(`must be ${expected}${tls}`);
-  }
-  if (url.username !== "" || url.password !== "") return fail("must not carry a user name or password");
-  if (url.search !== "" || url.hash !== "") return fail("must not have a query or fragment");
-  return ok(`${url.origin}${url.pathname.replace(/\/+$/, "")}`);
+function baseUrl(protocols: readonly string[], expected: string, credentialsHint = "") {
+  return field((text, fail) => {
+    const url = URL.parse(text);
+    if (url === null) return fail(`is not a URL; expected ${expected}`);
+    if (!protocols.includes(url.protocol)) {
+      const tls = protocols.includes("http:") ? "" : " (a private CA is trusted through NODE_EXTRA_CA_CERTS)";
+      return fail(`must be ${expected}${tls}`);
+    }
+    if (url.username !== "" || url.password !== "")
+      return fail(`must not carry a user name or password${credentialsHint}`);
+    if (url.search !== "" || url.hash !== "") return fail("must not have a query or fragment");
+    return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  });
 }
 
 const GUID = z.guid();
@@ -197,51 +215,54 @@ function isHostName(host: string): boolean {
 }
 
 /** An address to listen on: IPv4, IPv6 (brackets optional) or a host name; returned without brackets. */
-export function listenHost(text: string): Check<string> {
-  const trimmed = text.trim();
-  const unbracketed = /^\[(.*)\]$/.exec(trimmed)?.[1] ?? trimmed;
-  if (IPV6.safeParse(unbracketed).success || isHostName(unbracketed)) return ok(unbracketed);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) || /:\d+$/.test(trimmed)) {
+export const listenHost = field((text, fail) => {
+  const unbracketed = /^\[(.*)\]$/.exec(text)?.[1] ?? text;
+  if (IPV6.safeParse(unbracketed).success || isHostName(unbracketed)) return unbracketed;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text) || /:\d+$/.test(text)) {
     return fail("is not an address; give the address only (e.g. 127.0.0.1 or ::), the port is METRICS_PORT");
   }
   return fail("is not an IP address or host name; use e.g. 127.0.0.1, :: or 0.0.0.0");
-}
+});
 
-export function guid(text: string, noun: string): Check<string> {
-  const trimmed = text.trim();
-  return GUID.safeParse(trimmed).success
-    ? ok(trimmed.toLowerCase())
-    : fail(`is not ${noun}; expected a GUID like 00000000-0000-0000-0000-000000000000`);
+/** A GUID, lower case. */
+export function guid(noun: string) {
+  return field((text, fail) =>
+    GUID.safeParse(text).success
+      ? text.toLowerCase()
+      : fail(`is not ${noun}; expected a GUID like 00000000-0000-0000-0000-000000000000`),
+  );
 }
 
 const MULTI_TENANT = new Set(["common", "organizations", "consumers"]);
 
-export function tenant(text: string): Check<string> {
-  const trimmed = text.trim();
-  if (GUID.safeParse(trimmed).success) return ok(trimmed.toLowerCase());
-  if (MULTI_TENANT.has(trimmed.toLowerCase())) {
+export const tenant = field((text, fail) => {
+  if (GUID.safeParse(text).success) return text.toLowerCase();
+  if (MULTI_TENANT.has(text.toLowerCase())) {
     return fail("is not a single tenant; application permissions need the tenant GUID or its domain");
   }
-  if (trimmed.includes(".") && isHostName(trimmed) && !/^[\d.]+$/.test(trimmed))
-    return ok(trimmed.toLowerCase());
+  if (text.includes(".") && isHostName(text) && !/^[\d.]+$/.test(text)) return text.toLowerCase();
   return fail("is not a tenant GUID or domain (e.g. contoso.onmicrosoft.com)");
-}
+});
 
-/** `host:port` entries, comma-separated. Returns the entries, or one message per bad entry. */
-export function brokerList(text: string): { brokers: string[]; problems: string[] } {
-  const brokers: string[] = [];
-  const problems: string[] = [];
+/** `host:port` entries, comma-separated, each bad entry its own problem. */
+export const brokers = z.string().transform((text, ctx) => {
+  const list: string[] = [];
+  let bad = 0;
   for (const entry of text.split(",")) {
     const broker = entry.trim();
     if (broker === "") continue;
     const problem = brokerProblem(broker);
-    if (problem !== undefined) problems.push(`${quote(safeBroker(broker))} ${problem}`);
-    else if (!brokers.includes(broker)) brokers.push(broker);
+    if (problem === undefined) {
+      if (!list.includes(broker)) list.push(broker);
+      continue;
+    }
+    ctx.addIssue({ code: "custom", message: `${quote(safeBroker(broker))} ${problem}` });
+    bad += 1;
   }
-  if (brokers.length === 0 && problems.length === 0)
-    problems.push(`${quote(text)} names no broker; use host:port`);
-  return { brokers, problems };
-}
+  if (list.length === 0 && bad === 0)
+    ctx.addIssue({ code: "custom", message: "names no broker; use host:port", params: QUOTED });
+  return list;
+});
 
 /** A broker entry as it may appear in a message: a user name and password in it redacted. */
 function safeBroker(broker: string): string {
@@ -271,7 +292,7 @@ function brokerProblem(broker: string): string | undefined {
     return "is not host:port; the host is not a valid name or address";
   }
   if (portText === undefined) return `has no port; use host:port, e.g. ${broker}:9092`;
-  if (!/^\d+$/.test(portText) || Number(portText) < 1 || Number(portText) > 65_535) {
+  if (wholeNumber(portText, 1, 65_535) === undefined) {
     return "is not host:port; the port must be a number from 1 to 65535";
   }
   return undefined;
@@ -279,82 +300,70 @@ function brokerProblem(broker: string): string | undefined {
 
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 
-export function topic(text: string): Check<string> {
-  const trimmed = text.trim();
-  if (TOPIC.test(trimmed) && trimmed !== "." && trimmed !== "..") return ok(trimmed);
-  return fail('is not a valid topic name; use up to 249 letters, digits, ".", "_" or "-"');
-}
+export const topic = field((text, fail) =>
+  TOPIC.test(text) && text !== "." && text !== ".."
+    ? text
+    : fail('is not a valid topic name; use up to 249 letters, digits, ".", "_" or "-"'),
+);
 
-const CONNECTOR_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,99}$/;
+export const connectorName = field((text, fail) =>
+  /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,99}$/.test(text)
+    ? text
+    : fail(
+        'is not a valid name; use up to 100 letters, digits, ".", "_" or "-", starting with a letter or digit',
+      ),
+);
 
-export function connectorName(text: string): Check<string> {
-  const trimmed = text.trim();
-  if (CONNECTOR_NAME.test(trimmed)) return ok(trimmed);
-  return fail(
-    'is not a valid name; use up to 100 letters, digits, ".", "_" or "-", starting with a letter or digit',
-  );
-}
+/** An https URL without credentials or fragment; a query is kept (some IdPs route by it). */
+export const tokenEndpointUrl = field((text, fail) => {
+  const url = URL.parse(text);
+  if (url === null) return fail("is not a URL; expected an https URL of the token endpoint");
+  if (url.protocol !== "https:") return fail("must be an https URL: the client secret travels to it");
+  if (url.username !== "" || url.password !== "") return fail("must not carry a user name or password");
+  if (url.hash !== "") return fail("must not have a fragment");
+  return url.href;
+});
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
-const MAX_PEM_BYTES = 1024 * 1024;
+export const oauthClientId = field((text, fail) =>
+  /^[\x21-\x7e]{1,256}$/.test(text)
+    ? text
+    : fail("is not a client id (up to 256 printable characters, no spaces)"),
+);
 
-/**
- * The certificate file: it must be a readable PEM file with a certificate and the unencrypted private
- * key that belongs to it. Returns the messages that follow the quoted path, none when usable.
- */
-export function certificateFileProblems(path: string): string[] {
-  let pem: string;
-  try {
-    const stats = statSync(path);
-    if (stats.isDirectory()) return ["is a directory, not a PEM file"];
-    if (stats.size > MAX_PEM_BYTES) return ["is too large to be a PEM certificate file"];
-    pem = readFileSync(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return ["does not exist"];
-    if (code === "EACCES" || code === "EPERM") return ["cannot be read (permission denied)"];
-    return [`cannot be read (${code ?? "unknown error"})`];
-  }
-  const blocks = [...pem.matchAll(PEM_BLOCK)].map((match) => ({ label: match[1] ?? "", text: match[0] }));
-  const certificates = blocks.filter((block) => block.label === "CERTIFICATE");
-  const keys = blocks.filter((block) => /(^| )PRIVATE KEY$/.test(block.label));
-  if (certificates.length === 0 && keys.length === 0) {
-    return [
-      "holds no PEM certificate or private key; it needs both (-----BEGIN CERTIFICATE----- and -----BEGIN PRIVATE KEY-----)",
-    ];
-  }
-  if (certificates.length === 0)
-    return [
-      "holds no certificate (-----BEGIN CERTIFICATE-----); it needs the certificate and its private key",
-    ];
-  if (keys.length === 0)
-    return [
-      "holds no private key (-----BEGIN PRIVATE KEY-----); it needs the certificate and its private key",
-    ];
-  const key = keys[0];
-  if (key === undefined) return [];
-  if (key.label.startsWith("ENCRYPTED") || /Proc-Type:\s*4,ENCRYPTED/.test(key.text)) {
-    return ["holds an encrypted private key; the connector needs it unencrypted"];
-  }
-  let privateKey: ReturnType<typeof createPrivateKey>;
-  try {
-    privateKey = createPrivateKey(key.text);
-  } catch {
-    return ["holds a private key that cannot be read"];
-  }
-  let parsed = 0;
-  for (const certificate of certificates) {
-    try {
-      if (new X509Certificate(certificate.text).checkPrivateKey(privateKey)) return [];
-      parsed += 1;
-    } catch {
-      // not a readable certificate; reported below when none is
+/** RFC 6749 scope: space-separated tokens of printable ASCII without `"` and `\`. */
+export const oauthScope = field((text, fail) => {
+  const tokens = text.split(/ +/).filter((token) => token !== "");
+  if (tokens.length > 0 && tokens.every((token) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(token)))
+    return tokens.join(" ");
+  return fail("is not an OAuth2 scope (space-separated words of printable ASCII)");
+});
+
+/** `key=value,key=value`; RFC 7628: keys are letters, values printable ASCII, `auth` is reserved. */
+export const saslExtensions = field((text, fail) => {
+  const extensions: Record<string, string> = {};
+  for (const entry of text.split(",")) {
+    const trimmed = entry.trim();
+    if (trimmed === "") continue;
+    const at = trimmed.indexOf("=");
+    const key = at < 0 ? trimmed : trimmed.slice(0, at).trim();
+    const value = at < 0 ? "" : trimmed.slice(at + 1).trim();
+    if (at < 0 || !/^[A-Za-z]+$/.test(key)) {
+      return fail("is not key=value pairs, comma-separated, with keys of letters only");
     }
+    if (key === "auth") return fail('uses the key "auth", which SASL reserves for the token');
+    if (!/^[\x20-\x7e]+$/.test(value)) return fail(`has an empty or non-printable value for ${key}`);
+    if (Object.hasOwn(extensions, key)) return fail(`names ${key} twice`);
+    extensions[key] = value;
   }
-  return parsed === 0
-    ? ["holds a certificate that cannot be read"]
-    : ["holds a private key that belongs to none of its certificates"];
-}
+  if (Object.keys(extensions).length === 0) return fail("names no extension; use key=value");
+  return extensions;
+});
+
+/** A PEM file of CA certificates, every one readable; returned as an absolute path. */
+export const caFile = field((path, fail) => {
+  const certificates = readCertificates(path);
+  return typeof certificates === "string" ? fail(certificates) : resolve(path);
+});
 
 /**
  * Text with what could be a credential taken out: a URL's password (or its user info when that is
@@ -376,7 +385,7 @@ export function quote(value: string): string {
 }
 
 /** `a, b or c` */
-export function listWords(words: readonly string[]): string {
+export function listWords(words: readonly string[], last = "or"): string {
   if (words.length <= 1) return words.join("");
-  return `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}`;
+  return `${words.slice(0, -1).join(", ")} ${last} ${words[words.length - 1]}`;
 }

@@ -1,6 +1,6 @@
 import type { ConnectorConfig, KafkaSasl } from "./types.js";
 
-export const REDACTED = "[redacted]";
+const REDACTED = "[redacted]";
 
 /**
  * The configuration as plain data for a log line: secrets replaced by `[redacted]`, the start as

@@ -12,8 +12,6 @@ import {
   FOREIGN_VARIABLES,
   OTHER_CLIENTS_NAMES,
   OWN_PREFIXES,
-  RETIRED_VARIABLES,
-  type RetiredVariable,
   VARIABLE_NAMES,
 } from "./variables.js";
 
@@ -27,7 +25,7 @@ export interface Setting {
   origin: Origin;
 }
 
-export interface ConfigFile {
+interface ConfigFile {
   /** Every key of the file, known or not, with its value as text. */
   entries: Map<string, Setting>;
   problems: string[];
@@ -175,22 +173,6 @@ function dotenvValue(text: string): string | undefined {
   return (comment === null ? text : text.slice(0, comment.index)).trim();
 }
 
-/** Names that were removed or renamed: each fails loudly, naming what to set instead. */
-export function retiredProblems(
-  names: Iterable<string>,
-  retired: Readonly<Record<string, RetiredVariable>> = RETIRED_VARIABLES,
-): string[] {
-  const problems: string[] = [];
-  for (const name of new Set(names)) {
-    const entry = Object.hasOwn(retired, name) ? retired[name] : undefined;
-    if (entry === undefined) continue;
-    const instead = entry.replacedBy === undefined ? "remove it" : `set ${entry.replacedBy} instead`;
-    const note = entry.note === undefined ? "" : ` (${entry.note})`;
-    problems.push(`${name}: no longer supported; ${instead}${note}`);
-  }
-  return problems;
-}
-
 /**
  * Unknown names. In a config file or among overrides every name must be ours. The environment is
  * shared with everything else on the host, so there only names with this connector's own prefixes
@@ -200,11 +182,10 @@ export function retiredProblems(
 export function unknownProblems(
   settings: ReadonlyMap<string, Setting>,
   where: "environment" | "file" | "override",
-  retired: Readonly<Record<string, RetiredVariable>> = RETIRED_VARIABLES,
 ): string[] {
   const problems: string[] = [];
   for (const [name, setting] of settings) {
-    if (VARIABLE_NAMES.has(name) || Object.hasOwn(retired, name)) continue;
+    if (VARIABLE_NAMES.has(name)) continue;
     const place =
       setting.origin.kind === "file"
         ? ` in config file ${setting.origin.path}${setting.origin.line === undefined ? "" : `, line ${setting.origin.line}`}`

@@ -1,13 +1,14 @@
 /** The connector's configuration: one typed object, loaded and validated once at start-up. */
+import type { z } from "zod";
 
 export const GRAPH_CLOUDS = ["global", "usgov", "dod", "china"] as const;
 export type GraphCloud = (typeof GRAPH_CLOUDS)[number];
 
 export const GRAPH_API_VERSIONS = ["v1.0", "beta"] as const;
-export type GraphApiVersion = (typeof GRAPH_API_VERSIONS)[number];
+type GraphApiVersion = (typeof GRAPH_API_VERSIONS)[number];
 
 export const SASL_MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512", "oauthbearer"] as const;
-export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 
 export const OAUTH_CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"] as const;
 export type OAuthClientAuthMethod = (typeof OAUTH_CLIENT_AUTH_METHODS)[number];
@@ -45,7 +46,7 @@ export interface KafkaTlsFiles {
 }
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Where a first run begins: a fixed instant, or a duration before the moment the run starts. */
 export type StartSpec = { kind: "instant"; at: Date } | { kind: "ago"; ms: number };
@@ -110,16 +111,19 @@ export interface ConnectorConfig {
   logLevel: LogLevel;
 }
 
-/** One documented variable: what `--help` and the generated operations reference print. */
+/** One variable: what the generated reference prints, and how its value is read. */
 export interface ConfigVariable {
   readonly name: string;
   /** Heading it is listed under in the reference. */
   readonly group: "Azure" | "Graph" | "Kafka" | "Schema registry" | "Connector" | "Operations";
   readonly description: string;
-  /** The default as an operator would write it, or a sentence naming where it comes from; `undefined` when there is none. */
-  readonly default: string | undefined;
-  readonly required: boolean;
+  /** The default as an operator would write it, or a sentence naming where it comes from. */
+  readonly default?: string;
+  /** Set for a required variable: what its problem line asks for when it is missing. */
+  readonly required?: string;
   /** Its value never appears in logs, metrics or error messages. */
-  readonly secret: boolean;
+  readonly secret?: true;
   readonly example: string;
+  /** Reads its value (trimmed, never empty) into what the configuration holds. */
+  readonly schema: z.ZodType<unknown, string>;
 }

@@ -1,10 +1,22 @@
 /**
- * Every configuration variable, its default and its documentation: the single source of truth that
- * the loader validates against and that `--help` and the generated operations reference print.
+ * Every configuration variable: its documentation, its default and its schema. The single source of
+ * truth that the loader parses with (schema.ts) and that the generated reference prints.
  */
-import type { ConfigVariable } from "./types.js";
+import { MAX_GRAPH_RANGE_MS } from "../windows/planner.js";
+import * as check from "./fields.js";
+import {
+  type ConfigVariable,
+  GRAPH_API_VERSIONS,
+  GRAPH_CLOUDS,
+  LOG_LEVELS,
+  OAUTH_CLIENT_AUTH_METHODS,
+  SASL_MECHANISMS,
+} from "./types.js";
 
-/** Defaults, written the way an operator would write them; the loader parses them like any value. */
+/**
+ * Defaults, written the way an operator would write them; the loader parses them like any value.
+ * KAFKA_SSL's and KAFKA_SASL_OAUTHBEARER_CLIENT_AUTH_METHOD's hold only in some cases (schema.ts).
+ */
 export const DEFAULTS = {
   GRAPH_CLOUD: "global",
   GRAPH_API_VERSION: "v1.0",
@@ -38,45 +50,49 @@ export const DEFAULTS = {
 export const DLQ_TOPIC_SUFFIX = ".dlq";
 export const STATE_TOPIC_SUFFIX = ".state";
 
-export const CONFIG_VARIABLES = [
+/**
+ * A page is parsed as one string in the decoder thread: below 64 KiB real pages (about 1 MB for
+ * 1,000 rows) would be refused, above 256 MiB the string and its rows outgrow that thread's heap.
+ */
+const MIN_PAGE_BYTES = 64 * 1024;
+const MAX_PAGE_BYTES = 256 * 1024 * 1024;
+
+const upToADay = check.duration({ allowZero: false, maxMs: 86_400_000, maxReason: "a day" });
+
+const TABLE = [
   {
     name: "AZURE_TENANT_ID",
     group: "Azure",
     description: "Entra ID tenant to read call records from: its GUID or one of its domains.",
-    default: undefined,
-    required: true,
-    secret: false,
+    required: "the tenant GUID or domain",
     example: "contoso.onmicrosoft.com",
+    schema: check.tenant,
   },
   {
     name: "AZURE_CLIENT_ID",
     group: "Azure",
     description:
       "Application (client) id of the app registration holding the CallRecords.Read.All application permission.",
-    default: undefined,
-    required: true,
-    secret: false,
+    required: "the application (client) id, a GUID",
     example: "11111111-2222-3333-4444-555555555555",
+    schema: check.guid("an application (client) id"),
   },
   {
     name: "AZURE_CLIENT_SECRET",
     group: "Azure",
     description:
       "Client secret of the app registration. Set exactly one of this or AZURE_CLIENT_CERTIFICATE_PATH.",
-    default: undefined,
-    required: false,
     secret: true,
     example: "(the secret's value, not its id)",
+    schema: check.text,
   },
   {
     name: "AZURE_CLIENT_CERTIFICATE_PATH",
     group: "Azure",
     description:
       "PEM file holding the app's certificate and its unencrypted private key. Set exactly one of this or AZURE_CLIENT_SECRET.",
-    default: undefined,
-    required: false,
-    secret: false,
     example: "/etc/pstn-connector/app.pem",
+    schema: check.text,
   },
   {
     name: "AZURE_AUTHORITY_HOST",
@@ -84,9 +100,8 @@ export const CONFIG_VARIABLES = [
     description:
       "Entra ID (login) host, an https URL. Overrides the one GRAPH_CLOUD implies. For Microsoft's hosts (login.microsoftonline.com, login.microsoftonline.us, login.chinacloudapi.cn, login.partner.microsoftonline.cn) the token endpoint https://<host>/<tenant>/oauth2/v2.0/token is fixed and no metadata is fetched; for any other host (a proxy, the simulator) its OpenID metadata is read, and the secret or certificate assertion is sent only to https on exactly that host and port (anything else is refused: PSTN_AUTH_ENDPOINT_REFUSED).",
     default: "from GRAPH_CLOUD (https://login.microsoftonline.com for global)",
-    required: false,
-    secret: false,
     example: "https://login.microsoftonline.us",
+    schema: check.httpsUrl,
   },
   {
     name: "GRAPH_CLOUD",
@@ -94,9 +109,8 @@ export const CONFIG_VARIABLES = [
     description:
       "Microsoft national cloud: global, usgov (US Government L4), dod (US Government L5) or china (21Vianet). Sets AZURE_AUTHORITY_HOST and GRAPH_ENDPOINT.",
     default: DEFAULTS.GRAPH_CLOUD,
-    required: false,
-    secret: false,
     example: "usgov",
+    schema: check.choice(GRAPH_CLOUDS, "a national cloud"),
   },
   {
     name: "GRAPH_ENDPOINT",
@@ -104,45 +118,40 @@ export const CONFIG_VARIABLES = [
     description:
       "Microsoft Graph base URL, https; the token scope is <GRAPH_ENDPOINT>/.default. Overrides the one GRAPH_CLOUD implies. A private CA is trusted through NODE_EXTRA_CA_CERTS.",
     default: "from GRAPH_CLOUD (https://graph.microsoft.com for global)",
-    required: false,
-    secret: false,
     example: "https://graph.microsoft.us",
+    schema: check.httpsUrl,
   },
   {
     name: "GRAPH_API_VERSION",
     group: "Graph",
     description: "Graph API version: v1.0 or beta.",
     default: DEFAULTS.GRAPH_API_VERSION,
-    required: false,
-    secret: false,
     example: "beta",
+    schema: check.choice(GRAPH_API_VERSIONS, "a Graph API version"),
   },
   {
     name: "GRAPH_CONNECT_TIMEOUT",
     group: "Graph",
     description: "Longest wait for a TCP and TLS connection to Graph or Entra ID.",
     default: DEFAULTS.GRAPH_CONNECT_TIMEOUT,
-    required: false,
-    secret: false,
     example: "5s",
+    schema: check.timeout,
   },
   {
     name: "GRAPH_HEADERS_TIMEOUT",
     group: "Graph",
     description: "Longest wait for the response headers of a Graph request once sent.",
     default: DEFAULTS.GRAPH_HEADERS_TIMEOUT,
-    required: false,
-    secret: false,
     example: "90s",
+    schema: check.timeout,
   },
   {
     name: "GRAPH_BODY_TIMEOUT",
     group: "Graph",
     description: "Longest silence while reading a Graph response body.",
     default: DEFAULTS.GRAPH_BODY_TIMEOUT,
-    required: false,
-    secret: false,
     example: "3m",
+    schema: check.timeout,
   },
   {
     name: "GRAPH_MAX_RETRIES",
@@ -150,9 +159,8 @@ export const CONFIG_VARIABLES = [
     description:
       "Retries of one Graph request after throttling (429), 5xx or network errors before the poll fails.",
     default: DEFAULTS.GRAPH_MAX_RETRIES,
-    required: false,
-    secret: false,
     example: "5",
+    schema: check.integer(0, 100),
   },
   {
     name: "GRAPH_MAX_REQUESTS_PER_MINUTE",
@@ -160,9 +168,8 @@ export const CONFIG_VARIABLES = [
     description:
       "Client-side pacing of call-record requests (a token bucket with a burst of 10, so any 60 s holds at most 10 more than this), kept within Graph's limit of about 200 per minute per app and tenant so that 429s stay rare.",
     default: DEFAULTS.GRAPH_MAX_REQUESTS_PER_MINUTE,
-    required: false,
-    secret: false,
     example: "120",
+    schema: check.integer(1, 60_000),
   },
   {
     name: "GRAPH_MAX_PAGE_BYTES",
@@ -170,9 +177,8 @@ export const CONFIG_VARIABLES = [
     description:
       "Largest Graph answer read, in bytes or with a unit (64MiB, 10MB). A page of 1,000 rows is about 1 MB; a larger answer is refused (PSTN_GRAPH_BODY_TOO_LARGE) as soon as its Content-Length or its bytes read pass this, so a broken or hostile answer cannot grow the memory.",
     default: DEFAULTS.GRAPH_MAX_PAGE_BYTES,
-    required: false,
-    secret: false,
     example: "16MiB",
+    schema: check.byteSize(MIN_PAGE_BYTES, MAX_PAGE_BYTES),
   },
   {
     name: "GRAPH_MAX_PAGES_PER_WINDOW",
@@ -180,9 +186,8 @@ export const CONFIG_VARIABLES = [
     description:
       "Most pages followed for one window (WINDOW_SLICE) before it is refused as endless (PSTN_GRAPH_TOO_MANY_PAGES). The default, 10 million rows a window of 1,000-row pages, is ten times a day of 10 PSTN calls for each of 100,000 users, and takes about 53 minutes at 190 requests a minute: a runaway window is stopped within the hour.",
     default: DEFAULTS.GRAPH_MAX_PAGES_PER_WINDOW,
-    required: false,
-    secret: false,
     example: "2000",
+    schema: check.integer(1, 10_000_000),
   },
   {
     name: "GRAPH_MAX_RETRY_AFTER",
@@ -190,54 +195,48 @@ export const CONFIG_VARIABLES = [
     description:
       "The longest wait one Retry-After (429, 503, 504) may impose on every Graph request of the connector (at most 24h). A longer Retry-After is waited as this, and logged.",
     default: DEFAULTS.GRAPH_MAX_RETRY_AFTER,
-    required: false,
-    secret: false,
     example: "5m",
+    schema: upToADay,
   },
   {
     name: "KAFKA_BROKERS",
     group: "Kafka",
     description: "Bootstrap brokers, comma-separated host:port.",
-    default: undefined,
-    required: true,
-    secret: false,
+    required: "comma-separated host:port, e.g. kafka-1:9092",
     example: "kafka-1:9092,kafka-2:9092",
+    schema: check.brokers,
   },
   {
     name: "KAFKA_TOPIC",
     group: "Kafka",
     description: "Topic the call-log rows are published to.",
     default: DEFAULTS.KAFKA_TOPIC,
-    required: false,
-    secret: false,
     example: "teams.pstn-calls",
+    schema: check.topic,
   },
   {
     name: "KAFKA_DLQ_TOPIC",
     group: "Kafka",
     description: "Dead-letter topic for rows that cannot be encoded.",
     default: `<KAFKA_TOPIC>${DLQ_TOPIC_SUFFIX}`,
-    required: false,
-    secret: false,
     example: "teams.pstn-calls.dlq",
+    schema: check.topic,
   },
   {
     name: "KAFKA_STATE_TOPIC",
     group: "Kafka",
     description: "Compacted topic holding the connector's progress and the ids it has published.",
     default: `<KAFKA_TOPIC>${STATE_TOPIC_SUFFIX}`,
-    required: false,
-    secret: false,
     example: "teams.pstn-calls.state",
+    schema: check.topic,
   },
   {
     name: "KAFKA_CLIENT_ID",
     group: "Kafka",
     description: "Kafka client id, as brokers show it in logs and quotas.",
     default: DEFAULTS.KAFKA_CLIENT_ID,
-    required: false,
-    secret: false,
     example: "pstn-connector-prod",
+    schema: check.text,
   },
   {
     name: "KAFKA_SSL",
@@ -245,9 +244,8 @@ export const CONFIG_VARIABLES = [
     description:
       "Connect to the brokers over TLS: true/false, 1/0 or yes/no. Setting KAFKA_SSL_CA_FILE or KAFKA_SSL_CERT_FILE/KAFKA_SSL_KEY_FILE implies true; false together with them is an error.",
     default: DEFAULTS.KAFKA_SSL,
-    required: false,
-    secret: false,
     example: "true",
+    schema: check.boolean,
   },
   {
     name: "KAFKA_SSL_CA_FILE",
@@ -255,38 +253,32 @@ export const CONFIG_VARIABLES = [
     description:
       "PEM file of CA certificates to trust for the brokers, in addition to the system's trust store (not instead of it).",
     default: "none (the system's trust store)",
-    required: false,
-    secret: false,
     example: "/etc/pstn-connector/kafka-ca.pem",
+    schema: check.caFile,
   },
   {
     name: "KAFKA_SSL_CERT_FILE",
     group: "Kafka",
     description:
       "PEM file of the client certificate (leaf first, then any intermediates) for brokers that require one (mTLS). Needs KAFKA_SSL_KEY_FILE.",
-    default: undefined,
-    required: false,
-    secret: false,
     example: "/etc/pstn-connector/kafka-client.pem",
+    schema: check.text,
   },
   {
     name: "KAFKA_SSL_KEY_FILE",
     group: "Kafka",
     description:
       "PEM file of the private key of KAFKA_SSL_CERT_FILE (PKCS#8, PKCS#1 or SEC1; encrypted only with KAFKA_SSL_KEY_PASSWORD).",
-    default: undefined,
-    required: false,
-    secret: false,
     example: "/etc/pstn-connector/kafka-client-key.pem",
+    schema: check.text,
   },
   {
     name: "KAFKA_SSL_KEY_PASSWORD",
     group: "Kafka",
     description: "Passphrase of an encrypted KAFKA_SSL_KEY_FILE.",
-    default: undefined,
-    required: false,
     secret: true,
     example: "(the passphrase)",
+    schema: check.text,
   },
   {
     name: "KAFKA_SASL_MECHANISM",
@@ -294,27 +286,23 @@ export const CONFIG_VARIABLES = [
     description:
       "SASL mechanism: plain, scram-sha-256 or scram-sha-512 (with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD), or oauthbearer (tokens from client credentials: KAFKA_SASL_OAUTHBEARER_*).",
     default: "none (no SASL)",
-    required: false,
-    secret: false,
     example: "scram-sha-512",
+    schema: check.choice(SASL_MECHANISMS, "a supported SASL mechanism"),
   },
   {
     name: "KAFKA_SASL_USERNAME",
     group: "Kafka",
     description: "SASL user name.",
-    default: undefined,
-    required: false,
-    secret: false,
     example: "pstn-connector",
+    schema: check.text,
   },
   {
     name: "KAFKA_SASL_PASSWORD",
     group: "Kafka",
     description: "SASL password.",
-    default: undefined,
-    required: false,
     secret: true,
     example: "(the password)",
+    schema: check.text,
   },
   {
     name: "KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL",
@@ -322,9 +310,8 @@ export const CONFIG_VARIABLES = [
     description:
       "oauthbearer: OAuth2 token endpoint (https) for a client_credentials grant, e.g. your IdP's for Confluent Cloud. Unset: Entra ID at AZURE_AUTHORITY_HOST for AZURE_TENANT_ID, through the same client library as Graph's tokens (Azure Event Hubs).",
     default: "Entra ID (AZURE_AUTHORITY_HOST, AZURE_TENANT_ID)",
-    required: false,
-    secret: false,
     example: "https://idp.example.com/oauth2/default/v1/token",
+    schema: check.tokenEndpointUrl,
   },
   {
     name: "KAFKA_SASL_OAUTHBEARER_CLIENT_ID",
@@ -332,9 +319,8 @@ export const CONFIG_VARIABLES = [
     description:
       "oauthbearer: client id of the Kafka identity. Unset: Graph's identity (AZURE_CLIENT_ID with its secret or certificate), allowed only with the Entra ID token endpoint, so that Graph's credential never goes elsewhere.",
     default: "AZURE_CLIENT_ID (Entra ID token endpoint only)",
-    required: false,
-    secret: false,
     example: "0oa1b2c3d4e5f6g7h8i9",
+    schema: check.oauthClientId,
   },
   {
     name: "KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET",
@@ -342,19 +328,17 @@ export const CONFIG_VARIABLES = [
     description:
       "oauthbearer: client secret of KAFKA_SASL_OAUTHBEARER_CLIENT_ID; sent to the token endpoint only.",
     default: "AZURE_CLIENT_SECRET, when KAFKA_SASL_OAUTHBEARER_CLIENT_ID is unset",
-    required: false,
     secret: true,
     example: "(the secret's value)",
+    schema: check.text,
   },
   {
     name: "KAFKA_SASL_OAUTHBEARER_SCOPE",
     group: "Kafka",
     description:
       "oauthbearer, required: the scope asked for. Entra ID wants <resource>/.default: https://<namespace>.servicebus.windows.net/.default for Azure Event Hubs.",
-    default: undefined,
-    required: false,
-    secret: false,
     example: "https://contoso-events.servicebus.windows.net/.default",
+    schema: check.oauthScope,
   },
   {
     name: "KAFKA_SASL_OAUTHBEARER_EXTENSIONS",
@@ -362,9 +346,8 @@ export const CONFIG_VARIABLES = [
     description:
       "oauthbearer: SASL extensions sent with each token, comma-separated key=value (letters only in keys), e.g. Confluent Cloud's cluster and identity pool.",
     default: "none",
-    required: false,
-    secret: false,
     example: "logicalCluster=lkc-abc123,identityPoolId=pool-XyZ9",
+    schema: check.saslExtensions,
   },
   {
     name: "KAFKA_SASL_OAUTHBEARER_CLIENT_AUTH_METHOD",
@@ -372,54 +355,47 @@ export const CONFIG_VARIABLES = [
     description:
       "oauthbearer with KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL: how the client secret is sent, client_secret_basic (an Authorization header, as Kafka's Java client and librdkafka do) or client_secret_post (in the form body).",
     default: DEFAULTS.KAFKA_SASL_OAUTHBEARER_CLIENT_AUTH_METHOD,
-    required: false,
-    secret: false,
     example: "client_secret_post",
+    schema: check.choice(OAUTH_CLIENT_AUTH_METHODS, "a client authentication method"),
   },
   {
     name: "KAFKA_CONNECT_TIMEOUT",
     group: "Kafka",
     description: "Longest wait for a connection to a broker.",
     default: DEFAULTS.KAFKA_CONNECT_TIMEOUT,
-    required: false,
-    secret: false,
     example: "5s",
+    schema: check.timeout,
   },
   {
     name: "KAFKA_REQUEST_TIMEOUT",
     group: "Kafka",
     description: "Longest wait for a broker's answer to one request.",
     default: DEFAULTS.KAFKA_REQUEST_TIMEOUT,
-    required: false,
-    secret: false,
     example: "1m",
+    schema: check.timeout,
   },
   {
     name: "SCHEMA_REGISTRY_URL",
     group: "Schema registry",
     description: "Base URL of a Confluent-compatible schema registry (http or https).",
-    default: undefined,
-    required: true,
-    secret: false,
+    required: "the registry's base URL, e.g. http://localhost:8081",
     example: "https://registry.example.com:8081",
+    schema: check.registryUrl,
   },
   {
     name: "SCHEMA_REGISTRY_USERNAME",
     group: "Schema registry",
     description: "Registry basic-auth user name; needs SCHEMA_REGISTRY_PASSWORD.",
-    default: undefined,
-    required: false,
-    secret: false,
     example: "pstn-connector",
+    schema: check.text,
   },
   {
     name: "SCHEMA_REGISTRY_PASSWORD",
     group: "Schema registry",
     description: "Registry basic-auth password; needs SCHEMA_REGISTRY_USERNAME.",
-    default: undefined,
-    required: false,
     secret: true,
     example: "(the password)",
+    schema: check.text,
   },
   {
     name: "CONNECTOR_NAME",
@@ -427,9 +403,8 @@ export const CONFIG_VARIABLES = [
     description:
       "Name of this connector; with the tenant it forms the connector's identity (its progress and Kafka transactional id), so a second instance with the same name takes over from the first. Letters, digits, '.', '_' and '-'.",
     default: DEFAULTS.CONNECTOR_NAME,
-    required: false,
-    secret: false,
     example: "emea",
+    schema: check.connectorName,
   },
   {
     name: "CONNECTOR_START",
@@ -437,18 +412,16 @@ export const CONFIG_VARIABLES = [
     description:
       "Where a first run begins: an ISO-8601 instant with a zone, or a duration meaning that long before the first start. Ignored once progress is stored.",
     default: DEFAULTS.CONNECTOR_START,
-    required: false,
-    secret: false,
     example: "2024-05-01T00:00:00Z",
+    schema: check.start,
   },
   {
     name: "POLL_INTERVAL",
     group: "Connector",
     description: "Time between polls (at most 24d).",
     default: DEFAULTS.POLL_INTERVAL,
-    required: false,
-    secret: false,
     example: "15m",
+    schema: check.timeout,
   },
   {
     name: "LOOKBACK",
@@ -456,18 +429,20 @@ export const CONFIG_VARIABLES = [
     description:
       "How far behind the newest fully-read instant each poll reads again, for rows Graph publishes late (it documents up to 48 hours).",
     default: DEFAULTS.LOOKBACK,
-    required: false,
-    secret: false,
     example: "72h",
+    schema: check.duration({ allowZero: true }),
   },
   {
     name: "WINDOW_SLICE",
     group: "Connector",
     description: "Longest time range one Graph request asks for (at most 90d, Graph's limit).",
     default: DEFAULTS.WINDOW_SLICE,
-    required: false,
-    secret: false,
     example: "12h",
+    schema: check.duration({
+      allowZero: false,
+      maxMs: MAX_GRAPH_RANGE_MS,
+      maxReason: "Graph's limit per request",
+    }),
   },
   {
     name: "CONNECTOR_FAILOVER_TIMEOUT",
@@ -475,9 +450,12 @@ export const CONFIG_VARIABLES = [
     description:
       "Instances with the same identity elect one active instance through a Kafka consumer group; the others stand by. This is how long the group waits for a silent active instance (the group session timeout, within the broker's group.min/max.session.timeout.ms) before a standby takes over.",
     default: DEFAULTS.CONNECTOR_FAILOVER_TIMEOUT,
-    required: false,
-    secret: false,
     example: "30s",
+    schema: check.duration({
+      allowZero: false,
+      maxMs: 30 * 60_000,
+      maxReason: "Kafka's largest session timeout",
+    }),
   },
   {
     name: "CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS",
@@ -485,9 +463,8 @@ export const CONFIG_VARIABLES = [
     description:
       "Allows credentials to cross the network unencrypted: SASL (any mechanism) with KAFKA_SSL=false, and SCHEMA_REGISTRY_USERNAME/PASSWORD with an http:// SCHEMA_REGISTRY_URL. Without it either is a configuration error. Dangerous: anyone who can see the traffic (a shared network, a mirrored port, a sidecar) reads the Kafka password or token and the registry password, and can then write to the topics or the schemas. Set it only on a network you trust end to end, such as a local test stack.",
     default: DEFAULTS.CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS,
-    required: false,
-    secret: false,
     example: "true",
+    schema: check.boolean,
   },
   {
     name: "CONNECTOR_MAX_RESTART_BACKOFF",
@@ -495,18 +472,16 @@ export const CONFIG_VARIABLES = [
     description:
       "After a failed poll the connector starts a new session after a wait that doubles with each failure in a row (from 1 s, with jitter) up to this (at most 24h); a success resets it. The process stays up, /readyz reports the failure and pstn_connector_session_failures_total{code} counts it.",
     default: DEFAULTS.CONNECTOR_MAX_RESTART_BACKOFF,
-    required: false,
-    secret: false,
     example: "15m",
+    schema: upToADay,
   },
   {
     name: "METRICS_PORT",
     group: "Operations",
     description: "Port of /metrics, /healthz and /readyz; 0 picks a free port.",
     default: DEFAULTS.METRICS_PORT,
-    required: false,
-    secret: false,
     example: "9464",
+    schema: check.port,
   },
   {
     name: "METRICS_HOST",
@@ -514,22 +489,24 @@ export const CONFIG_VARIABLES = [
     description:
       "Address the metrics server binds: an IP address or host name. Unset, it listens on all interfaces (:: with IPv4 too, or 0.0.0.0 where IPv6 is off), as Prometheus in a pod needs; set 127.0.0.1 on a host install where only a local agent scrapes.",
     default: "all interfaces",
-    required: false,
-    secret: false,
     example: "127.0.0.1",
+    schema: check.listenHost,
   },
   {
     name: "LOG_LEVEL",
     group: "Operations",
     description: "Least severe log level written: trace, debug, info, warn, error or fatal.",
     default: DEFAULTS.LOG_LEVEL,
-    required: false,
-    secret: false,
     example: "debug",
+    schema: check.choice(LOG_LEVELS, "a log level"),
   },
 ] as const satisfies readonly ConfigVariable[];
 
-export type VariableName = (typeof CONFIG_VARIABLES)[number]["name"];
+/** The variables in the order they are documented. */
+export const CONFIG_VARIABLES: readonly ConfigVariable[] = TABLE;
+
+export type Variable = (typeof TABLE)[number];
+export type VariableName = Variable["name"];
 
 export const VARIABLE_NAMES: ReadonlySet<string> = new Set(CONFIG_VARIABLES.map((variable) => variable.name));
 
@@ -576,16 +553,3 @@ export const OTHER_CLIENTS_NAMES: Readonly<Record<string, VariableName>> = {
   KAFKA_SECURITY_PROTOCOL: "KAFKA_SSL",
   SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO: "SCHEMA_REGISTRY_USERNAME",
 };
-
-export interface RetiredVariable {
-  /** The variable to set instead; absent when the option is gone without a replacement. */
-  readonly replacedBy?: VariableName;
-  /** What changed, for the operator. */
-  readonly note?: string;
-}
-
-/**
- * Variables that were removed or renamed: setting one fails loudly and names what to do instead,
- * rather than being silently ignored. Add an entry whenever a variable is renamed or removed.
- */
-export const RETIRED_VARIABLES: Readonly<Record<string, RetiredVariable>> = {};

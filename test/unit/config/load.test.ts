@@ -221,7 +221,7 @@ test("CONNECTOR_START as a duration ago", () => {
 });
 
 test("a CONNECTOR_START that is neither says so", () => {
-  const cases: ReadonlyArray<[string, string]> = [
+  const cases: ReadonlyArray<[string, ...string[]]> = [
     [
       "2024-05-01",
       'CONNECTOR_START: "2024-05-01" has no time zone; add Z or an offset, e.g. 2024-05-01T00:00:00Z',
@@ -272,6 +272,7 @@ test("tenant and client ids", () => {
 let dir = "";
 let goodPem = "";
 let otherKey = "";
+let otherCert = "";
 let encryptedPem = "";
 
 before(async () => {
@@ -284,6 +285,7 @@ before(async () => {
   ]);
   goodPem = `${pair.cert}\n${pair.private}`;
   otherKey = other.private;
+  otherCert = other.cert;
   encryptedPem = `${encrypted.cert}\n${encrypted.private}`;
 });
 
@@ -310,10 +312,12 @@ test("a certificate file with its private key is accepted, as an absolute path",
   assert.equal(fromRelative.azure.clientCertificatePath, path);
 });
 
-test("a key before the certificate, or a certificate chain, is fine too", async () => {
+test("a key before the certificate, or a certificate chain with the app's certificate first, is fine too", async () => {
   const [cert = "", key = ""] = goodPem.split(/\n(?=-----BEGIN PRIVATE KEY)/);
   const reversed = await pemFile("reversed.pem", `${key}\n${cert}`);
   assert.equal(loadConfig({ env: withCertificate(reversed) }).azure.clientCertificatePath, reversed);
+  const chain = await pemFile("chain.pem", `${cert}\n${otherCert}\n${key}`);
+  assert.equal(loadConfig({ env: withCertificate(chain) }).azure.clientCertificatePath, chain);
 });
 
 test("secret and certificate together, or neither, is a problem", async () => {
@@ -336,30 +340,43 @@ test("an unusable certificate file says why", async () => {
   const [cert = "", key = ""] = goodPem.split(/\n(?=-----BEGIN PRIVATE KEY)/);
   const subdir = join(dir, "a-directory");
   await mkdir(subdir, { recursive: true });
-  const cases: ReadonlyArray<[string, RegExp]> = [
-    [join(dir, "missing.pem"), /" does not exist$/],
-    [subdir, /" is a directory, not a PEM file$/],
-    [await pemFile("cert-only.pem", cert), /" holds no private key \(-----BEGIN PRIVATE KEY-----\)/],
-    [await pemFile("key-only.pem", key), /" holds no certificate \(-----BEGIN CERTIFICATE-----\)/],
-    [await pemFile("empty.pem", "nothing here\n"), /" holds no PEM certificate or private key/],
+  const cases: ReadonlyArray<[string, ...string[]]> = [
+    [join(dir, "missing.pem"), "does not exist"],
+    [subdir, "is a directory, not a PEM file"],
+    [await pemFile("cert-only.pem", cert), "holds no PEM private key (-----BEGIN PRIVATE KEY-----)"],
+    [await pemFile("key-only.pem", key), "holds no PEM certificate (-----BEGIN CERTIFICATE-----)"],
+    [
+      await pemFile("empty.pem", "nothing here\n"),
+      "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+      "holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
+    ],
     [
       await pemFile("encrypted.pem", encryptedPem),
-      /" holds an encrypted private key; the connector needs it unencrypted$/,
+      "holds an encrypted private key; the connector needs it unencrypted",
     ],
     [
       await pemFile("mismatch.pem", `${cert}\n${otherKey}`),
-      /" holds a private key that belongs to none of its certificates$/,
+      "does not hold the private key of its certificate (its first one)",
+    ],
+    [
+      // msal takes the first certificate's thumbprint: a key of a later one cannot sign for it.
+      await pemFile("not-first.pem", `${otherCert}\n${cert}\n${key}`),
+      "does not hold the private key of its certificate (its first one)",
+    ],
+    [
+      await pemFile("two-keys.pem", `${cert}\n${key}\n${otherKey}`),
+      "holds more than one private key; keep only the certificate's",
     ],
     [
       await pemFile("garbage.pem", `-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n${key}`),
-      /" holds a certificate that cannot be read$/,
+      "holds a certificate that cannot be read (the 1st one)",
     ],
   ];
-  for (const [path, message] of cases) {
-    const problems = problemsOf(() => loadConfig({ env: withCertificate(path) }));
-    assert.equal(problems.length, 1, problems.join("\n"));
-    assert.ok(problems[0]?.startsWith(`AZURE_CLIENT_CERTIFICATE_PATH: ${JSON.stringify(path)}`), problems[0]);
-    assert.match(problems[0] ?? "", message);
+  for (const [path, ...messages] of cases) {
+    assert.deepEqual(
+      problemsOf(() => loadConfig({ env: withCertificate(path) })),
+      messages.map((message) => `AZURE_CLIENT_CERTIFICATE_PATH: ${JSON.stringify(path)} ${message}`),
+    );
   }
 });
 

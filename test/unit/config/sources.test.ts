@@ -3,9 +3,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { loadConfig, RETIRED_VARIABLES } from "../../../src/config/index.js";
+import { loadConfig } from "../../../src/config/index.js";
 import { closestName, editDistance, isMisspelling, relatedNames } from "../../../src/config/similarity.js";
-import { retiredProblems } from "../../../src/config/sources.js";
 import { VARIABLE_NAMES } from "../../../src/config/variables.js";
 import { CLIENT_ID, problemsOf, SECRET, TENANT, validEnv } from "./helpers.js";
 
@@ -214,27 +213,6 @@ test("misspelling detection: close edits, not unrelated names", () => {
   }
   assert.equal(closestName("KAFKA_TOPICS", VARIABLE_NAMES), "KAFKA_TOPIC");
   assert.equal(closestName("HOSTNAME", VARIABLE_NAMES), undefined);
-});
-
-// --- retired names ----------------------------------------------------------------------------------
-
-test("a removed or renamed variable fails loudly and names its replacement", () => {
-  const retired = {
-    POLL_EVERY: { replacedBy: "POLL_INTERVAL", note: "renamed in 0.2" },
-    KAFKA_ACKS: { note: "transactions always wait for all replicas" },
-  } as const;
-  assert.deepEqual(retiredProblems(["POLL_EVERY", "PATH", "KAFKA_ACKS", "POLL_EVERY"], retired), [
-    "POLL_EVERY: no longer supported; set POLL_INTERVAL instead (renamed in 0.2)",
-    "KAFKA_ACKS: no longer supported; remove it (transactions always wait for all replicas)",
-  ]);
-  assert.deepEqual(retiredProblems(["toString", "constructor"], retired), [], "only the table's own entries");
-});
-
-test("every retired variable's replacement is a current variable", () => {
-  for (const [name, entry] of Object.entries(RETIRED_VARIABLES)) {
-    assert.ok(!VARIABLE_NAMES.has(name), `${name} is both current and retired`);
-    if (entry.replacedBy !== undefined) assert.ok(VARIABLE_NAMES.has(entry.replacedBy), name);
-  }
 });
 
 // --- config files -----------------------------------------------------------------------------------
