@@ -12,7 +12,7 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "../../src");
 
 /** Layers, bottom first, by a module's first path segment under src/. */
 const LAYERS: readonly (readonly string[])[] = [
-  ["errors.ts", "log.ts", "runtime-flags.ts"],
+  ["errors.ts", "log.ts", "pem.ts", "runtime-flags.ts"],
   ["metrics"],
   ["config", "dedupe", "windows", "avro", "streams", "state"],
   ["auth", "graph", "registry.ts", "sink.ts"],
