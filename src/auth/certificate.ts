@@ -15,7 +15,7 @@ export function loadClientCertificate(path: string): ClientCertificate {
   const read = readKeyPair({ certificate: path, key: path, names: { certificate: VARIABLE, key: VARIABLE } });
   if ("problems" in read) {
     const problems = Object.values(read.problems).map((problem) => `${VARIABLE}: ${path} ${problem}`);
-    throw new PstnError(ErrorCode.CONFIG_INVALID, problems.join("\n"));
+    throw new PstnError(ErrorCode.CONFIG_INVALID, problems.join("\n"), { final: true });
   }
   const { certificate, key } = read.pair;
   return {
