@@ -54,7 +54,7 @@ export function secureContextOptions(tls: KafkaTlsFiles): SecureContextOptions {
       throw new PstnError(
         ErrorCode.CONFIG_INVALID,
         `${name}: ${JSON.stringify(path)} cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`,
-        { cause: error },
+        { cause: error, final: true },
       );
     }
   };
@@ -82,7 +82,9 @@ function kafkaSasl(kafka: ConnectorConfig["kafka"], options: KafkaClientOptions)
   }
   const tokens = options.tokens;
   if (tokens === undefined) {
-    throw new PstnError(ErrorCode.CONFIG_INVALID, "SASL OAUTHBEARER needs a token source");
+    throw new PstnError(ErrorCode.CONFIG_INVALID, "SASL OAUTHBEARER needs a token source", {
+      final: true,
+    });
   }
   const extensions = sasl.oauthBearer.extensions;
   const hasExtensions = Object.keys(extensions).length > 0;

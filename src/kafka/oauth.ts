@@ -33,7 +33,9 @@ export function kafkaTokenSource(oauth: KafkaOAuthBearer, options: KafkaTokenSou
     });
   }
   if (oauth.clientSecret === undefined) {
-    throw new PstnError(ErrorCode.CONFIG_INVALID, "KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET is required");
+    throw new PstnError(ErrorCode.CONFIG_INVALID, "KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET is required", {
+      final: true,
+    });
   }
   return new ClientCredentialsTokenSource({
     url: endpoint.url,
@@ -87,6 +89,7 @@ export class ClientCredentialsTokenSource implements TokenSource {
       throw new PstnError(
         ErrorCode.CONFIG_INVALID,
         "KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL must be https: the client secret travels to it",
+        { final: true },
       );
     }
     this.now = options.now ?? Date.now;
