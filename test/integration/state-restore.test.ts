@@ -1,0 +1,360 @@
+import assert from "node:assert/strict";
+import { after, before, describe, type TestContext, test } from "node:test";
+import {
+  type Admin,
+  CompressionTypes,
+  type Consumer,
+  type ConsumerConfig,
+  Kafka,
+  logLevel,
+  type Message,
+  type Producer,
+} from "kafkajs";
+import { HorizonIdSet } from "../../src/dedupe/id-set.js";
+import { ErrorCode, isPstnError } from "../../src/errors.js";
+import { restoreState } from "../../src/kafka/restore.js";
+import { KafkaSession, producerConfig } from "../../src/kafka/session.js";
+import { ensureTopics } from "../../src/kafka/topics.js";
+import { createLogger } from "../../src/log.js";
+import type { CommitBatch, SessionSpec, SourceTopics } from "../../src/sink.js";
+import {
+  barrierKey,
+  checkpointKey,
+  encodeBarrier,
+  encodeCheckpoint,
+  encodeIds,
+  idsKey,
+} from "../../src/state/records.js";
+import type { StateTracker } from "../../src/state/tracker.js";
+import { consumeAll, uniqueName } from "../support/kafka.js";
+import { startTestStack, type TestStack } from "../support/stack.js";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const ME = "contoso/pstn/main";
+const OTHER = "fabrikam/pstn/main";
+const NOW = Date.now();
+const START = NOW - 3 * DAY;
+/** The hour the test's rows started in: inside the horizon of every watermark used here. */
+const BUCKET = HorizonIdSet.bucketOf(NOW - 2 * HOUR);
+const silent = createLogger("silent");
+
+/** A client that tells which consumers it made and whether they disconnected. */
+class RecordingKafka extends Kafka {
+  readonly consumers: { groupId: string; disconnected: boolean }[] = [];
+
+  override consumer(config: ConsumerConfig): Consumer {
+    const consumer = super.consumer(config);
+    const record = { groupId: config.groupId, disconnected: false };
+    this.consumers.push(record);
+    consumer.on(consumer.events.DISCONNECT, () => {
+      record.disconnected = true;
+    });
+    return consumer;
+  }
+}
+
+function idsRecord(identity: string, seq: number, ids: string[]): Message {
+  return { key: idsKey(identity, BUCKET, seq), value: encodeIds(ids) };
+}
+
+function checkpointRecord(identity: string, watermark: number): Message {
+  return {
+    key: checkpointKey(identity),
+    value: encodeCheckpoint({ start: new Date(START), watermark: new Date(watermark) }),
+  };
+}
+
+function barrierRecord(identity: string, nonce: string): Message {
+  return { key: barrierKey(identity), value: encodeBarrier(nonce) };
+}
+
+function holds(tracker: StateTracker, ids: readonly string[]): boolean[] {
+  return ids.map((id) => tracker.ids.hasAnywhere(id));
+}
+
+describe("the state topic's restore and the session's fencing, on the real broker", () => {
+  let stack: TestStack;
+  let kafka: RecordingKafka;
+  let admin: Admin;
+  const topics: string[] = [];
+
+  before(async () => {
+    stack = await startTestStack();
+    kafka = new RecordingKafka({
+      clientId: "state-restore-test",
+      brokers: stack.brokers,
+      logLevel: logLevel.ERROR,
+    });
+    admin = kafka.admin();
+    await admin.connect();
+  });
+  after(async () => {
+    if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+    await admin?.disconnect();
+    await stack?.stop();
+  });
+
+  async function stateTopic(): Promise<string> {
+    const topic = uniqueName("test-state");
+    assert.equal(
+      await admin.createTopics({
+        topics: [{ topic, numPartitions: 1, configEntries: [{ name: "cleanup.policy", value: "compact" }] }],
+        waitForLeaders: true,
+      }),
+      true,
+    );
+    topics.push(topic);
+    return topic;
+  }
+
+  /** A transactional producer configured as the sessions' is. */
+  async function producer(t: TestContext): Promise<Producer> {
+    const created = kafka.producer(producerConfig(uniqueName("test-txn"), 30_000));
+    await created.connect();
+    t.after(() => created.disconnect());
+    return created;
+  }
+
+  /** Sends `sends` (each one record batch) in one transaction, then commits or aborts it. */
+  async function transaction(
+    writer: Producer,
+    topic: string,
+    outcome: "commit" | "abort",
+    ...sends: Message[][]
+  ): Promise<void> {
+    const txn = await writer.transaction();
+    for (const messages of sends) await txn.send({ topic, acks: -1, messages });
+    await (outcome === "commit" ? txn.commit() : txn.abort());
+  }
+
+  function restore(topic: string, nonce: string, timeoutMs = 20_000): Promise<StateTracker> {
+    return restoreState({
+      kafka,
+      stateTopic: topic,
+      identity: ME,
+      barrierNonce: nonce,
+      lookbackMs: DAY,
+      start: new Date(NOW - DAY),
+      timeoutMs,
+      logger: silent,
+    });
+  }
+
+  test("restores what was committed before the barrier; an aborted transaction's records are not read", async (t) => {
+    const topic = await stateTopic();
+    const writer = await producer(t);
+    await transaction(writer, topic, "commit", [
+      idsRecord(ME, 0, ["a1", "a2"]),
+      checkpointRecord(ME, NOW - HOUR),
+    ]);
+    await transaction(writer, topic, "abort", [idsRecord(ME, 1, ["x1"]), checkpointRecord(ME, NOW)]);
+    await transaction(writer, topic, "commit", [idsRecord(ME, 2, ["a3"])], [barrierRecord(ME, "mine")]);
+    // The aborted records are in the log: only read_committed keeps them out.
+    const everything = await consumeAll(kafka, topic, { expected: 6, readUncommitted: true, settleMs: 200 });
+    assert.equal(everything.length, 6);
+
+    const tracker = await restore(topic, "mine");
+    assert.deepEqual(holds(tracker, ["a1", "a2", "a3", "x1"]), [true, true, true, false]);
+    assert.equal(tracker.ids.size, 3);
+    assert.equal(tracker.watermark?.getTime(), NOW - HOUR, "the committed checkpoint, not the aborted one");
+    assert.equal(tracker.start.getTime(), START, "the checkpoint's start wins over the given one");
+  });
+
+  test("records after the barrier do not count, those in the barrier's own batch neither", async (t) => {
+    const topic = await stateTopic();
+    const writer = await producer(t);
+    await transaction(writer, topic, "commit", [
+      barrierRecord(ME, "an-older-session"),
+      idsRecord(ME, 0, ["before"]),
+      checkpointRecord(ME, NOW - 2 * HOUR),
+    ]);
+    await transaction(writer, topic, "commit", [
+      barrierRecord(ME, "mine"),
+      idsRecord(ME, 1, ["same-batch"]),
+      checkpointRecord(ME, NOW - HOUR),
+    ]);
+    await transaction(writer, topic, "commit", [idsRecord(ME, 2, ["later"]), checkpointRecord(ME, NOW)]);
+
+    // Everything is written before the restore begins: it must stop at the barrier, not at the end.
+    const tracker = await restore(topic, "mine");
+    assert.deepEqual(holds(tracker, ["before", "same-batch", "later"]), [true, false, false]);
+    assert.equal(tracker.watermark?.getTime(), NOW - 2 * HOUR);
+    const [next] = tracker.idsRecords(new Map([[BUCKET, ["next"]]]));
+    assert.equal(next?.key, idsKey(ME, BUCKET, 1), "sequence numbers continue after the last one read");
+  });
+
+  test("another identity's records in the same topic are ignored, its barrier with the same nonce too", async (t) => {
+    const topic = await stateTopic();
+    const writer = await producer(t);
+    await transaction(writer, topic, "commit", [
+      idsRecord(OTHER, 0, ["theirs"]),
+      checkpointRecord(OTHER, NOW),
+      barrierRecord(OTHER, "mine"),
+    ]);
+    await transaction(writer, topic, "commit", [
+      idsRecord(ME, 0, ["ours"]),
+      checkpointRecord(ME, NOW - HOUR),
+    ]);
+    await transaction(writer, topic, "commit", [barrierRecord(ME, "mine")]);
+
+    const tracker = await restore(topic, "mine");
+    assert.deepEqual(holds(tracker, ["ours", "theirs"]), [true, false]);
+    assert.equal(tracker.watermark?.getTime(), NOW - HOUR);
+    assert.equal(tracker.identity, ME);
+  });
+
+  test("reads the whole topic up to the barrier over many fetches", async (t) => {
+    const topic = await stateTopic();
+    const writer = await producer(t);
+    const sends = Array.from({ length: 8 }, (_, send) =>
+      Array.from({ length: 1_000 }, (_, i) => {
+        const seq = send * 1_000 + i;
+        return idsRecord(
+          ME,
+          seq,
+          Array.from({ length: 5 }, (_, j) => `call-${seq}-${j}-${"x".repeat(30)}`),
+        );
+      }),
+    );
+    await transaction(writer, topic, "commit", ...sends, [barrierRecord(ME, "mine")]);
+
+    const tracker = await restore(topic, "mine");
+    assert.equal(tracker.ids.size, 40_000);
+    assert.ok(tracker.ids.hasAnywhere(`call-7999-4-${"x".repeat(30)}`));
+    assert.equal(tracker.liveKeyCount(), 8_000);
+  });
+
+  test("a barrier that never comes: PSTN_STATE_INVALID after timeoutMs, and the restore's consumer is gone", async (t) => {
+    const topic = await stateTopic();
+    const writer = await producer(t);
+    await transaction(writer, topic, "commit", [
+      idsRecord(ME, 0, ["a"]),
+      barrierRecord(ME, "an-older-session"),
+    ]);
+    const consumersBefore = kafka.consumers.length;
+
+    const timeoutMs = 2_000;
+    const started = performance.now();
+    await assert.rejects(restore(topic, "never-written", timeoutMs), (error) => {
+      assert.ok(isPstnError(error, ErrorCode.STATE_INVALID), String(error));
+      assert.match(error.message, /did not reach this session's barrier within 2000 ms/);
+      return true;
+    });
+    const tookMs = performance.now() - started;
+    t.diagnostic(`restore gave up after ${Math.round(tookMs)} ms`);
+    assert.ok(tookMs >= timeoutMs && tookMs < timeoutMs + 5_000, `took ${tookMs} ms`);
+
+    const made = kafka.consumers.slice(consumersBefore);
+    assert.equal(made.length, 1);
+    assert.equal(made[0]?.disconnected, true);
+    const [group] = (await admin.describeGroups([made[0]!.groupId])).groups;
+    assert.equal(group?.members.length, 0, `group ${group?.groupId} is ${group?.state}`);
+  });
+
+  // Marked todo: src/kafka/restore.ts rejects only on consumer.run()'s own failure or the timer; a
+  // record StateRestorer refuses throws inside eachBatch, where kafkajs retries the batch instead.
+  test("an unreadable record of this identity fails the restore at once, with the decoder's reason", {
+    todo: "src bug: the restore waits out timeoutMs and reports a missing barrier instead",
+  }, async (t) => {
+    const topic = await stateTopic();
+    const writer = await producer(t);
+    await transaction(writer, topic, "commit", [
+      { key: idsKey(ME, BUCKET, 0), value: "not json" },
+      barrierRecord(ME, "mine"),
+    ]);
+    const timeoutMs = 4_000;
+    const started = performance.now();
+    await assert.rejects(restore(topic, "mine", timeoutMs), (error) => {
+      assert.ok(isPstnError(error, ErrorCode.STATE_INVALID), String(error));
+      assert.match(error.message, /ids record is not JSON/);
+      return true;
+    });
+    assert.ok(performance.now() - started < timeoutMs, "failed before the barrier's timeout");
+  });
+
+  test("KafkaSession: a second session with the same transactional id fences the first and restores what it committed", async (t) => {
+    const names: SourceTopics = {
+      data: uniqueName("test-session-data"),
+      dlq: uniqueName("test-session-dlq"),
+      state: uniqueName("test-session-state"),
+    };
+    topics.push(names.data, names.dlq, names.state);
+    assert.equal((await ensureTopics(admin, names, { dataPartitions: 3 })).length, 3);
+    const spec: SessionSpec = {
+      identity: `${ME}/${uniqueName("session")}`,
+      transactionalId: uniqueName("test-session-txn"),
+      topics: names,
+      lookbackMs: DAY,
+      start: new Date(START),
+    };
+    // Each session on a client of its own, as two replicas of the connector are.
+    const open = (clientId: string) =>
+      KafkaSession.open(spec, {
+        kafka: new Kafka({
+          clientId: uniqueName(clientId),
+          brokers: stack.brokers,
+          logLevel: logLevel.NOTHING,
+        }),
+        compression: CompressionTypes.GZIP,
+        restoreTimeoutMs: 20_000,
+        transactionTimeoutMs: 30_000,
+        logger: silent,
+      });
+
+    const first = await open("first");
+    t.after(() => first.close());
+    assert.equal(first.state.ids.size, 0, "a first run restores nothing");
+    assert.equal(first.state.watermark, undefined);
+
+    /** A batch as the committer builds it: the rows, a dead letter, and the state that records them. */
+    const batch = (tracker: StateTracker, ids: string[], watermark: number): CommitBatch => {
+      for (const id of ids) tracker.ids.add(id, BUCKET);
+      return {
+        data: ids.map((id) => ({ key: id, value: `row ${id}` })),
+        dlq: [{ key: `dead-${ids[0]}`, value: "unencodable", headers: { reason: "test" } }],
+        state: [
+          ...tracker.idsRecords(new Map([[BUCKET, ids]])),
+          ...tracker.advance(new Date(watermark), new Date(watermark - DAY)),
+          ...tracker.takeTombstones(),
+        ],
+      };
+    };
+    const range = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => `call-${from + i}`);
+    const committedByFirst = [...range(0, 40), ...range(40, 40)];
+    await first.commit(batch(first.state, range(0, 40), NOW - 2 * HOUR));
+    await first.commit(batch(first.state, range(40, 40), NOW - HOUR));
+
+    const second = await open("second");
+    t.after(() => second.close());
+    const fencedIds = range(80, 10);
+    await assert.rejects(first.commit(batch(first.state, fencedIds, NOW)), (error) => {
+      assert.ok(isPstnError(error, ErrorCode.KAFKA_FENCED), String(error));
+      assert.equal(error.final, true);
+      return true;
+    });
+
+    assert.equal(second.state.ids.size, committedByFirst.length);
+    assert.ok(holds(second.state, committedByFirst).every(Boolean), "every id the first session committed");
+    assert.ok(!holds(second.state, fencedIds).some(Boolean), "none of the fenced commit's ids");
+    assert.equal(second.state.watermark?.getTime(), NOW - HOUR);
+    assert.equal(second.state.start.getTime(), START);
+
+    const secondIds = range(100, 20);
+    await second.commit(batch(second.state, secondIds, NOW));
+    const expected = [...committedByFirst, ...secondIds].sort();
+    const rows = await consumeAll(kafka, names.data, { expected: expected.length, settleMs: 1_500 });
+    assert.deepEqual(
+      rows.map((m) => m.key?.toString()).sort(),
+      expected,
+      "each committed row once, nothing else",
+    );
+    const deadLetters = await consumeAll(kafka, names.dlq, { expected: 3, settleMs: 500 });
+    assert.deepEqual(deadLetters.map((m) => m.key?.toString()).sort(), [
+      "dead-call-0",
+      "dead-call-100",
+      "dead-call-40",
+    ]);
+  });
+});
