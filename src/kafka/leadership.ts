@@ -18,7 +18,8 @@ export interface LeadershipOptions extends ElectionSpec {
  */
 export class Leadership implements Election {
   private active = false;
-  private activated: (() => void) | undefined;
+  /** Callers of waitUntilActive still waiting, each resolved once this instance is elected. */
+  private readonly waiters = new Set<() => void>();
   private lost = new AbortController();
 
   private constructor(
@@ -60,16 +61,18 @@ export class Leadership implements Election {
   /** Resolves once this instance is the active one; rejects if `signal` aborts first. */
   waitUntilActive(signal: AbortSignal): Promise<void> {
     if (this.active) return Promise.resolve();
+    if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise((resolvePromise, reject) => {
-      const onAbort = () => {
-        this.activated = undefined;
-        reject(signal.reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.activated = () => {
+      const activated = () => {
         signal.removeEventListener("abort", onAbort);
         resolvePromise();
       };
+      const onAbort = () => {
+        this.waiters.delete(activated);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.waiters.add(activated);
     });
   }
 
@@ -90,9 +93,9 @@ export class Leadership implements Election {
     if (assigned) {
       this.lost = new AbortController();
       this.options.logger.info({ group: this.options.groupId }, "this instance is now the active one");
-      const activated = this.activated;
-      this.activated = undefined;
-      activated?.();
+      const waiters = [...this.waiters];
+      this.waiters.clear();
+      for (const activated of waiters) activated();
     } else {
       this.options.logger.warn({ group: this.options.groupId }, "this instance is no longer the active one");
       this.lost.abort(new Error("leadership lost"));

@@ -51,12 +51,18 @@ export async function restoreState(options: RestoreOptions): Promise<StateTracke
           autoCommit: false,
           eachBatch: async ({ batch }) => {
             if (restorer.done) return;
-            for (const message of batch.messages) {
-              if (message.key === null) continue;
-              if (restorer.accept(message.key.toString("utf8"), message.value)) {
-                resolvePromise();
-                return;
+            try {
+              for (const message of batch.messages) {
+                if (message.key === null) continue;
+                if (restorer.accept(message.key.toString("utf8"), message.value)) {
+                  resolvePromise();
+                  return;
+                }
               }
+            } catch (error) {
+              // An unreadable record of this source: kafkajs would retry the batch for ever, and
+              // reading it again cannot heal it. The restore fails with the decoder's reason.
+              reject(error);
             }
           },
         })

@@ -232,10 +232,7 @@ describe("Leadership: one active member per group, on the real broker", () => {
     assert.equal(active.leadership.isActive, true);
   });
 
-  // Marked todo: src/kafka/leadership.ts waits for an "abort" event that an aborted signal never fires again.
-  test("waitUntilActive rejects at once when the signal is already aborted", {
-    todo: "src bug: the promise stays pending until this member is elected, then resolves",
-  }, async (t) => {
+  test("waitUntilActive rejects at once when the signal is already aborted", async (t) => {
     const { standby } = await activeAndStandby(t);
 
     const reason = new Error("already shut down");
@@ -249,10 +246,7 @@ describe("Leadership: one active member per group, on the real broker", () => {
     assert.equal(outcome, "rejected");
   });
 
-  // Marked todo: src/kafka/leadership.ts keeps one waiter; a second call replaces the first one's.
-  test("two waitUntilActive calls on one member both resolve when it is elected", {
-    todo: "src bug: only the last caller's promise settles; the earlier one stays pending",
-  }, async (t) => {
+  test("two waitUntilActive calls on one member both resolve when it is elected", async (t) => {
     const { active: leaving, standby } = await activeAndStandby(t);
 
     const giveUp = new AbortController();

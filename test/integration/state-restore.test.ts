@@ -252,11 +252,7 @@ describe("the state topic's restore and the session's fencing, on the real broke
     assert.equal(group?.members.length, 0, `group ${group?.groupId} is ${group?.state}`);
   });
 
-  // Marked todo: src/kafka/restore.ts rejects only on consumer.run()'s own failure or the timer; a
-  // record StateRestorer refuses throws inside eachBatch, where kafkajs retries the batch instead.
-  test("an unreadable record of this identity fails the restore at once, with the decoder's reason", {
-    todo: "src bug: the restore waits out timeoutMs and reports a missing barrier instead",
-  }, async (t) => {
+  test("an unreadable record of this identity fails the restore at once, with the decoder's reason", async (t) => {
     const topic = await stateTopic();
     const writer = await producer(t);
     await transaction(writer, topic, "commit", [
