@@ -91,11 +91,11 @@ test("requests arriving right after a 429 may have been in flight: counted only 
   clock.advance(50);
   await graphGet(h, url, bearer); // sent before the client could have read the 429
   assert.equal(h.sim.stats().retryAfterViolations, 0);
-  clock.advance(100);
+  clock.advance(500);
   await graphGet(h, url, bearer); // the wait began at T0: this one is back early
   assert.equal(h.sim.stats().retryAfterViolations, 1);
   clock.set(T0 + 1000);
-  await graphGet(h, url, bearer); // told at T0+50 and T0+150 to wait 1 s: still early
+  await graphGet(h, url, bearer); // told at T0+50 and T0+550 to wait 1 s: still early
   assert.equal(h.sim.stats().retryAfterViolations, 2);
   clock.set(T0 + 2000);
   await graphGet(h, url, bearer); // the 429 at T0+1000 said 1 s more: now every instruction has passed
