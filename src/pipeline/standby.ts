@@ -1,4 +1,4 @@
-import { ErrorCode, isPstnError } from "../errors.js";
+import { ErrorCode, isFinal, isPstnError } from "../errors.js";
 import { type Source, transactionalIdOf } from "./source.js";
 
 export interface StandbyOptions {
@@ -16,7 +16,12 @@ export async function runWithStandby(
 ): Promise<void> {
   const { sink, logger } = source.settings;
   const { topics } = source.unit;
-  await source.prepare();
+  // A standby reports Kafka and the registry ready once it reached them; a failure here (two
+  // replicas registering the first schema at once) is retried by run's sessions when elected.
+  await source.prepare().catch((error: unknown) => {
+    if (isFinal(error)) throw error;
+    logger.warn({ err: error }, "preparing topics and schema failed; retried when this instance is active");
+  });
   const leadership = await sink.joinElection({
     groupId: `${transactionalIdOf(topics.state, source.identity())}:leader`,
     topic: topics.state,
