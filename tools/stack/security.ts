@@ -10,6 +10,9 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { generate } from "selfsigned";
 
+/** The certificate extensions selfsigned takes (its type is not exported by name). */
+type Extensions = NonNullable<NonNullable<Parameters<typeof generate>[1]>["extensions"]>;
+
 /** Listener names in server.properties (the security protocol map gives their protocols). */
 export const SASL_SSL_LISTENER = "SASL_SSL";
 export const MTLS_LISTENER = "MTLS";
@@ -70,39 +73,33 @@ export async function createStackSecurity(runDir: string, ports: SecurityPorts):
     ],
   });
   const signed = { key: ca.private, cert: ca.cert };
-  const broker = await generate([{ name: "commonName", value: "127.0.0.1" }], {
-    keyType: "ec",
-    curve: "P-256",
-    algorithm: "sha256",
-    notBeforeDate,
-    notAfterDate,
-    ca: signed,
-    extensions: [
-      { name: "basicConstraints", cA: false },
-      { name: "keyUsage", digitalSignature: true, critical: true },
-      { name: "extKeyUsage", serverAuth: true, clientAuth: true },
-      {
-        name: "subjectAltName",
-        altNames: [
-          { type: 7, ip: "127.0.0.1" },
-          { type: 2, value: "localhost" },
-        ],
-      },
-    ],
-  });
-  const client = await generate([{ name: "commonName", value: "pstn-connector-client" }], {
-    keyType: "ec",
-    curve: "P-256",
-    algorithm: "sha256",
-    notBeforeDate,
-    notAfterDate,
-    ca: signed,
-    extensions: [
-      { name: "basicConstraints", cA: false },
-      { name: "keyUsage", digitalSignature: true, critical: true },
-      { name: "extKeyUsage", clientAuth: true },
-    ],
-  });
+  // Leaf certificates signed by the CA: the broker's (server and client, for the inter-broker
+  // listener) and the connector's (client only, for mTLS).
+  const leaf = (commonName: string, extensions: Extensions) =>
+    generate([{ name: "commonName", value: commonName }], {
+      keyType: "ec",
+      curve: "P-256",
+      algorithm: "sha256",
+      notBeforeDate,
+      notAfterDate,
+      ca: signed,
+      extensions: [
+        { name: "basicConstraints", cA: false },
+        { name: "keyUsage", digitalSignature: true, critical: true },
+        ...extensions,
+      ],
+    });
+  const broker = await leaf("127.0.0.1", [
+    { name: "extKeyUsage", serverAuth: true, clientAuth: true },
+    {
+      name: "subjectAltName",
+      altNames: [
+        { type: 7, ip: "127.0.0.1" },
+        { type: 2, value: "localhost" },
+      ],
+    },
+  ]);
+  const client = await leaf("pstn-connector-client", [{ name: "extKeyUsage", clientAuth: true }]);
 
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const kid = `pstn-stack-${randomBytes(6).toString("hex")}`;
