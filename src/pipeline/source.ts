@@ -356,7 +356,18 @@ export class Source {
       if (checkpoint || batch.size > 0) await commit();
       await committer.drain();
     } catch (error) {
-      if (isPstnError(error) && error.code.startsWith("PSTN_GRAPH")) this.health.set("graph", false);
+      if (isPstnError(error) && error.code.startsWith("PSTN_GRAPH")) {
+        this.health.set("graph", false);
+        // Kafka is fine: what was read before Graph failed is committed, the checkpoint of the
+        // windows that ended with it. Otherwise a window that always fails would hold back, for
+        // ever, the rows batched after the last commit (a commit in flight at the previous
+        // window's end defers its checkpoint to the next one).
+        if (checkpoint || batch.size > 0) {
+          await commit()
+            .then(() => committer.drain())
+            .catch(() => undefined);
+        }
+      }
       throw error;
     } finally {
       // A failure above ends the session: let the transaction in flight settle before it closes.

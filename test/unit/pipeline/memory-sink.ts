@@ -24,6 +24,8 @@ export class MemorySink implements Sink {
   readonly topics = new Map<string, OutRecord[]>();
   readonly commits: CommitBatch[] = [];
   sessionsOpened = 0;
+  /** How long a transaction takes. */
+  commitMs = 1;
   /** Fails the commit with this index (0-based, counting every commit), once. */
   failCommitAt: number | undefined;
   private readonly epochs = new Map<string, number>();
@@ -107,7 +109,7 @@ class MemorySession implements SinkSession {
   async commit(batch: CommitBatch): Promise<void> {
     if (this.closed) throw new Error("commit after close");
     // A transaction takes a moment: the engine must not start the next one before this settles.
-    await new Promise((resolve) => setTimeout(resolve, 1));
+    await new Promise((resolve) => setTimeout(resolve, this.sink.commitMs));
     this.sink.commit(this.spec, this.epoch, batch);
   }
 

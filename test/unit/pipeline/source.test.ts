@@ -34,6 +34,8 @@ const MALFORMED_ID = "row-0030";
 
 let base = "";
 let requests = 0;
+/** Requests for windows reaching past this instant get a body that is not JSON. */
+let poisonAfter = Number.POSITIVE_INFINITY;
 const server = createServer((req, res) => {
   requests++;
   const url = new URL(req.url ?? "/", "http://graph");
@@ -44,6 +46,11 @@ const server = createServer((req, res) => {
   }
   const from = Date.parse(match[1] as string);
   const to = Date.parse(match[2] as string);
+  if (to > poisonAfter) {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end("<html><body>Service Unavailable</body></html>");
+    return;
+  }
   const inWindow = ROWS.filter((row) => {
     const at = Date.parse(String(row.startDateTime));
     return at >= from && at <= to;
@@ -66,10 +73,13 @@ after(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-function optionsOn(
-  sink: MemorySink,
-  options: { sliceMs?: number; maxBatchRows?: number } = {},
-): SourceOptions {
+interface Shape {
+  sliceMs?: number;
+  maxBatchRows?: number;
+  lookbackMs?: number;
+}
+
+function optionsOn(sink: MemorySink, options: Shape = {}): SourceOptions {
   const metrics = new Metrics({ defaultMetrics: false });
   const graph = new GraphClient({
     endpoint: base,
@@ -93,7 +103,7 @@ function optionsOn(
       start: START,
     },
     pollIntervalMs: 60_000,
-    lookbackMs: 24 * HOUR,
+    lookbackMs: options.lookbackMs ?? 24 * HOUR,
     sliceMs: options.sliceMs ?? 6 * HOUR,
     maxBatchRows: options.maxBatchRows ?? 20,
     pageDecoder: "inline",
@@ -108,7 +118,7 @@ function optionsOn(
   };
 }
 
-function sourceOn(sink: MemorySink, options: { sliceMs?: number; maxBatchRows?: number } = {}) {
+function sourceOn(sink: MemorySink, options: Shape = {}) {
   const sourceOptions = optionsOn(sink, options);
   return { source: new Source(sourceOptions), metrics: sourceOptions.metrics };
 }
@@ -213,6 +223,36 @@ describe("Source on an in-memory sink", () => {
     await source.close();
     const keys = sink.keys("calls");
     assert.equal(new Set(keys).size, keys.length, "what was committed before is there once");
+  });
+
+  test("a window that always fails does not hold back the rows and checkpoint read before it, while Kafka is slow", async (t) => {
+    // The sessions after the first re-read from an hour behind the watermark: with the windows
+    // sliced from there, the failing one also covers the last hour of the window before it.
+    poisonAfter = START.getTime() + 12 * HOUR;
+    t.after(() => {
+      poisonAfter = Number.POSITIVE_INFINITY;
+    });
+    const sink = new MemorySink();
+    // Each transaction outlasts the fetch of a window: one is in flight whenever a window ends.
+    sink.commitMs = 40;
+    const { source } = sourceOn(sink, { sliceMs: 6 * HOUR, maxBatchRows: 5, lookbackMs: HOUR });
+    const stop = new AbortController();
+    const running = source.run(stop.signal);
+    const before = goodIds.filter((id) => Number(id.slice(4)) < 36);
+    const deadline = Date.now() + 5_000;
+    while ((sink.keys("calls").length < before.length || sink.sessionsOpened < 3) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    stop.abort();
+    await running;
+    await source.close();
+    assert.ok(sink.sessionsOpened >= 3, "sessions kept failing on the window");
+    assert.deepEqual(
+      sink.keys("calls").filter((k) => before.includes(k)),
+      before,
+      "every row of the two windows before the failing one, once",
+    );
+    assert.equal(watermarkOf(sink, source.identity()), new Date(START.getTime() + 12 * HOUR).toISOString());
   });
 
   test("sources of two tenants on one sink and one state topic: each exact, each with its own state and transactional id", async () => {
