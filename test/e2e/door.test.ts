@@ -65,7 +65,7 @@ test("an over-long id or a misplaced start: dead-lettered once with its reason o
   assert.equal(second.source.stats.deadLettered, 0, "the restarted connector dead-letters nothing again");
 
   await assertEachIdOnce(
-    kafka,
+    stack.brokers,
     env.KAFKA_TOPIC!,
     good.map((row) => row.id as string),
   );

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Kafka, logLevel } from "kafkajs";
 import { type SimulatorOptions, startGraphSimulator } from "../../tools/simulator/index.js";
 import { assertEachIdOnce, connectorEnv, createTestApp, runUntil, waitFor } from "../support/connector.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
@@ -37,10 +36,8 @@ const CASES: ReadonlyArray<{ name: string; faults: Faults; storm?: Faults; injec
 
 describe("Graph faults: no loss, no duplicate, Retry-After never violated", () => {
   let stack: TestStack;
-  let kafka: Kafka;
   before(async () => {
     stack = await startTestStack();
-    kafka = new Kafka({ clientId: "graph-faults-test", brokers: stack.brokers, logLevel: logLevel.NOTHING });
   });
   after(async () => {
     await stack?.stop();
@@ -88,7 +85,7 @@ describe("Graph faults: no loss, no duplicate, Retry-After never violated", () =
       );
       const truth = sim.visibleRows(undefined, undefined, "v1.0");
       await assertEachIdOnce(
-        kafka,
+        stack.brokers,
         env.KAFKA_TOPIC!,
         truth.map((row) => row.id as string),
       );

@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Kafka, logLevel } from "kafkajs";
 import { startGraphSimulator } from "../../tools/simulator/index.js";
 import { assertEachIdOnce, connectorEnv, createTestApp, waitFor } from "../support/connector.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
@@ -61,11 +60,6 @@ test("a window that is never JSON: bounded restarts with growing waits, readyz f
       ended = error;
     },
   );
-  const kafka = new Kafka({
-    clientId: "session-failures-check",
-    brokers: stack.brokers,
-    logLevel: logLevel.NOTHING,
-  });
   try {
     // When each failure was counted.
     const failedAt: number[] = [];
@@ -106,7 +100,7 @@ test("a window that is never JSON: bounded restarts with growing waits, readyz f
     const before = sim.visibleRows(start, new Date(start.getTime() + 2 * DAY - 1), "v1.0");
     assert.ok(before.length > 1000, `rows before the poison window: ${before.length}`);
     await assertEachIdOnce(
-      kafka,
+      stack.brokers,
       env.KAFKA_TOPIC!,
       before.map((row) => row.id as string),
     );
@@ -126,7 +120,7 @@ test("a window that is never JSON: bounded restarts with growing waits, readyz f
   }
   assert.equal(ended, "returned");
   await assertEachIdOnce(
-    kafka,
+    stack.brokers,
     env.KAFKA_TOPIC!,
     sim.visibleRows(undefined, undefined, "v1.0").map((row) => row.id as string),
   );

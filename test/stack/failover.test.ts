@@ -82,7 +82,7 @@ test("three brokers, RF 3, min ISR 2: the partition leader is killed mid-run and
   const truth = sim.visibleRows(undefined, undefined, "v1.0");
   // A transaction the killed broker left undecided resolves once its partitions move: allow for it.
   await assertEachIdOnce(
-    kafka,
+    stack.brokers,
     env.KAFKA_TOPIC!,
     truth.map((row) => row.id as string),
     120_000,

@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import avro from "avsc";
-import type { Kafka, KafkaMessage } from "kafkajs";
+import type { Kafka } from "kafkajs";
 import { request } from "undici";
 import { type App, type AppOptions, createApp } from "../../src/app.js";
 import { decodedToGraphJson } from "../../src/avro/index.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/log.js";
 import type { GraphSimulator } from "../../tools/simulator/index.js";
+import { readTopicWithJava } from "./java-reader.js";
 import { consumeAll, partitionOf, uniqueName } from "./kafka.js";
 import type { TestStack } from "./stack.js";
 
@@ -77,7 +78,7 @@ export async function decodeFromRegistry(
   return decodedToGraphJson(type.fromBuffer(value.subarray(5)) as Record<string, unknown>);
 }
 
-export function keysOf(messages: readonly KafkaMessage[]): string[] {
+export function keysOf(messages: readonly ReadBack[]): string[] {
   return messages.map((m) => m.key?.toString("utf8") ?? "");
 }
 
@@ -118,38 +119,69 @@ export async function runUntil(
   if (failed !== undefined) throw failed;
 }
 
+/** A record as the checks see it, whichever client read it. */
+export interface ReadBack {
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
 /**
  * Reads the topic as a read_committed consumer and checks that it holds each expected id exactly
- * once and nothing else; returns the messages for further checks.
+ * once and nothing else; returns the records for further checks. Given brokers, Kafka's Java
+ * consumer reads (a client other than the writer); given a kafkajs client, kafkajs does (clusters
+ * that need TLS or SASL, which the Java reader is not yet given).
  */
 export async function assertEachIdOnce(
-  kafka: Kafka,
+  from: readonly string[] | Kafka,
   topic: string,
   expectedIds: readonly string[],
   timeoutMs = 60_000,
-): Promise<KafkaMessage[]> {
-  const read = (returnShort = false) =>
-    consumeAll(kafka, topic, { expected: expectedIds.length, timeoutMs, settleMs: 2000, returnShort });
-  let messages: KafkaMessage[];
+): Promise<ReadBack[]> {
+  const read = async (returnShort = false): Promise<{ key: string; record: ReadBack }[]> => {
+    if (isBrokerList(from)) {
+      const { records, timedOut } = await readTopicWithJava(from, topic, {
+        expected: expectedIds.length,
+        timeoutMs,
+        settleMs: 2000,
+      });
+      if (timedOut && !returnShort) {
+        throw new Error(
+          `saw ${records.length} of ${expectedIds.length} messages on ${topic} in ${timeoutMs} ms`,
+        );
+      }
+      return records.map((record) => ({ key: `${record.partition}@${record.offset}`, record }));
+    }
+    const messages = await consumeAll(from, topic, {
+      expected: expectedIds.length,
+      timeoutMs,
+      settleMs: 2000,
+      returnShort,
+    });
+    return messages.map((message) => ({
+      key: `${partitionOf.get(message)}@${message.offset}`,
+      record: message,
+    }));
+  };
+  let read1: { key: string; record: ReadBack }[];
   try {
-    messages = await read();
+    read1 = await read();
   } catch (first) {
     // Say where the read stopped (per partition), then read once more with a fresh consumer: a
     // short read that a second consumer completes is the consumer's, not the topic's. A second
     // short read is compared all the same, so that the failure names the ids missing.
     process.stderr.write(
-      `# ${(first as Error).message}; partitions ${await partitionSummary(kafka, topic)}; reading again\n`,
+      `# ${(first as Error).message}; partitions ${isBrokerList(from) ? "(Java reader)" : await partitionSummary(from, topic)}; reading again\n`,
     );
-    messages = await read(true);
+    read1 = await read(true);
   }
   // A consumer may deliver a record twice (a refetch after a leader moved): that is the consumer's
   // doing, not a second record. Records are told apart by partition and offset.
-  const records = new Map<string, KafkaMessage>();
-  for (const message of messages) records.set(`${partitionOf.get(message)}@${message.offset}`, message);
-  if (records.size < messages.length) {
-    process.stderr.write(`# the consumer delivered ${messages.length - records.size} records twice\n`);
+  const records = new Map<string, ReadBack>();
+  for (const { key, record } of read1) records.set(key, record);
+  if (records.size < read1.length) {
+    process.stderr.write(`# the consumer delivered ${read1.length - records.size} records twice\n`);
   }
-  messages = [...records.values()];
+  const messages = [...records.values()];
   const keys = keysOf(messages);
   const unique = new Set(keys);
   const expected = new Set(expectedIds);
@@ -161,6 +193,10 @@ export async function assertEachIdOnce(
     `first missing ${missing.slice(0, 3).join(", ")}; first extra ${extra.slice(0, 3).join(", ")}`,
   );
   return messages;
+}
+
+function isBrokerList(from: readonly string[] | Kafka): from is readonly string[] {
+  return Array.isArray(from);
 }
 
 async function partitionSummary(kafka: Kafka, topic: string): Promise<string> {
