@@ -38,7 +38,8 @@ CMD ["--help"]
 
 # ---- runtime: dist/src, schemas/, package.json and production dependencies only -------------------
 FROM ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production
+# MALLOC_ARENA_MAX: src/runtime-flags.ts (IMAGE_ENVIRONMENT).
+ENV NODE_ENV=production MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --omit=dev: no TypeScript, no test tooling; --ignore-scripts: `prepare` needs tsc, which is not here.

@@ -14,7 +14,7 @@
 import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { IMAGE_NODE_FLAGS } from "../src/runtime-flags.js";
+import { IMAGE_ENVIRONMENT, IMAGE_NODE_FLAGS } from "../src/runtime-flags.js";
 import { stackDown, stackUp } from "../tools/stack/index.js";
 import { buildWorker, removeBuild } from "./lib/build.js";
 import { kcatVersion } from "./lib/ceilings.js";
@@ -140,7 +140,9 @@ try {
         maxBatchRows,
         profile: values.profile,
         rounds: cpuRounds,
-        // The memory benchmark runs as the image does (its V8 flags), the others as `npx` does.
+        // The memory benchmark runs as the image does (its V8 flags and environment), the others as
+        // `npx` does.
+        env: name === "memory" ? { ...IMAGE_ENVIRONMENT } : {},
         nodeFlags:
           values["node-flags"] !== undefined
             ? values["node-flags"].split(/\s+/).filter(Boolean)

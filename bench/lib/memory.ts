@@ -113,6 +113,7 @@ export async function memory(options: MemoryOptions): Promise<BenchResult> {
     const details = {
       /** V8 flags of this process: the image's (src/runtime-flags.ts) unless --node-flags said otherwise. */
       nodeFlags: process.execArgv,
+      mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null,
       rows,
       days: DAYS,
       callsPerHour,
@@ -154,7 +155,7 @@ export async function memory(options: MemoryOptions): Promise<BenchResult> {
       elapsedSeconds: round((performance.now() - started) / 1000),
       figures: [
         {
-          name: `rows (run, LOOKBACK 48h; node ${process.execArgv.join(" ") || "without flags"})`,
+          name: `rows (run, LOOKBACK 48h; node ${process.execArgv.join(" ") || "without flags"}${process.env.MALLOC_ARENA_MAX ? `, MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}` : ""})`,
           value: rows,
         },
         { name: "throughput", value: details.rowsPerSecond, unit: "rows/s" },

@@ -18,13 +18,15 @@ export interface WorkerTask {
   rounds?: number;
   /** Node and V8 flags for the measured process (e.g. --max-semi-space-size=4): none by default. */
   nodeFlags?: string[];
+  /** Environment added for the measured process (the image's, for the memory benchmark). */
+  env?: Record<string, string>;
 }
 
 export type WorkerMessage = { type: "result"; result: BenchResult } | { type: "error"; error: string };
 
 export async function runInWorker(workerPath: string, task: WorkerTask): Promise<BenchResult> {
   const child = fork(workerPath, [JSON.stringify(task)], {
-    env: { ...process.env, PSTN_BENCH_TMP: TMP_DIR },
+    env: { ...process.env, ...task.env, PSTN_BENCH_TMP: TMP_DIR },
     execArgv: task.nodeFlags ?? [],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });

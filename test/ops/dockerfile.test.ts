@@ -15,7 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TOOL_COMMAND_NAMES, toolMissingLine } from "../../src/cli/tool-commands.js";
 import { DEFAULTS } from "../../src/config/variables.js";
-import { IMAGE_NODE_FLAGS } from "../../src/runtime-flags.js";
+import { IMAGE_ENVIRONMENT, IMAGE_NODE_FLAGS } from "../../src/runtime-flags.js";
 import { CliProcess, type CliResult, cleanEnv, parseEnvLines } from "../support/cli.js";
 import { waitFor } from "../support/connector.js";
 import { uniqueName } from "../support/kafka.js";
@@ -173,6 +173,19 @@ describe("Dockerfile", () => {
     assert.deepEqual(jsonForm(last(runtime, "CMD") ?? ""), ["run"]);
     assert.equal(last(runtime, "STOPSIGNAL"), "SIGTERM");
     assert.equal(last(runtime, "EXPOSE"), DEFAULTS.METRICS_PORT);
+  });
+
+  test("the runtime stage sets the image's environment (src/runtime-flags.ts) and NODE_ENV=production", () => {
+    const set = new Map<string, string>();
+    for (const { args } of all(runtime, "ENV")) {
+      for (const pair of args.split(/\s+/)) {
+        const at = pair.indexOf("=");
+        if (at > 0) set.set(pair.slice(0, at), pair.slice(at + 1));
+      }
+    }
+    for (const [name, value] of Object.entries({ ...IMAGE_ENVIRONMENT, NODE_ENV: "production" })) {
+      assert.equal(set.get(name), value, `ENV ${name}`);
+    }
   });
 
   test("HEALTHCHECK: node itself fetching /healthz on METRICS_PORT", () => {
@@ -340,6 +353,7 @@ describe("the Dockerfile's runtime stage, assembled without Docker, runs the con
       KAFKA_BROKERS: stack.brokers.join(","),
       SCHEMA_REGISTRY_URL: stack.registryUrl,
       KAFKA_TOPIC: uniqueName("image-calls"),
+      ...IMAGE_ENVIRONMENT,
       NODE_ENV: "production",
       LOG_LEVEL: "warn",
     });
