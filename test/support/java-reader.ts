@@ -55,7 +55,6 @@ export async function readTopicWithJava(
   const { java, classpath } = await javaRuntime();
   const timeoutMs = options.timeoutMs ?? 30_000;
   const args = [
-    "-Xshare:auto",
     "-cp",
     classpath,
     SOURCE,
@@ -69,8 +68,7 @@ export async function readTopicWithJava(
   const { code, stdout, stderr } = await runCommand(java, args);
   const lines = stdout.split("\n").filter((line) => line.trim() !== "");
   const last = lines.at(-1);
-  const summary =
-    last === undefined ? undefined : (JSON.parse(last) as { done?: boolean; timedOut?: boolean });
+  const summary = parseSummary(last);
   if (code !== 0 || !summary?.done) {
     throw new Error(`the Java topic reader failed (exit ${code}) on ${topic}: ${stderr.trim().slice(-2000)}`);
   }
@@ -96,4 +94,14 @@ export async function readTopicWithJava(
     };
   });
   return { records, timedOut: summary.timedOut === true };
+}
+
+/** The reader's last line, `{"done":true,...}`; undefined when it died before writing it. */
+function parseSummary(line: string | undefined): { done?: boolean; timedOut?: boolean } | undefined {
+  if (line === undefined) return undefined;
+  try {
+    return JSON.parse(line) as { done?: boolean; timedOut?: boolean };
+  } catch {
+    return undefined;
+  }
 }
