@@ -1,11 +1,11 @@
 /**
- * The kafkajs client configuration from the connector's: brokers, timeouts, TLS (CA, client
- * certificate) and SASL (password or OAUTHBEARER). The only place that builds Kafka security, so
- * that every Kafka client of the process connects the same way.
+ * The client options of the configured cluster, from the connector's: brokers, timeouts, retries,
+ * TLS (CA, client certificate) and SASL (password or OAUTHBEARER). The only place that builds
+ * Kafka security, so that every Kafka client of the process connects the same way.
  */
 import { readFileSync } from "node:fs";
 import { createSecureContext, rootCertificates, type SecureContextOptions } from "node:tls";
-import type { KafkaConfig, logCreator, OauthbearerProviderResponse, SASLOptions } from "kafkajs";
+import type { BaseOptions, SASLOptions } from "@platformatic/kafka";
 import type { TokenSource } from "../auth/token-provider.js";
 import type { ConnectorConfig, KafkaTlsFiles } from "../config/types.js";
 import { ErrorCode, PstnError } from "../errors.js";
@@ -14,35 +14,52 @@ import type { Metrics } from "../metrics/index.js";
 export interface KafkaClientOptions {
   /** Where OAUTHBEARER tokens come from; required when the mechanism is oauthbearer. */
   tokens?: TokenSource;
-  logCreator?: logCreator;
   metrics?: Metrics;
 }
 
-export function kafkaClientConfig(
+/** What every client (admin, producer, consumer) of the process is given. */
+export type ClientOptions = Omit<BaseOptions, "retries" | "retryDelay"> & {
+  retries: number;
+  retryDelay: (client: object, operationId: string, attempt: number) => number;
+};
+
+export function kafkaClientOptions(
   kafka: ConnectorConfig["kafka"],
   options: KafkaClientOptions = {},
-): KafkaConfig {
+): ClientOptions {
+  const tls = kafkaTls(kafka);
+  const sasl = kafkaSasl(kafka, options);
   return {
     clientId: kafka.clientId,
-    brokers: kafka.brokers,
-    ssl: kafkaTls(kafka),
-    sasl: kafkaSasl(kafka, options),
-    connectionTimeout: kafka.connectTimeoutMs,
+    bootstrapBrokers: [...kafka.brokers],
+    connectTimeout: kafka.connectTimeoutMs,
     requestTimeout: kafka.requestTimeoutMs,
-    // Short waits between retries: after a broker dies, a retry soon after its partitions move
-    // (the controller notices within broker.session.timeout.ms, 9 s by default) ends the pause.
-    retry: { retries: 12, initialRetryTime: 200, maxRetryTime: 4_000 },
-    ...(options.logCreator === undefined ? {} : { logCreator: options.logCreator }),
+    retries: 12,
+    retryDelay: retryDelay,
+    ...(tls === undefined ? {} : { tls }),
+    ...(sasl === undefined ? {} : { sasl }),
   };
 }
 
 /**
- * `true` for system trust; with files, one secure context for every connection (given `ca` per
+ * Short waits between retries, growing to 4 s, with jitter: after a broker dies, a retry soon after
+ * its partitions move (the controller notices within broker.session.timeout.ms, 9 s by default)
+ * ends the pause. The first wait is short because the broker answers a transaction begun right
+ * after a commit with CONCURRENT_TRANSACTIONS until the commit's markers are written, a few
+ * milliseconds (Java's producer retries that after 20 ms).
+ */
+export function retryDelay(_client: object, _operationId: string, attempt: number): number {
+  const ceiling = Math.min(4_000, 20 * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+/**
+ * `{}` for system trust; with files, one secure context for every connection (given `ca` per
  * connection instead, each would parse every root again). A CA file adds to the system's roots.
  */
-function kafkaTls(kafka: ConnectorConfig["kafka"]): KafkaConfig["ssl"] {
-  if (!kafka.ssl) return false;
-  if (kafka.tls === undefined) return true;
+function kafkaTls(kafka: ConnectorConfig["kafka"]): BaseOptions["tls"] | undefined {
+  if (!kafka.ssl) return undefined;
+  if (kafka.tls === undefined) return {};
   return { secureContext: createSecureContext(secureContextOptions(kafka.tls)) };
 }
 
@@ -66,19 +83,16 @@ export function secureContextOptions(tls: KafkaTlsFiles): SecureContextOptions {
   };
 }
 
-/** kafkajs sends `extensions` in the OAUTHBEARER initial response (RFC 7628) though its types omit it. */
-type OAuthBearerResponse = OauthbearerProviderResponse & { extensions?: Record<string, string> };
-
 function kafkaSasl(kafka: ConnectorConfig["kafka"], options: KafkaClientOptions): SASLOptions | undefined {
   const sasl = kafka.sasl;
   if (sasl === undefined) return undefined;
   switch (sasl.mechanism) {
     case "plain":
-      return { mechanism: "plain", username: sasl.username, password: sasl.password };
+      return { mechanism: "PLAIN", username: sasl.username, password: sasl.password };
     case "scram-sha-256":
-      return { mechanism: "scram-sha-256", username: sasl.username, password: sasl.password };
+      return { mechanism: "SCRAM-SHA-256", username: sasl.username, password: sasl.password };
     case "scram-sha-512":
-      return { mechanism: "scram-sha-512", username: sasl.username, password: sasl.password };
+      return { mechanism: "SCRAM-SHA-512", username: sasl.username, password: sasl.password };
   }
   const tokens = options.tokens;
   if (tokens === undefined) {
@@ -87,20 +101,20 @@ function kafkaSasl(kafka: ConnectorConfig["kafka"], options: KafkaClientOptions)
     });
   }
   const extensions = sasl.oauthBearer.extensions;
-  const hasExtensions = Object.keys(extensions).length > 0;
   const counter = options.metrics?.kafkaOAuthTokens;
   return {
-    mechanism: "oauthbearer",
-    // Called by kafkajs for each broker connection it authenticates; the source caches the token.
-    oauthBearerProvider: async (): Promise<OAuthBearerResponse> => {
+    mechanism: "OAUTHBEARER",
+    // Called for each broker connection the client authenticates; the source caches the token.
+    token: async (): Promise<string> => {
       try {
         const value = await tokens.getToken();
         counter?.inc({ outcome: "ok" });
-        return hasExtensions ? { value, extensions: { ...extensions } } : { value };
+        return value;
       } catch (error) {
         counter?.inc({ outcome: "error" });
         throw error;
       }
     },
+    ...(Object.keys(extensions).length > 0 ? { oauthBearerExtensions: { ...extensions } } : {}),
   };
 }

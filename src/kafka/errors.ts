@@ -1,24 +1,12 @@
 import { ErrorCode, PstnError } from "../errors.js";
+import { hasApiId } from "./topics.js";
 
-const FENCED = new Set([
-  "PRODUCER_FENCED",
-  "INVALID_PRODUCER_EPOCH",
-  "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
-]);
-
-/** kafkajs nests the broker's error in retry wrappers: look through the chain for its type. */
-function kafkaErrorType(error: unknown): string | undefined {
-  let current = error as { type?: string; originalError?: unknown; cause?: unknown } | undefined;
-  for (let depth = 0; current && depth < 5; depth++) {
-    if (current.type && FENCED.has(current.type)) return current.type;
-    current = (current.originalError ?? current.cause) as typeof current;
-  }
-  return undefined;
-}
+/** The broker's answers that mean another session of the same transactional id took over. */
+const FENCED = ["PRODUCER_FENCED", "INVALID_PRODUCER_EPOCH", "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"];
 
 export function publishError(error: unknown, transactionalId: string): PstnError {
   if (error instanceof PstnError) return error;
-  const type = kafkaErrorType(error);
+  const type = FENCED.find((apiId) => hasApiId(error, apiId));
   if (type) {
     return new PstnError(
       ErrorCode.KAFKA_FENCED,
@@ -26,9 +14,16 @@ export function publishError(error: unknown, transactionalId: string): PstnError
       { cause: error, final: true },
     );
   }
-  const message = error instanceof Error ? error.message : String(error);
-  return new PstnError(ErrorCode.KAFKA_PUBLISH_FAILED, `publishing to Kafka failed: ${message}`, {
+  return new PstnError(ErrorCode.KAFKA_PUBLISH_FAILED, `publishing to Kafka failed: ${describe(error)}`, {
     cause: error,
     retriable: true,
   });
+}
+
+/** The message of an error and of those it gathers (the client wraps each retry's error in one). */
+export function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const inner = (error as { errors?: unknown }).errors;
+  if (Array.isArray(inner) && inner.length > 0) return `${error.message} (last: ${describe(inner.at(-1))})`;
+  return error.message;
 }

@@ -1,14 +1,12 @@
-/** The Sink on kafkajs and the client it runs on: everything kafkajs-specific of the connector. */
-import { Kafka } from "kafkajs";
+/** The Sink on @platformatic/kafka and the clients it runs on: everything client-specific of the connector. */
+import { Admin, Consumer, type ConsumerOptions, Producer, type ProducerOptions } from "@platformatic/kafka";
 import type { Dispatcher } from "undici";
 import type { ConnectorConfig } from "../config/types.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
-import { kafkaClientConfig } from "./client.js";
-import { kafkaLogCreator } from "./log.js";
+import { type ClientOptions, kafkaClientOptions } from "./client.js";
 import { kafkaTokenSource } from "./oauth.js";
 
-export type { Kafka } from "kafkajs";
 export { KafkaSink, type KafkaSinkOptions } from "./sink.js";
 
 export interface KafkaClientDependencies {
@@ -19,15 +17,37 @@ export interface KafkaClientDependencies {
   now?: () => number;
 }
 
-/** The client of the configured cluster: brokers, TLS, SASL (tokens included), logging through pino. */
+/**
+ * The configured cluster: makes admins, producers and consumers that all connect the same way.
+ * Each client holds its own connections, and closes them with `close()`.
+ */
+export class Kafka {
+  constructor(readonly options: ClientOptions) {}
+
+  admin(): Admin {
+    return new Admin({ ...this.options });
+  }
+
+  producer(options: Partial<ProducerOptions<Buffer, Buffer, Buffer, Buffer>>): Producer {
+    return new Producer({ ...this.options, ...options });
+  }
+
+  consumer(
+    options: Partial<ConsumerOptions<Buffer, Buffer, Buffer, Buffer>> & { groupId: string },
+  ): Consumer {
+    return new Consumer({ ...this.options, ...options } as ConsumerOptions<Buffer, Buffer, Buffer, Buffer>);
+  }
+}
+
+/** The client of the configured cluster: brokers, TLS, SASL (tokens included). */
 export function createKafka(
   settings: ConnectorConfig["kafka"],
   dependencies: KafkaClientDependencies,
 ): Kafka {
-  const { dispatcher, logger, metrics, now } = dependencies;
+  const { dispatcher, metrics, now } = dependencies;
   const tokens =
     settings.sasl?.mechanism === "oauthbearer"
       ? kafkaTokenSource(settings.sasl.oauthBearer, { dispatcher, timeoutMs: settings.requestTimeoutMs, now })
       : undefined;
-  return new Kafka(kafkaClientConfig(settings, { tokens, logCreator: kafkaLogCreator(logger), metrics }));
+  return new Kafka(kafkaClientOptions(settings, { tokens, metrics }));
 }

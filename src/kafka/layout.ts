@@ -1,7 +1,11 @@
-import kafkajs, { type Kafka, type Message } from "kafkajs";
+import { ConfigResourceTypes, type MessageToProduce } from "@platformatic/kafka";
 import type { Logger } from "../log.js";
 import type { OutRecord } from "../sink.js";
+import type { Kafka } from "./index.js";
 import { partitionOfKey } from "./partition.js";
+
+/** A record as the client sends it: bytes, its topic and partition chosen. */
+export type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer> & { partition: number };
 
 /** One partition's share of a topic's records, as one produce request sends it. */
 export interface PartitionSend {
@@ -37,17 +41,15 @@ export async function topicLayout(
   logger?: Logger,
 ): Promise<TopicLayout> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
-    const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
+    const metadata = await admin.metadata({ topics: [...topics], forceUpdate: true });
     const configs = await admin
       .describeConfigs({
         includeSynonyms: false,
         resources: topics.map((name) => ({
-          // A named import of ConfigResourceTypes fails: Node cannot see it among kafkajs' CommonJS exports.
-          type: kafkajs.ConfigResourceTypes.TOPIC,
-          name,
-          configNames: ["max.message.bytes"],
+          resourceType: ConfigResourceTypes.TOPIC,
+          resourceName: name,
+          configurationKeys: ["max.message.bytes"],
         })),
       })
       .catch((error: unknown) => {
@@ -55,35 +57,32 @@ export async function topicLayout(
           { err: error, assumedMaxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES },
           "could not read the topics' max.message.bytes (DescribeConfigs); assuming the broker default",
         );
-        return {
-          resources: [] as {
-            resourceName: string;
-            configEntries: { configName: string; configValue: string }[];
-          }[],
-        };
+        return [];
       });
     const maxBatchBytes = new Map<string, number>();
     for (const topic of topics) {
-      const resource = configs.resources.find((r) => r.resourceName === topic);
-      const entry = resource?.configEntries.find((e) => e.configName === "max.message.bytes");
-      const limit = Number(entry?.configValue ?? DEFAULT_MAX_MESSAGE_BYTES);
+      const resource = configs.find((r) => r.resourceName === topic);
+      const entry = resource?.configs.find((e) => e.name === "max.message.bytes");
+      const limit = Number(entry?.value ?? DEFAULT_MAX_MESSAGE_BYTES);
       const usable = Number.isFinite(limit) && limit > 0 ? limit : DEFAULT_MAX_MESSAGE_BYTES;
       maxBatchBytes.set(topic, Math.max(1, usable - BATCH_HEADROOM_BYTES));
     }
-    return {
-      partitions: new Map(metadata.topics.map((topic) => [topic.name, topic.partitions.length])),
-      maxBatchBytes,
-    };
+    const partitions = new Map<string, number>();
+    for (const topic of topics) {
+      const count = metadata.topics.get(topic)?.partitionsCount;
+      if (count !== undefined) partitions.set(topic, count);
+    }
+    return { partitions, maxBatchBytes };
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
 
 /**
  * A topic's records grouped by the partition Kafka's default partitioner gives their keys (murmur2,
  * as Java clients: the same id lands on the same partition whoever writes it), each carrying it, in
- * their order. Every message here has a key. kafkajs makes a partition's messages in one send one
- * record batch, and the broker refuses a batch over the topic's `max.message.bytes` (a refusal no
+ * their order. Every message here has a key. The client makes a partition's messages in one send
+ * one record batch, and the broker refuses a batch over the topic's `max.message.bytes` (a refusal no
  * retry cures): a partition whose records would exceed `maxBatchBytes` is given in several sends,
  * in order (a whole batch of dead letters, or a topic of one partition).
  */
@@ -100,8 +99,13 @@ export function byPartition(
   for (const { key, value, headers } of records) {
     if (key === null || key === undefined) throw new Error(`a record for ${topic} has no key`);
     const partition = partitionOfKey(key, count);
-    // Given their partition, kafkajs' partitioner returns it unchanged.
-    const message: Message = { key, value, partition, ...(headers ? { headers } : {}) };
+    const message: Message = {
+      topic,
+      partition,
+      key: bytes(key),
+      ...(value === null ? {} : { value: bytes(value) }),
+      ...(headers ? { headers: headerBytes(headers) } : {}),
+    };
     const group = groups.get(partition);
     if (group) group.push(message);
     else groups.set(partition, [message]);
@@ -135,14 +139,18 @@ function splitByBytes(messages: Message[], maxBytes: number): Message[][] {
 
 /** An upper bound of a message's record size: its bytes, and 5-byte varints for every length. */
 function recordBytesAtMost(message: Message): number {
-  let size = 32 + byteLength(message.key) + byteLength(message.value);
-  for (const [key, value] of Object.entries(message.headers ?? {})) {
-    for (const one of Array.isArray(value) ? value : [value]) size += 10 + byteLength(key) + byteLength(one);
+  let size = 32 + (message.key?.length ?? 0) + (message.value?.length ?? 0);
+  for (const [key, value] of (message.headers as Map<Buffer, Buffer> | undefined) ?? []) {
+    size += 10 + key.length + value.length;
   }
   return size;
 }
 
-function byteLength(value: Buffer | string | null | undefined): number {
-  if (value === null || value === undefined) return 0;
-  return typeof value === "string" ? Buffer.byteLength(value) : value.length;
+/** The client writes bytes: a string's length would count characters, not its UTF-8 bytes. */
+function bytes(value: Buffer | string): Buffer {
+  return typeof value === "string" ? Buffer.from(value, "utf8") : value;
+}
+
+function headerBytes(headers: Record<string, string>): Map<Buffer, Buffer> {
+  return new Map(Object.entries(headers).map(([key, value]) => [bytes(key), bytes(value)]));
 }

@@ -1,13 +1,16 @@
-import { type Assigner, AssignerProtocol, type Consumer, type Kafka, type PartitionAssigner } from "kafkajs";
+import type { Consumer, GroupPartitionsAssigner } from "@platformatic/kafka";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
 import type { Election, ElectionSpec } from "../sink.js";
+import type { Kafka } from "./index.js";
 
 export interface LeadershipOptions extends ElectionSpec {
   kafka: Kafka;
   logger: Logger;
   metrics?: Metrics;
 }
+
+const PROTOCOL = "pstn-sticky-leader";
 
 /**
  * Elects one active instance among those sharing an identity: every instance joins the same
@@ -29,28 +32,37 @@ export class Leadership implements Election {
 
   static async join(options: LeadershipOptions): Promise<Leadership> {
     let self: Leadership | undefined;
-    const consumer = options.kafka.consumer({
-      partitionAssigners: [stickyLeaderAssigner(() => self?.active ?? false)],
-      groupId: options.groupId,
+    const group = {
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: Math.max(100, Math.floor(options.sessionTimeoutMs / 5)),
       rebalanceTimeout: Math.max(options.sessionTimeoutMs, 5000),
-      maxWaitTimeInMs: 1000,
-      allowAutoTopicCreation: false,
-    });
+      protocols: [{ name: PROTOCOL, version: 1 }],
+      // Each member says in its subscription whether it is active (read by the assigner).
+      protocolsMetadata: () => Buffer.from(self?.active ? "active" : "standby"),
+      partitionAssigner: stickyLeaderAssigner,
+    };
+    const consumer = options.kafka.consumer({ groupId: options.groupId, autocommit: false, ...group });
     const leadership = new Leadership(consumer, options);
-    // kafkajs builds the consumer before the instance exists: the assigner reads it through `self`.
+    // The metadata callback runs before the instance exists: it reads it through `self`.
     self = leadership;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      const assigned = (payload.memberAssignment[options.topic] ?? []).length > 0;
+    consumer.topics.track(options.topic);
+    consumer.on("consumer:group:join", ({ assignments }) => {
+      const assigned = (assignments ?? []).some(
+        (assignment) => assignment.topic === options.topic && assignment.partitions.length > 0,
+      );
       leadership.update(assigned);
     });
-    consumer.on(consumer.events.CRASH, () => leadership.update(false));
-    consumer.on(consumer.events.STOP, () => leadership.update(false));
-    await consumer.connect();
-    await consumer.subscribe({ topic: options.topic, fromBeginning: false });
-    // Membership is all that matters: the records themselves are not read.
-    await consumer.run({ autoCommit: false, eachBatch: async () => undefined });
+    // No answer from the group's coordinator for a rebalance timeout: the group may have handed the
+    // role on already, so this instance stops acting on it until it is given the role again.
+    consumer.on("consumer:heartbeat:stalled", () => leadership.update(false));
+    consumer.on("consumer:group:leave", () => leadership.update(false));
+    try {
+      // Membership is all that matters: the records themselves are not read.
+      await consumer.joinGroup(group);
+    } catch (error) {
+      await consumer.close(true).catch(() => undefined);
+      throw error;
+    }
     return leadership;
   }
 
@@ -83,7 +95,8 @@ export class Leadership implements Election {
 
   async leave(): Promise<void> {
     this.update(false);
-    await this.consumer.disconnect().catch(() => undefined);
+    // Closing leaves the group first, so a standby is elected without waiting for the session timeout.
+    await this.consumer.close(true).catch(() => undefined);
   }
 
   private update(assigned: boolean): void {
@@ -106,35 +119,16 @@ export class Leadership implements Election {
 /**
  * Hands the partition (the active role) to the member that already holds it, so a replica that
  * joins or restarts never takes over from a healthy active one; with none holding it, to the
- * first member. Each member says in its subscription whether it is active.
+ * first member by id.
  */
-function stickyLeaderAssigner(isActive: () => boolean): PartitionAssigner {
-  return (): Assigner => ({
-    name: "pstn-sticky-leader",
-    version: 1,
-    protocol: ({ topics }) => ({
-      name: "pstn-sticky-leader",
-      metadata: AssignerProtocol.MemberMetadata.encode({
-        version: 1,
-        topics,
-        userData: Buffer.from(isActive() ? "active" : "standby"),
-      }),
-    }),
-    async assign({ members, topics }) {
-      const sorted = [...members].sort((a, b) => a.memberId.localeCompare(b.memberId));
-      const holder =
-        sorted.find((member) => {
-          const metadata = AssignerProtocol.MemberMetadata.decode(member.memberMetadata);
-          return metadata?.userData.toString() === "active";
-        }) ?? sorted[0];
-      return sorted.map((member) => ({
-        memberId: member.memberId,
-        memberAssignment: AssignerProtocol.MemberAssignment.encode({
-          version: 1,
-          assignment: member === holder ? Object.fromEntries(topics.map((topic) => [topic, [0]])) : {},
-          userData: Buffer.alloc(0),
-        }),
-      }));
-    },
-  });
-}
+export const stickyLeaderAssigner: GroupPartitionsAssigner = (_current, members, topics) => {
+  const sorted = [...members.values()].sort((a, b) => a.memberId.localeCompare(b.memberId));
+  const holder =
+    sorted.find((member) => Buffer.from(member.metadata ?? "").toString() === "active") ?? sorted[0];
+  return sorted.map((member) => ({
+    memberId: member.memberId,
+    assignments: new Map(
+      member === holder ? [...topics].map((topic) => [topic, { topic, partitions: [0] }]) : [],
+    ),
+  }));
+};

@@ -1,9 +1,13 @@
 import { randomUUID } from "node:crypto";
-import type { Kafka } from "kafkajs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Consumer, FetchIsolationLevels, ListOffsetTimestamps } from "@platformatic/kafka";
 import { ErrorCode, PstnError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { StateRestorer } from "../state/restore.js";
 import type { StateTracker } from "../state/tracker.js";
+import { committedRecords, nextOffset } from "./committed.js";
+import { describe } from "./errors.js";
+import type { Kafka } from "./index.js";
 
 export interface RestoreOptions {
   kafka: Kafka;
@@ -17,62 +21,115 @@ export interface RestoreOptions {
   logger?: Logger;
 }
 
+const MAX_FETCH_BYTES = 64 * 1024 * 1024;
+
 /**
- * Reads the state topic with read_committed from its beginning up to this session's barrier, and
- * rebuilds the source's state from it (StateRestorer). A consumer of its own group, which commits
- * no offsets: every session reads the topic whole.
+ * Reads the state topic (one partition) with read_committed from its beginning up to this
+ * session's barrier, and rebuilds the source's state from it (StateRestorer). It fetches without a
+ * group: nothing is committed, and every session reads the topic whole. The client's own
+ * read_committed filter keeps some aborted records (see docs/kafka-client.md): the records are
+ * taken through `committedRecords`.
  */
 export async function restoreState(options: RestoreOptions): Promise<StateTracker> {
-  const { kafka, stateTopic } = options;
+  const { kafka, stateTopic, timeoutMs } = options;
   const restorer = new StateRestorer(options.identity, options.barrierNonce);
   const consumer = kafka.consumer({
     groupId: `pstn-connector-restore-${randomUUID()}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: 250,
-    maxBytes: 64 * 1024 * 1024,
+    isolationLevel: FetchIsolationLevels.READ_COMMITTED,
   });
-  let timer: NodeJS.Timeout | undefined;
+  consumer.topics.track(stateTopic);
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), timeoutMs);
   try {
-    await consumer.connect();
-    await consumer.subscribe({ topic: stateTopic, fromBeginning: true });
-    await new Promise<void>((resolvePromise, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new PstnError(
-              ErrorCode.STATE_INVALID,
-              `state topic ${stateTopic}: did not reach this session's barrier within ${options.timeoutMs} ms`,
-            ),
+    const progress: ReadProgress = {};
+    const reading = readUntilBarrier(consumer, stateTopic, restorer, deadline.signal, progress);
+    const timedOut = new Promise<never>((_, reject) =>
+      deadline.signal.addEventListener("abort", () =>
+        reject(
+          new PstnError(
+            ErrorCode.STATE_INVALID,
+            `state topic ${stateTopic}: did not reach this session's barrier within ${timeoutMs} ms` +
+              (progress.lastError === undefined
+                ? ""
+                : ` (last fetch error: ${describe(progress.lastError)})`),
+            { cause: progress.lastError },
           ),
-        options.timeoutMs,
-      );
-      consumer
-        .run({
-          autoCommit: false,
-          eachBatch: async ({ batch }) => {
-            if (restorer.done) return;
-            try {
-              for (const message of batch.messages) {
-                if (message.key === null) continue;
-                if (restorer.accept(message.key.toString("utf8"), message.value)) {
-                  resolvePromise();
-                  return;
-                }
-              }
-            } catch (error) {
-              // An unreadable record of this source: kafkajs would retry the batch for ever, and
-              // reading it again cannot heal it. The restore fails with the decoder's reason.
-              reject(error);
-            }
-          },
-        })
-        .catch(reject);
-    });
+        ),
+      ),
+    );
+    await Promise.race([reading, timedOut]);
   } finally {
     clearTimeout(timer);
-    await consumer.disconnect().catch(() => undefined);
+    deadline.abort();
+    await consumer.close(true).catch(() => undefined);
   }
   const { tracker, summary } = restorer.build(options.start, options.lookbackMs);
   options.logger?.info(summary, "state restored");
   return tracker;
+}
+
+interface ReadProgress {
+  lastError?: unknown;
+}
+
+async function readUntilBarrier(
+  consumer: Consumer,
+  topic: string,
+  restorer: StateRestorer,
+  stop: AbortSignal,
+  progress: ReadProgress,
+): Promise<void> {
+  const earliest = await consumer.listOffsets({ topics: [topic], timestamp: ListOffsetTimestamps.EARLIEST });
+  let offset = earliest.get(topic)?.[0] ?? 0n;
+  let forceUpdate = false;
+  while (!stop.aborted) {
+    const metadata = await consumer.metadata({ topics: [topic], forceUpdate });
+    const described = metadata.topics.get(topic);
+    const leader = described?.partitions[0]?.leader ?? -1;
+    if (described === undefined || leader < 0) {
+      forceUpdate = true;
+      await sleep(100);
+      continue;
+    }
+    const answer = await consumer
+      .fetch({
+        node: leader,
+        topics: [
+          {
+            topicId: described.id,
+            partitions: [
+              {
+                partition: 0,
+                fetchOffset: offset,
+                currentLeaderEpoch: -1,
+                lastFetchedEpoch: -1,
+                partitionMaxBytes: MAX_FETCH_BYTES,
+              },
+            ],
+          },
+        ],
+        maxBytes: MAX_FETCH_BYTES,
+        maxWaitTime: 250,
+        minBytes: 1,
+      })
+      .catch((error: unknown) => {
+        progress.lastError = error;
+        return undefined;
+      });
+    const partition = answer?.responses.flatMap((t) => t.partitions).find((p) => p.partitionIndex === 0);
+    if (answer === undefined || (partition !== undefined && partition.errorCode !== 0)) {
+      // The leader moved or is still loading: ask the cluster again.
+      forceUpdate = true;
+      await sleep(100);
+      continue;
+    }
+    forceUpdate = false;
+    const batches = partition?.records ?? [];
+    for (const record of committedRecords(batches, partition?.abortedTransactions)) {
+      if (record.key === null) continue;
+      // An unreadable record of this source throws the decoder's reason: reading it again cannot heal it.
+      if (restorer.accept(record.key.toString("utf8"), record.value)) return;
+    }
+    offset = nextOffset(batches, offset);
+  }
 }

@@ -1,24 +1,21 @@
 import { randomUUID } from "node:crypto";
-import {
-  type CompressionTypes,
-  type Kafka,
-  Partitioners,
-  type Producer,
-  type ProducerConfig,
-  type Transaction,
-} from "kafkajs";
+import type { CompressionAlgorithmValue, Producer } from "@platformatic/kafka";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
 import type { CommitBatch, SessionSpec, SinkSession } from "../sink.js";
 import { barrierKey, encodeBarrier } from "../state/records.js";
 import type { StateTracker } from "../state/tracker.js";
 import { publishError } from "./errors.js";
+import type { Kafka } from "./index.js";
 import { byPartition, type PartitionSend, type TopicLayout, topicLayout } from "./layout.js";
 import { restoreState } from "./restore.js";
 
+/** A transaction of the client (its class is not among the package's exports). */
+type Transaction = Awaited<ReturnType<Producer["beginTransaction"]>>;
+
 export interface KafkaSessionOptions {
   kafka: Kafka;
-  compression: CompressionTypes;
+  compression: CompressionAlgorithmValue;
   restoreTimeoutMs?: number;
   transactionTimeoutMs?: number;
   metrics?: Metrics;
@@ -26,25 +23,26 @@ export interface KafkaSessionOptions {
 }
 
 /**
- * The sessions' producer (the benchmark's ceilings use the same): idempotent, transactional when
- * given an id, murmur2 on the key as Java clients and Kafka Connect partition (the same id lands on
- * the same partition whoever writes it).
+ * A session's producer (the benchmark's ceilings use the same): idempotent, with acks from every
+ * in-sync replica, and transactional when given an id. The client sends InitProducerId with its
+ * `timeout` as the transaction timeout, and uses the same as the broker's wait for acks.
  */
-export function producerConfig(
+export function openProducer(
+  kafka: Kafka,
   transactionalId: string | undefined,
   transactionTimeoutMs: number,
-): ProducerConfig {
-  return {
-    ...(transactionalId === undefined ? {} : { transactionalId, transactionTimeout: transactionTimeoutMs }),
+): Producer {
+  return kafka.producer({
     idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-    // Retries never end (kafkajs' default for an idempotent producer); what changes is the first
-    // wait. The broker answers a transaction begun right after a commit with CONCURRENT_TRANSACTIONS
-    // until the commit's markers are written, a few milliseconds; the client's 200 ms first wait
-    // cost more than a whole transaction. Java's producer retries that case after 20 ms.
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 20, maxRetryTime: 4_000 },
-  };
+    timeout: transactionTimeoutMs,
+    // InitProducerId with no producer id of its own (-1, as Kafka's Java producer starts): the
+    // broker bumps the epoch of the transactional id's producer, fencing any older session. The
+    // client's default (0, 0) names a producer that is not the id's, which the broker refuses as
+    // fenced once the id has a producer.
+    producerId: -1n,
+    producerEpoch: -1,
+    ...(transactionalId === undefined ? {} : { transactionalId }),
+  });
 }
 
 /**
@@ -61,20 +59,29 @@ export class KafkaSession implements SinkSession {
   ) {}
 
   static async open(spec: SessionSpec, options: KafkaSessionOptions): Promise<KafkaSession> {
-    const producer = options.kafka.producer(
-      producerConfig(spec.transactionalId, options.transactionTimeoutMs ?? 60_000),
+    const producer = openProducer(
+      options.kafka,
+      spec.transactionalId,
+      options.transactionTimeoutMs ?? 60_000,
     );
-    await producer.connect();
     try {
-      // The first transaction bumps the producer epoch: an older instance is fenced and its open
-      // transaction aborted. Its barrier then marks how far the restore must read.
+      // The first transaction sends InitProducerId, which bumps the producer epoch: an older
+      // instance is fenced and its open transaction aborted. Its barrier then marks how far the
+      // restore must read.
       const nonce = randomUUID();
-      const barrier = await producer.transaction();
+      const barrier = await producer.beginTransaction().catch((error: unknown) => {
+        throw publishError(error, spec.transactionalId);
+      });
       try {
         await barrier.send({
-          topic: spec.topics.state,
-          acks: -1,
-          messages: [{ key: barrierKey(spec.identity), value: encodeBarrier(nonce) }],
+          messages: [
+            {
+              topic: spec.topics.state,
+              partition: 0,
+              key: Buffer.from(barrierKey(spec.identity)),
+              value: Buffer.from(encodeBarrier(nonce)),
+            },
+          ],
         });
         await barrier.commit();
       } catch (error) {
@@ -95,7 +102,7 @@ export class KafkaSession implements SinkSession {
       const layout = await topicLayout(options.kafka, [data, dlq, stateTopic], options.logger);
       return new KafkaSession(producer, spec, options, state, layout);
     } catch (error) {
-      await producer.disconnect().catch(() => undefined);
+      await producer.close(true).catch(() => undefined);
       throw error;
     }
   }
@@ -110,10 +117,11 @@ export class KafkaSession implements SinkSession {
     ];
     if (sends.length === 0) return;
     const started = performance.now();
-    const transaction = await this.producer.transaction().catch((error: unknown) => {
+    const transaction = await this.producer.beginTransaction().catch((error: unknown) => {
       throw publishError(error, transactionalId);
     });
     try {
+      await addPartitions(this.producer, transaction, sends);
       await sendEachPartition(transaction, sends, compression);
       await transaction.commit();
     } catch (error) {
@@ -126,7 +134,7 @@ export class KafkaSession implements SinkSession {
   }
 
   async close(): Promise<void> {
-    await this.producer.disconnect();
+    await this.producer.close(true);
   }
 
   private byPartition(topic: string, records: CommitBatch["data"]): PartitionSend[] {
@@ -135,19 +143,45 @@ export class KafkaSession implements SinkSession {
 }
 
 /**
+ * Adds every partition of the transaction to it in one request, before any send. Left to each
+ * send, the client would add them one send at a time, and concurrent sends share one request in
+ * flight (the client deduplicates it by name): a send whose partitions were not in that request
+ * would write to a partition the transaction does not hold, and its commit would leave it open.
+ */
+export async function addPartitions(
+  producer: Pick<Producer, "metadata">,
+  transaction: Pick<Transaction, "addPartitions">,
+  sends: readonly PartitionSend[],
+): Promise<void> {
+  const topics = [...new Set(sends.map((send) => send.topic))];
+  const metadata = await producer.metadata({ topics });
+  const seen = new Set<string>();
+  const partitions = [];
+  for (const { topic, messages } of sends) {
+    const partition = messages[0]?.partition ?? 0;
+    if (seen.has(`${topic}:${partition}`)) continue;
+    seen.add(`${topic}:${partition}`);
+    partitions.push({ topic, partition, value: EMPTY });
+  }
+  await transaction.addPartitions(metadata, partitions);
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
  * Sends each partition's messages in a request of its own, all at once. One partition per request:
- * kafkajs keeps a produce's answers per broker across its retries, so a request spanning brokers
- * can skip or resend partitions whose leader moved during a broker failover (kafkajs issue #1303):
- * rows lost or doubled although the commit succeeds. With one partition, the one broker that
- * answered answered for everything asked. All at once: requests to different brokers travel
- * together; those to one broker take turns under kafkajs' lock on it. A partition given in several sends (see `byPartition`) gets
- * them one after the other, in order. Every send settles before a failure is thrown, so that none
- * is still running when the caller aborts.
+ * on a retry the client sends a request to the current leader of its first message's partition,
+ * so a request spanning partitions whose leaders moved to different brokers during a failover
+ * would reach a broker that leads only some of them. With one partition, the broker that answers
+ * answers for everything asked. All at once: requests to different brokers travel together. A
+ * partition given in several sends (see `byPartition`) gets them one after the other, in order.
+ * Every send settles before a failure is thrown, so that none is still running when the caller
+ * aborts.
  */
 export async function sendEachPartition(
   transaction: Pick<Transaction, "send">,
   sends: readonly PartitionSend[],
-  compression: CompressionTypes,
+  compression: CompressionAlgorithmValue,
 ): Promise<void> {
   const byTopicPartition = new Map<string, PartitionSend[]>();
   for (const send of sends) {
@@ -158,8 +192,8 @@ export async function sendEachPartition(
   }
   const outcomes = await Promise.allSettled(
     [...byTopicPartition.values()].map(async (inOrder) => {
-      for (const { topic, messages } of inOrder) {
-        await transaction.send({ topic, messages, acks: -1, compression });
+      for (const { messages } of inOrder) {
+        await transaction.send({ messages, compression });
       }
     }),
   );

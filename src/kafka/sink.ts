@@ -1,7 +1,8 @@
-import { CompressionTypes, type Kafka } from "kafkajs";
+import type { CompressionAlgorithmValue } from "@platformatic/kafka";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
 import type { Election, ElectionSpec, SessionSpec, Sink, SinkSession, SourceTopics } from "../sink.js";
+import type { Kafka } from "./index.js";
 import { Leadership } from "./leadership.js";
 import { KafkaSession } from "./session.js";
 import { ensureTopics } from "./topics.js";
@@ -12,33 +13,31 @@ export interface KafkaSinkOptions {
   metrics?: Metrics;
   /** Partitions of a data topic the sink creates. */
   dataPartitions?: number;
-  /** Compression of the rows and dead letters; kafkajs gzips in libuv's thread pool. */
-  compression?: CompressionTypes;
+  /** Compression of the rows and dead letters; gzip runs in libuv's thread pool. */
+  compression?: CompressionAlgorithmValue;
   restoreTimeoutMs?: number;
   transactionTimeoutMs?: number;
 }
 
-/** The Sink on kafkajs: one client (and its broker connections) shared by every source. */
+/** The Sink on @platformatic/kafka: admins for the cluster and topics, a producer per session, a consumer per election. */
 export class KafkaSink implements Sink {
   constructor(private readonly options: KafkaSinkOptions) {}
 
   async describeCluster(): Promise<{ brokers: number }> {
     const admin = this.options.kafka.admin();
-    await admin.connect();
     try {
-      return { brokers: (await admin.describeCluster()).brokers.length };
+      return { brokers: (await admin.metadata({ topics: [] })).brokers.size };
     } finally {
-      await admin.disconnect();
+      await admin.close();
     }
   }
 
   async ensureTopics(topics: SourceTopics): Promise<string[]> {
     const admin = this.options.kafka.admin();
-    await admin.connect();
     try {
       return await ensureTopics(admin, topics, { dataPartitions: this.options.dataPartitions ?? 6 });
     } finally {
-      await admin.disconnect();
+      await admin.close();
     }
   }
 
@@ -46,7 +45,7 @@ export class KafkaSink implements Sink {
     const { kafka, logger, metrics, compression, restoreTimeoutMs, transactionTimeoutMs } = this.options;
     return KafkaSession.open(spec, {
       kafka,
-      compression: compression ?? CompressionTypes.GZIP,
+      compression: compression ?? "gzip",
       logger,
       metrics,
       restoreTimeoutMs,

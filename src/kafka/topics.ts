@@ -1,8 +1,17 @@
-import type { Admin, ITopicConfig } from "kafkajs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Admin, findErrorBy } from "@platformatic/kafka";
 import type { SourceTopics } from "../sink.js";
 
 export interface TopicSettings {
   dataPartitions: number;
+  /** How long to wait for the new topics' partitions to have leaders. */
+  leaderTimeoutMs?: number;
+}
+
+interface WantedTopic {
+  topic: string;
+  partitions: number;
+  configs: { name: string; value: string }[];
 }
 
 /**
@@ -11,6 +20,7 @@ export interface TopicSettings {
  * - DLQ: 1 partition, 30 days, for rows that could not be encoded (raw row + reason);
  * - state: 1 partition, compacted, the connector's progress and dedupe ids.
  * Replication: 3 (min ISR 2) when the cluster has 3 or more brokers, else what it has.
+ * Returns once every new partition has a leader, so that the first session can write at once.
  */
 export async function ensureTopics(
   admin: Admin,
@@ -18,32 +28,22 @@ export async function ensureTopics(
   settings: TopicSettings,
 ): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
-  const brokers = (await admin.describeCluster()).brokers.length;
-  const replicationFactor = Math.min(3, brokers);
-  const minIsr = String(replicationFactor >= 3 ? 2 : 1);
-  const wanted: ITopicConfig[] = [
-    {
-      topic: names.data,
-      numPartitions: settings.dataPartitions,
-      replicationFactor,
-      configEntries: [{ name: "min.insync.replicas", value: minIsr }],
-    },
+  const brokers = (await admin.metadata({ topics: [] })).brokers.size;
+  const replicas = Math.min(3, brokers);
+  const minIsr = { name: "min.insync.replicas", value: String(replicas >= 3 ? 2 : 1) };
+  const wanted: WantedTopic[] = [
+    { topic: names.data, partitions: settings.dataPartitions, configs: [minIsr] },
     {
       topic: names.dlq,
-      numPartitions: 1,
-      replicationFactor,
-      configEntries: [
-        { name: "min.insync.replicas", value: minIsr },
-        { name: "retention.ms", value: String(30 * 24 * 3_600_000) },
-      ],
+      partitions: 1,
+      configs: [minIsr, { name: "retention.ms", value: String(30 * 24 * 3_600_000) }],
     },
     {
       topic: names.state,
-      numPartitions: 1,
-      replicationFactor,
-      configEntries: [
+      partitions: 1,
+      configs: [
         { name: "cleanup.policy", value: "compact" },
-        { name: "min.insync.replicas", value: minIsr },
+        minIsr,
         // Tombstones of forgotten hours must outlive a restart's read, then go.
         { name: "delete.retention.ms", value: String(24 * 3_600_000) },
         { name: "segment.ms", value: String(3_600_000) },
@@ -52,8 +52,41 @@ export async function ensureTopics(
     },
   ];
   const missing = wanted.filter((topic) => !existing.has(topic.topic));
+  for (const { topic, partitions, configs } of missing) {
+    // One request per topic: a request's configs apply to every topic it names.
+    await admin.createTopics({ topics: [topic], partitions, replicas, configs }).catch((error: unknown) => {
+      // Another replica created it in the meantime: what was wanted is there.
+      if (!hasApiId(error, "TOPIC_ALREADY_EXISTS")) throw error;
+    });
+  }
   if (missing.length > 0) {
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
+    await waitForLeaders(
+      admin,
+      missing.map((topic) => topic.topic),
+      settings.leaderTimeoutMs ?? 30_000,
+    );
   }
   return missing.map((topic) => topic.topic);
+}
+
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const metadata = await admin.metadata({ topics, forceUpdate: true }).catch(() => undefined);
+    const ready =
+      metadata !== undefined &&
+      topics.every((name) => {
+        const topic = metadata.topics.get(name);
+        return topic !== undefined && topic.partitions.every((partition) => partition.leader >= 0);
+      });
+    if (ready) return;
+    if (Date.now() > deadline)
+      throw new Error(`the new topics ${topics.join(", ")} have no leader after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** Whether a client error (or one it wraps) is the broker's error of that name. */
+export function hasApiId(error: unknown, apiId: string): boolean {
+  return error instanceof Error && findErrorBy(error, "apiId", apiId) !== null;
 }

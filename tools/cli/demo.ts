@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { MessagesStreamModes } from "@platformatic/kafka";
 import { pino } from "pino";
 import { createApp } from "../../src/app.js";
 import { decodedToGraphJson } from "../../src/avro/index.js";
@@ -130,9 +131,10 @@ export const demoCommand: Command = {
       // Through the connector's own client, so that the tail reads with the same Kafka security.
       const tail = app.kafka.consumer({
         groupId: `pstn-demo-tail-${process.pid}-${now}`,
-        maxWaitTimeInMs: 250,
+        maxWaitTime: 250,
+        autocommit: false,
       });
-      cleanups.push(() => tail.disconnect());
+      cleanups.push(() => tail.close(true));
 
       const stop = new AbortController();
       shutdown.signal.addEventListener("abort", () => stop.abort(), { once: true });
@@ -140,26 +142,22 @@ export const demoCommand: Command = {
       const running = app.source.run(stop.signal);
 
       await app.source.prepare().catch(() => undefined);
-      await tail.connect();
-      await tail.subscribe({ topic: config.kafka.topic, fromBeginning: false });
-      await tail.run({
-        eachMessage: async ({ message }) => {
-          if (!message.value) return;
-          const row = decodedToGraphJson(
-            (await app.registry.decode(message.value)) as Record<string, unknown>,
-          );
-          events.unshift({
-            id: String(row.id),
-            startDateTime: String(row.startDateTime),
-            callType: String(row.callType ?? "-"),
-            callerNumber: String(row.callerNumber ?? "-"),
-            calleeNumber: String(row.calleeNumber ?? "-"),
-            duration: String(row.duration ?? "-"),
-            charge: row.charge === null ? "-" : `${row.charge} ${row.currency ?? ""}`,
-          });
-          events.length = Math.min(events.length, 8);
-        },
-      });
+      const messages = await tail.consume({ topics: [config.kafka.topic], mode: MessagesStreamModes.LATEST });
+      const show = async (value: Buffer | undefined): Promise<void> => {
+        if (!value || value.length === 0) return;
+        const row = decodedToGraphJson((await app.registry.decode(value)) as Record<string, unknown>);
+        events.unshift({
+          id: String(row.id),
+          startDateTime: String(row.startDateTime),
+          callType: String(row.callType ?? "-"),
+          callerNumber: String(row.callerNumber ?? "-"),
+          calleeNumber: String(row.calleeNumber ?? "-"),
+          duration: String(row.duration ?? "-"),
+          charge: row.charge === null ? "-" : `${row.charge} ${row.currency ?? ""}`,
+        });
+        events.length = Math.min(events.length, 8);
+      };
+      messages.on("data", (message) => void show(message.value).catch(() => undefined));
 
       const header = `pstn-connector demo: Graph simulator ${sim.url} -> Kafka ${brokers} topic ${config.kafka.topic} (registry ${registryUrl})`;
       const tty = process.stdout.isTTY === true;
