@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Admin, Kafka, logLevel } from "kafkajs";
+import type { Admin } from "@platformatic/kafka";
+import type { Kafka } from "../../src/kafka/index.js";
 import { Leadership } from "../../src/kafka/leadership.js";
 import { createLogger } from "../../src/log.js";
 import { Metrics } from "../../src/metrics/index.js";
-import { uniqueName } from "../support/kafka.js";
+import { createTopic, deleteTopics, testKafka, uniqueName } from "../support/kafka.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
 // The broker's default group.min.session.timeout.ms (the container stack keeps it; the local one allows less).
@@ -28,29 +29,26 @@ describe("Leadership: one active member per group, on the real broker", () => {
   before(async () => {
     stack = await startTestStack();
     admin = client("leadership-admin").admin();
-    await admin.connect();
   });
   after(async () => {
-    if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
-    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
-    await admin?.disconnect();
+    if (admin) {
+      await deleteTopics(client("leadership-cleanup"), topics);
+      if (groups.length > 0) await admin.deleteGroups({ groups }).catch(() => undefined);
+      await admin.close();
+    }
     await stack?.stop();
   });
 
   /** Each member gets a client of its own, as separate replicas have. */
   function client(clientId: string): Kafka {
-    // kafkajs logs every rebalance's "rejoin is needed" answer as an error; these tests cause rebalances on purpose.
-    return new Kafka({ clientId, brokers: stack.brokers, logLevel: logLevel.NOTHING });
+    return testKafka(stack.brokers, clientId);
   }
 
   /** A fresh one-partition topic and group, as a source's state topic and election group. */
   async function election(): Promise<{ topic: string; groupId: string }> {
     const topic = uniqueName("test-leadership");
     const groupId = uniqueName("test-leadership-group");
-    assert.equal(
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true }),
-      true,
-    );
+    await createTopic(client("leadership-topics"), topic);
     topics.push(topic);
     groups.push(groupId);
     return { topic, groupId };
@@ -86,22 +84,22 @@ describe("Leadership: one active member per group, on the real broker", () => {
   async function groupSettled(groupId: string, members: readonly Member[]): Promise<Map<string, string>> {
     const deadline = Date.now() + SETTLE_MS;
     for (;;) {
-      const [group] = (await admin.describeGroups([groupId])).groups;
+      const group = (await admin.describeGroups({ groups: [groupId] })).get(groupId);
       const byName = new Map<string, string>();
-      for (const member of group?.members ?? []) {
+      for (const member of group?.members.values() ?? []) {
         const owner = members.find((m) => member.clientId.startsWith(`${m.name}-`));
-        if (owner) byName.set(owner.name, member.memberId);
+        if (owner) byName.set(owner.name, member.id);
       }
       if (
-        group?.state === "Stable" &&
-        group.members.length === members.length &&
+        String(group?.state).toUpperCase() === "STABLE" &&
+        group?.members.size === members.length &&
         byName.size === members.length
       ) {
         return byName;
       }
       if (Date.now() > deadline) {
         throw new Error(
-          `group ${groupId}: ${group?.state} with ${group?.members.length} members, not ${members.length}`,
+          `group ${groupId}: ${group?.state} with ${group?.members.size} members, not ${members.length}`,
         );
       }
       await sleep(100);

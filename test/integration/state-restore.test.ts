@@ -1,19 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, type TestContext, test } from "node:test";
-import {
-  type Admin,
-  CompressionTypes,
-  type Consumer,
-  type ConsumerConfig,
-  Kafka,
-  logLevel,
-  type Message,
-  type Producer,
-} from "kafkajs";
+import type { Consumer, Producer } from "@platformatic/kafka";
 import { HorizonIdSet } from "../../src/dedupe/id-set.js";
 import { ErrorCode, isPstnError } from "../../src/errors.js";
+import { Kafka } from "../../src/kafka/index.js";
 import { restoreState } from "../../src/kafka/restore.js";
-import { KafkaSession, producerConfig } from "../../src/kafka/session.js";
+import { KafkaSession, openProducer } from "../../src/kafka/session.js";
 import { ensureTopics } from "../../src/kafka/topics.js";
 import { createLogger } from "../../src/log.js";
 import type { CommitBatch, SessionSpec, SourceTopics } from "../../src/sink.js";
@@ -26,7 +18,15 @@ import {
   idsKey,
 } from "../../src/state/records.js";
 import type { StateTracker } from "../../src/state/tracker.js";
-import { consumeAll, uniqueName } from "../support/kafka.js";
+import {
+  consumeAll,
+  createTopic,
+  deleteTopics,
+  type FixtureMessage,
+  testKafka,
+  toProduce,
+  uniqueName,
+} from "../support/kafka.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
 const HOUR = 3_600_000;
@@ -39,20 +39,18 @@ const START = NOW - 3 * DAY;
 const BUCKET = HorizonIdSet.bucketOf(NOW - 2 * HOUR);
 const silent = createLogger("silent");
 
-/** A client that tells which consumers it made and whether they disconnected. */
+/** A client that keeps the consumers it made, to tell whether they were closed. */
 class RecordingKafka extends Kafka {
-  readonly consumers: { groupId: string; disconnected: boolean }[] = [];
+  readonly consumers: Consumer[] = [];
 
-  override consumer(config: ConsumerConfig): Consumer {
-    const consumer = super.consumer(config);
-    const record = { groupId: config.groupId, disconnected: false };
-    this.consumers.push(record);
-    consumer.on(consumer.events.DISCONNECT, () => {
-      record.disconnected = true;
-    });
+  override consumer(options: Parameters<Kafka["consumer"]>[0]): Consumer {
+    const consumer = super.consumer(options);
+    this.consumers.push(consumer);
     return consumer;
   }
 }
+
+type Message = FixtureMessage & { key: string };
 
 function idsRecord(identity: string, seq: number, ids: string[]): Message {
   return { key: idsKey(identity, BUCKET, seq), value: encodeIds(ids) };
@@ -76,43 +74,28 @@ function holds(tracker: StateTracker, ids: readonly string[]): boolean[] {
 describe("the state topic's restore and the session's fencing, on the real broker", () => {
   let stack: TestStack;
   let kafka: RecordingKafka;
-  let admin: Admin;
   const topics: string[] = [];
 
   before(async () => {
     stack = await startTestStack();
-    kafka = new RecordingKafka({
-      clientId: "state-restore-test",
-      brokers: stack.brokers,
-      logLevel: logLevel.ERROR,
-    });
-    admin = kafka.admin();
-    await admin.connect();
+    kafka = new RecordingKafka(testKafka(stack.brokers, "state-restore-test").options);
   });
   after(async () => {
-    if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
-    await admin?.disconnect();
+    if (kafka) await deleteTopics(kafka, topics);
     await stack?.stop();
   });
 
   async function stateTopic(): Promise<string> {
     const topic = uniqueName("test-state");
-    assert.equal(
-      await admin.createTopics({
-        topics: [{ topic, numPartitions: 1, configEntries: [{ name: "cleanup.policy", value: "compact" }] }],
-        waitForLeaders: true,
-      }),
-      true,
-    );
+    await createTopic(kafka, topic, { configs: { "cleanup.policy": "compact" } });
     topics.push(topic);
     return topic;
   }
 
   /** A transactional producer configured as the sessions' is. */
   async function producer(t: TestContext): Promise<Producer> {
-    const created = kafka.producer(producerConfig(uniqueName("test-txn"), 30_000));
-    await created.connect();
-    t.after(() => created.disconnect());
+    const created = openProducer(kafka, uniqueName("test-txn"), 30_000);
+    t.after(() => created.close(true));
     return created;
   }
 
@@ -123,8 +106,12 @@ describe("the state topic's restore and the session's fencing, on the real broke
     outcome: "commit" | "abort",
     ...sends: Message[][]
   ): Promise<void> {
-    const txn = await writer.transaction();
-    for (const messages of sends) await txn.send({ topic, acks: -1, messages });
+    const txn = await writer.beginTransaction();
+    for (const messages of sends) {
+      await txn.send({
+        messages: messages.map((message) => ({ ...toProduce(topic, message), partition: 0 })),
+      });
+    }
     await (outcome === "commit" ? txn.commit() : txn.abort());
   }
 
@@ -151,7 +138,11 @@ describe("the state topic's restore and the session's fencing, on the real broke
     await transaction(writer, topic, "abort", [idsRecord(ME, 1, ["x1"]), checkpointRecord(ME, NOW)]);
     await transaction(writer, topic, "commit", [idsRecord(ME, 2, ["a3"])], [barrierRecord(ME, "mine")]);
     // The aborted records are in the log: only read_committed keeps them out.
-    const everything = await consumeAll(kafka, topic, { expected: 6, readUncommitted: true, settleMs: 200 });
+    const everything = await consumeAll(stack.brokers, topic, {
+      expected: 6,
+      readUncommitted: true,
+      settleMs: 200,
+    });
     assert.equal(everything.length, 6);
 
     const tracker = await restore(topic, "mine");
@@ -159,6 +150,35 @@ describe("the state topic's restore and the session's fencing, on the real broke
     assert.equal(tracker.ids.size, 3);
     assert.equal(tracker.watermark?.getTime(), NOW - HOUR, "the committed checkpoint, not the aborted one");
     assert.equal(tracker.start.getTime(), START, "the checkpoint's start wins over the given one");
+  });
+
+  test("one producer's several aborted transactions (a source's sessions share one producer id): none is read", async (t) => {
+    const topic = await stateTopic();
+    const writer = await producer(t);
+    await transaction(writer, topic, "abort", [idsRecord(ME, 0, ["x1", "x2"])]);
+    await transaction(writer, topic, "commit", [
+      idsRecord(ME, 1, ["a1"]),
+      checkpointRecord(ME, NOW - 2 * HOUR),
+    ]);
+    await transaction(writer, topic, "abort", [idsRecord(ME, 2, ["x3"]), checkpointRecord(ME, NOW)]);
+    await transaction(writer, topic, "commit", [idsRecord(ME, 3, ["a2"])]);
+    await transaction(writer, topic, "abort", [idsRecord(ME, 4, ["x4"])]);
+    await transaction(writer, topic, "commit", [barrierRecord(ME, "mine")]);
+
+    const tracker = await restore(topic, "mine");
+    assert.deepEqual(holds(tracker, ["a1", "a2", "x1", "x2", "x3", "x4"]), [
+      true,
+      true,
+      false,
+      false,
+      false,
+      false,
+    ]);
+    assert.equal(
+      tracker.watermark?.getTime(),
+      NOW - 2 * HOUR,
+      "the committed checkpoint, not the aborted later one",
+    );
   });
 
   test("records after the barrier do not count, those in the barrier's own batch neither", async (t) => {
@@ -225,7 +245,7 @@ describe("the state topic's restore and the session's fencing, on the real broke
     assert.equal(tracker.liveKeyCount(), 8_000);
   });
 
-  test("a barrier that never comes: PSTN_STATE_INVALID after timeoutMs, and the restore's consumer is gone", async (t) => {
+  test("a barrier that never comes: PSTN_STATE_INVALID after timeoutMs, and the restore's consumer is closed", async (t) => {
     const topic = await stateTopic();
     const writer = await producer(t);
     await transaction(writer, topic, "commit", [
@@ -247,9 +267,8 @@ describe("the state topic's restore and the session's fencing, on the real broke
 
     const made = kafka.consumers.slice(consumersBefore);
     assert.equal(made.length, 1);
-    assert.equal(made[0]?.disconnected, true);
-    const [group] = (await admin.describeGroups([made[0]!.groupId])).groups;
-    assert.equal(group?.members.length, 0, `group ${group?.groupId} is ${group?.state}`);
+    assert.equal(made[0]?.closed, true);
+    assert.equal(made[0]?.isConnected(), false, "no connection left open");
   });
 
   test("an unreadable record of this identity fails the restore at once, with the decoder's reason", async (t) => {
@@ -276,6 +295,8 @@ describe("the state topic's restore and the session's fencing, on the real broke
       state: uniqueName("test-session-state"),
     };
     topics.push(names.data, names.dlq, names.state);
+    const admin = kafka.admin();
+    t.after(() => admin.close());
     assert.equal((await ensureTopics(admin, names, { dataPartitions: 3 })).length, 3);
     const spec: SessionSpec = {
       identity: `${ME}/${uniqueName("session")}`,
@@ -287,12 +308,8 @@ describe("the state topic's restore and the session's fencing, on the real broke
     // Each session on a client of its own, as two replicas of the connector are.
     const open = (clientId: string) =>
       KafkaSession.open(spec, {
-        kafka: new Kafka({
-          clientId: uniqueName(clientId),
-          brokers: stack.brokers,
-          logLevel: logLevel.NOTHING,
-        }),
-        compression: CompressionTypes.GZIP,
+        kafka: testKafka(stack.brokers, uniqueName(clientId)),
+        compression: "gzip",
         restoreTimeoutMs: 20_000,
         transactionTimeoutMs: 30_000,
         logger: silent,
@@ -340,13 +357,13 @@ describe("the state topic's restore and the session's fencing, on the real broke
     const secondIds = range(100, 20);
     await second.commit(batch(second.state, secondIds, NOW));
     const expected = [...committedByFirst, ...secondIds].sort();
-    const rows = await consumeAll(kafka, names.data, { expected: expected.length, settleMs: 1_500 });
+    const rows = await consumeAll(stack.brokers, names.data, { expected: expected.length, settleMs: 1_500 });
     assert.deepEqual(
       rows.map((m) => m.key?.toString()).sort(),
       expected,
       "each committed row once, nothing else",
     );
-    const deadLetters = await consumeAll(kafka, names.dlq, { expected: 3, settleMs: 500 });
+    const deadLetters = await consumeAll(stack.brokers, names.dlq, { expected: 3, settleMs: 500 });
     assert.deepEqual(deadLetters.map((m) => m.key?.toString()).sort(), [
       "dead-call-0",
       "dead-call-100",

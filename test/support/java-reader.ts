@@ -24,6 +24,8 @@ export interface JavaReadOptions {
   /** After `expected` arrived, keep reading this long so that extra records are seen too. */
   settleMs?: number;
   readUncommitted?: boolean;
+  /** Further consumer properties (security.protocol, ssl.*, sasl.*). */
+  properties?: Record<string, string>;
 }
 
 export interface JavaReadResult {
@@ -64,6 +66,7 @@ export async function readTopicWithJava(
     String(timeoutMs),
     String(options.settleMs ?? 1000),
     options.readUncommitted ? "read_uncommitted" : "read_committed",
+    ...Object.entries(options.properties ?? {}).map(([name, value]) => `${name}=${value}`),
   ];
   const { code, stdout, stderr } = await runCommand(java, args);
   const lines = stdout.split("\n").filter((line) => line.trim() !== "");

@@ -18,7 +18,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * line per record, then a last line with the count and whether the wait ran out.
  *
  * Arguments: bootstrap servers, topic, records expected, timeout ms, settle ms (reading goes on
- * this long after the expected count to see extra records), isolation level.
+ * this long after the expected count to see extra records), isolation level, then any number of
+ * client properties as name=value (security settings, for one).
  */
 public final class TopicReader {
   public static void main(String[] args) {
@@ -35,6 +36,10 @@ public final class TopicReader {
     props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
     props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+    for (int i = 6; i < args.length; i++) {
+      int equals = args[i].indexOf('=');
+      props.put(args[i].substring(0, equals), args[i].substring(equals + 1));
+    }
 
     long count = 0;
     boolean timedOut = false;

@@ -3,11 +3,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import type { KafkaConfig } from "kafkajs";
 import { generate } from "selfsigned";
 import type { TokenSource } from "../../../src/auth/token-provider.js";
 import { type ConnectorConfig, loadConfig } from "../../../src/config/index.js";
-import { kafkaClientConfig } from "../../../src/kafka/client.js";
+import { type ClientOptions, kafkaClientOptions } from "../../../src/kafka/client.js";
 import { Metrics } from "../../../src/metrics/index.js";
 import { validEnv } from "../config/helpers.js";
 
@@ -16,10 +15,10 @@ function kafkaOf(extra: Record<string, string>): ConnectorConfig["kafka"] {
 }
 
 test("plaintext, TLS with system trust, SASL with a password", () => {
-  const plain = kafkaClientConfig(kafkaOf({}));
-  assert.equal(plain.ssl, false);
+  const plain = kafkaClientOptions(kafkaOf({}));
+  assert.equal(plain.tls, undefined);
   assert.equal(plain.sasl, undefined);
-  const scram = kafkaClientConfig(
+  const scram = kafkaClientOptions(
     kafkaOf({
       KAFKA_SSL: "true",
       KAFKA_SASL_MECHANISM: "scram-sha-256",
@@ -27,15 +26,15 @@ test("plaintext, TLS with system trust, SASL with a password", () => {
       KAFKA_SASL_PASSWORD: "pw-1",
     }),
   );
-  assert.equal(scram.ssl, true);
-  assert.deepEqual(scram.sasl, { mechanism: "scram-sha-256", username: "u", password: "pw-1" });
+  assert.deepEqual(scram.tls, {}, "system trust");
+  assert.deepEqual(scram.sasl, { mechanism: "SCRAM-SHA-256", username: "u", password: "pw-1" });
 });
 
-/** The provider kafkajs calls for OAUTHBEARER. */
-function provider(config: KafkaConfig): () => Promise<unknown> {
-  const sasl = config.sasl;
-  assert.ok(sasl !== undefined && "oauthBearerProvider" in sasl);
-  return sasl.oauthBearerProvider;
+/** The token provider the client calls for OAUTHBEARER. */
+function provider(options: ClientOptions): () => unknown {
+  const token = options.sasl?.token;
+  assert.ok(typeof token === "function");
+  return token;
 }
 
 test("TLS files become one secure context (not per-connection options)", async (t) => {
@@ -43,13 +42,13 @@ test("TLS files become one secure context (not per-connection options)", async (
   t.after(() => rm(dir, { recursive: true, force: true }));
   const ca = await generate([{ name: "commonName", value: "ca" }], { keyType: "ec", algorithm: "sha256" });
   await writeFile(join(dir, "ca.pem"), ca.cert);
-  const config = kafkaClientConfig({ ...kafkaOf({ KAFKA_SSL_CA_FILE: join(dir, "ca.pem") }) });
-  assert.ok(typeof config.ssl === "object" && config.ssl !== null);
-  assert.deepEqual(Object.keys(config.ssl), ["secureContext"]);
-  assert.ok(config.ssl.secureContext?.context, "a built context");
+  const config = kafkaClientOptions({ ...kafkaOf({ KAFKA_SSL_CA_FILE: join(dir, "ca.pem") }) });
+  assert.ok(typeof config.tls === "object" && config.tls !== null);
+  assert.deepEqual(Object.keys(config.tls), ["secureContext"]);
+  assert.ok(config.tls.secureContext?.context, "a built context");
   await rm(join(dir, "ca.pem"));
   assert.throws(
-    () => kafkaClientConfig({ ...kafkaOf({}), ssl: true, tls: { caFile: join(dir, "ca.pem") } }),
+    () => kafkaClientOptions({ ...kafkaOf({}), ssl: true, tls: { caFile: join(dir, "ca.pem") } }),
     /KAFKA_SSL_CA_FILE: .* cannot be read \(ENOENT\)/,
   );
 });
@@ -72,23 +71,18 @@ test("OAUTHBEARER: each authentication gets the source's token and the extension
     invalidate: () => undefined,
   };
   const metrics = new Metrics({ defaultMetrics: false });
-  const config = kafkaClientConfig(kafka, { tokens, metrics });
+  const config = kafkaClientOptions(kafka, { tokens, metrics });
   const next = provider(config);
-  assert.deepEqual(await next(), {
-    value: "token-1",
-    extensions: { logicalCluster: "lkc-1" },
-  });
-  assert.deepEqual(await next(), {
-    value: "token-2",
-    extensions: { logicalCluster: "lkc-1" },
-  });
+  assert.deepEqual(config.sasl?.oauthBearerExtensions, { logicalCluster: "lkc-1" });
+  assert.equal(await next(), "token-1");
+  assert.equal(await next(), "token-2");
   fail = true;
-  await assert.rejects(next(), /token endpoint down/);
+  await assert.rejects(Promise.resolve(next()), /token endpoint down/);
   const values = (await metrics.kafkaOAuthTokens.get()).values;
   assert.equal(values.find((v) => v.labels.outcome === "ok")?.value, 2);
   assert.equal(values.find((v) => v.labels.outcome === "error")?.value, 1);
-  assert.throws(() => kafkaClientConfig(kafka), /needs a token source/);
-  const noExtensions = kafkaClientConfig(
+  assert.throws(() => kafkaClientOptions(kafka), /needs a token source/);
+  const noExtensions = kafkaClientOptions(
     kafkaOf({
       KAFKA_SSL: "true",
       KAFKA_SASL_MECHANISM: "oauthbearer",
@@ -96,5 +90,6 @@ test("OAUTHBEARER: each authentication gets the source's token and the extension
     }),
     { tokens: { getToken: async () => "t", invalidate: () => undefined } },
   );
-  assert.deepEqual(await provider(noExtensions)(), { value: "t" });
+  assert.equal(await provider(noExtensions)(), "t");
+  assert.equal(noExtensions.sasl?.oauthBearerExtensions, undefined);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { CompressionTypes, type Kafka, type Message } from "kafkajs";
-import { byPartition, topicLayout } from "../../../src/kafka/layout.js";
+import type { Kafka } from "../../../src/kafka/index.js";
+import { byPartition, type Message, topicLayout } from "../../../src/kafka/layout.js";
 import { sendEachPartition } from "../../../src/kafka/session.js";
 import type { Logger } from "../../../src/log.js";
 import type { OutRecord } from "../../../src/sink.js";
@@ -52,7 +52,15 @@ describe("byPartition", () => {
       assert.ok(bytes <= 20_000, `a send of ${bytes} bytes of values`);
     }
     assert.deepEqual(
-      sends.flatMap((s) => s.messages.map(({ key, value, headers }) => ({ key, value, headers }))),
+      sends.flatMap((s) =>
+        s.messages.map(({ key, value, headers }) => ({
+          key: key?.toString(),
+          value,
+          headers: Object.fromEntries(
+            [...((headers as Map<Buffer, Buffer>) ?? [])].map(([k, v]) => [k.toString(), v.toString()]),
+          ),
+        })),
+      ),
       messages,
     );
   });
@@ -76,17 +84,18 @@ describe("sendEachPartition", () => {
     let inFlightDlq = 0;
     let maxInFlightDlq = 0;
     const transaction = {
-      send: async ({ topic, messages }: { topic: string; messages: Message[] }) => {
+      send: async ({ messages }: { messages: Message[] }) => {
+        const topic = messages[0]?.topic;
         const name = `${topic}:${String(messages[0]?.key)}`;
         started.push(name);
         if (topic === "data.dlq") maxInFlightDlq = Math.max(maxInFlightDlq, ++inFlightDlq);
         await new Promise((resolve) => setTimeout(resolve, 2));
         if (topic === "data.dlq") inFlightDlq--;
         finished.push(name);
-        return [];
+        return {};
       },
     };
-    await sendEachPartition(transaction, sends, CompressionTypes.GZIP);
+    await sendEachPartition(transaction, sends, "gzip");
     assert.equal(maxInFlightDlq, 1, "one send of a partition at a time");
     const dlqOrder = finished.filter((n) => n.startsWith("data.dlq:"));
     assert.deepEqual(
@@ -106,10 +115,10 @@ describe("sendEachPartition", () => {
         calls++;
         if (calls === 1) throw new Error("broker refused");
         await new Promise((resolve) => setTimeout(resolve, 5));
-        return [];
+        return {};
       },
     };
-    await assert.rejects(sendEachPartition(failing, sends, CompressionTypes.GZIP), /broker refused/);
+    await assert.rejects(sendEachPartition(failing, sends, "gzip"), /broker refused/);
   });
 });
 
@@ -121,19 +130,16 @@ describe("topicLayout", () => {
     logger: Logger;
   } {
     const admin = {
-      connect: async () => undefined,
-      disconnect: async () => undefined,
-      fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
-        topics: topics.map((name) => ({ name, partitions: name === "data" ? [{}, {}, {}] : [{}] })),
+      close: async () => undefined,
+      metadata: async ({ topics }: { topics: string[] }) => ({
+        topics: new Map(topics.map((name) => [name, { partitionsCount: name === "data" ? 3 : 1 }])),
       }),
       describeConfigs: async () => {
         if (configs instanceof Error) throw configs;
-        return {
-          resources: Object.entries(configs).map(([resourceName, configValue]) => ({
-            resourceName,
-            configEntries: [{ configName: "max.message.bytes", configValue }],
-          })),
-        };
+        return Object.entries(configs).map(([resourceName, value]) => ({
+          resourceName,
+          configs: [{ name: "max.message.bytes", value }],
+        }));
       },
     };
     const warnings: string[] = [];
