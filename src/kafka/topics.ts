@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Admin, findErrorBy } from "@platformatic/kafka";
+import type { Admin } from "@platformatic/kafka";
 import type { SourceTopics } from "../sink.js";
+import { hasApiId } from "./errors.js";
 
 export interface TopicSettings {
   dataPartitions: number;
@@ -84,9 +85,4 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
       throw new Error(`the new topics ${topics.join(", ")} have no leader after ${timeoutMs} ms`);
     await sleep(100);
   }
-}
-
-/** Whether a client error (or one it wraps) is the broker's error of that name. */
-export function hasApiId(error: unknown, apiId: string): boolean {
-  return error instanceof Error && findErrorBy(error, "apiId", apiId) !== null;
 }
