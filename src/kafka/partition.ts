@@ -1,8 +1,9 @@
 /**
- * The partition of a keyed record as Kafka's Java producer (and kafkajs' default partitioner)
- * choose it: murmur2 of the key's bytes, made positive, modulo the partition count. Written here
- * on 32-bit integers: kafkajs' version works through a 64-bit Long object per step, on the main
- * thread, for every row.
+ * The partition of a keyed record as Kafka's Java producer chooses it: murmur2 of the key's bytes,
+ * made positive (`& 0x7fffffff`), modulo the partition count. The client's default partitioner
+ * takes the hash unsigned instead (`>>> 0`), which puts many keys elsewhere than Java clients and
+ * Kafka Connect do, so the Sink gives every record its partition. Written here on 32-bit integers:
+ * the client's murmur2 works through BigInt at each step, on the main thread, for every row.
  */
 
 const SEED = 0x9747b28c;

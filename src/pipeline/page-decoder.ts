@@ -1,6 +1,6 @@
 /**
  * Where pages are parsed and rows encoded: in a worker thread (the connector's default), so that
- * the main thread keeps to Graph's and Kafka's I/O, the dedupe set and kafkajs' own encoding, or
+ * the main thread keeps to Graph's and Kafka's I/O, the dedupe set and the Kafka client's own encoding, or
  * inline (one thread; tests and tools). Both keep the decoded rows until they are encoded or
  * released, so only keys and starts cross to the main thread, and only encoded values come back.
  */

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Kafka, logLevel } from "kafkajs";
 import { MAX_ID_LENGTH } from "../../src/avro/index.js";
 import { type SimulatedRow, startGraphSimulator } from "../../tools/simulator/index.js";
 import { assertEachIdOnce, connectorEnv, createTestApp, keysOf, runUntil } from "../support/connector.js";
@@ -16,10 +15,8 @@ const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
 let stack: TestStack;
-let kafka: Kafka;
 before(async () => {
   stack = await startTestStack();
-  kafka = new Kafka({ clientId: "door-test", brokers: stack.brokers, logLevel: logLevel.NOTHING });
 });
 after(async () => {
   await stack?.stop();
@@ -69,7 +66,10 @@ test("an over-long id or a misplaced start: dead-lettered once with its reason o
     env.KAFKA_TOPIC!,
     good.map((row) => row.id as string),
   );
-  const dlq = await consumeAll(kafka, `${env.KAFKA_TOPIC}.dlq`, { expected: bad.length, settleMs: 2000 });
+  const dlq = await consumeAll(stack.brokers, `${env.KAFKA_TOPIC}.dlq`, {
+    expected: bad.length,
+    settleMs: 2000,
+  });
   assert.equal(dlq.length, bad.length, "each refused row once in the DLQ");
   const keys = keysOf(dlq);
   assert.equal(new Set(keys).size, keys.length);

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { Kafka, logLevel } from "kafkajs";
+import type { Kafka } from "../../src/kafka/index.js";
+import { openProducer } from "../../src/kafka/session.js";
 import { readTopicWithJava } from "../support/java-reader.js";
-import { uniqueName } from "../support/kafka.js";
+import { createTopic, deleteTopics, testKafka, toProduce, uniqueName } from "../support/kafka.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
 // The tests' independent reader: Kafka's Java consumer, the reference for read_committed. One
@@ -14,18 +15,10 @@ describe("the Java topic reader", () => {
 
   before(async () => {
     stack = await startTestStack();
-    kafka = new Kafka({ clientId: "java-reader-test", brokers: stack.brokers, logLevel: logLevel.ERROR });
+    kafka = testKafka(stack.brokers, "java-reader-test");
     topic = uniqueName("java-reader");
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
-    await admin.disconnect();
-    const producer = kafka.producer({
-      transactionalId: uniqueName("java-reader-tx"),
-      idempotent: true,
-      maxInFlightRequests: 1,
-    });
-    await producer.connect();
+    await createTopic(kafka, topic, { partitions: 2 });
+    const producer = openProducer(kafka, uniqueName("java-reader-tx"), 30_000);
     const plan: [outcome: "abort" | "commit", values: string[]][] = [
       ["abort", ["a1", "a2", "a3"]],
       ["commit", ["b1"]],
@@ -35,17 +28,19 @@ describe("the Java topic reader", () => {
       ["commit", ["f1"]],
     ];
     for (const [outcome, values] of plan) {
-      const transaction = await producer.transaction();
+      const transaction = await producer.beginTransaction();
       await transaction.send({
-        topic,
-        messages: values.map((value) => ({ key: "k", value, partition: 0, headers: { "x-name": value } })),
+        messages: values.map((value) =>
+          toProduce(topic, { key: "k", value, partition: 0, headers: { "x-name": value } }),
+        ),
       });
       if (outcome === "abort") await transaction.abort();
       else await transaction.commit();
     }
-    await producer.disconnect();
+    await producer.close();
   });
   after(async () => {
+    if (kafka) await deleteTopics(kafka, [topic]);
     await stack?.stop();
   });
 

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { SchemaRegistry, SchemaType } from "@kafkajs/confluent-schema-registry";
-import { Kafka, logLevel } from "kafkajs";
-import { consumeAll, uniqueName } from "../support/kafka.js";
+import { consumeAll, createTopic, deleteTopics, produce, testKafka, uniqueName } from "../support/kafka.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
 const callSchemaV1 = {
@@ -77,12 +76,9 @@ describe("@kafkajs/confluent-schema-registry against the real registry", () => {
   });
 
   test("values written to Kafka decode with the schema fetched by the id in each message", async () => {
-    const kafka = new Kafka({ clientId: "registry-test", brokers: stack.brokers, logLevel: logLevel.ERROR });
+    const kafka = testKafka(stack.brokers, "registry-test");
     const topic = uniqueName("registry-topic");
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
-    await admin.disconnect();
+    await createTopic(kafka, topic);
 
     const { id } = await registry.register(
       { type: SchemaType.AVRO, schema: JSON.stringify(callSchemaV1) },
@@ -93,17 +89,14 @@ describe("@kafkajs/confluent-schema-registry against the real registry", () => {
       duration: i * 10,
       calleeNumber: i % 2 ? null : "+1",
     }));
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    await producer.send({
+    await produce(
+      kafka,
       topic,
-      messages: await Promise.all(
-        rows.map(async (row) => ({ key: row.id, value: await registry.encode(id, row) })),
-      ),
-    });
-    await producer.disconnect();
+      await Promise.all(rows.map(async (row) => ({ key: row.id, value: await registry.encode(id, row) }))),
+    );
 
-    const messages = await consumeAll(kafka, topic, { expected: rows.length, settleMs: 200 });
+    const messages = await consumeAll(stack.brokers, topic, { expected: rows.length, settleMs: 200 });
+    await deleteTopics(kafka, [topic]);
     const decoded = await Promise.all(messages.map(async (m) => ({ ...(await registry.decode(m.value!)) })));
     assert.deepEqual(decoded, rows);
     assert.deepEqual(

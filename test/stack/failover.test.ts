@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Kafka, logLevel } from "kafkajs";
 import { startGraphSimulator } from "../../tools/simulator/index.js";
 import { killKafkaNode, restartKafkaNode } from "../../tools/stack/index.js";
 import { assertEachIdOnce, connectorEnv, createTestApp, waitFor } from "../support/connector.js";
+import { testKafka } from "../support/kafka.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
 const DAY = 86_400_000;
@@ -51,12 +51,10 @@ test("three brokers, RF 3, min ISR 2: the partition leader is killed mid-run and
   await waitFor("rows before the kill", () => app.source.stats.published > 3000, 60_000);
 
   // The state topic takes part in every transaction: kill its partition leader.
-  const kafka = new Kafka({ clientId: "failover-test", brokers: stack.brokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  const metadata = await admin.fetchTopicMetadata({ topics: [`${env.KAFKA_TOPIC}.state`] });
-  await admin.disconnect();
-  const leader = metadata.topics[0]!.partitions[0]!.leader;
+  const admin = testKafka(stack.brokers, "failover-test").admin();
+  const metadata = await admin.metadata({ topics: [`${env.KAFKA_TOPIC}.state`], forceUpdate: true });
+  await admin.close();
+  const leader = metadata.topics.get(`${env.KAFKA_TOPIC}.state`)!.partitions[0]!.leader;
   const killedAt = Date.now();
   await killKafkaNode(leader, { nodes: 3 });
   const publishedAtKill = app.source.stats.published;

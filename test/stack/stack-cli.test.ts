@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { Kafka, logLevel } from "kafkajs";
+import { ConfigResourceTypes } from "@platformatic/kafka";
 import { stackStatus } from "../../tools/stack/index.js";
 import { isRunning } from "../../tools/stack/processes.js";
-import { uniqueName } from "../support/kafka.js";
+import { consumeAll, produce, testKafka, uniqueName } from "../support/kafka.js";
 
 const cli = fileURLToPath(new URL("../../dist/src/cli/main.js", import.meta.url));
 
@@ -54,32 +54,35 @@ describe("pstn-connector stack, three KRaft nodes, through the CLI", () => {
     process.stderr.write(`# stack up --nodes 3 took ${result.ms} ms\n`);
 
     const brokers = lines[0]!.slice("KAFKA_BROKERS=".length).split(",");
-    const kafka = new Kafka({ clientId: "stack-test", brokers, logLevel: logLevel.ERROR });
+    const kafka = testKafka(brokers, "stack-test");
     const admin = kafka.admin();
-    await admin.connect();
     try {
-      const cluster = await admin.describeCluster();
-      assert.deepEqual(cluster.brokers.map((b) => b.nodeId).sort(), [1, 2, 3]);
+      const cluster = await admin.metadata({ topics: [], forceUpdate: true });
+      assert.deepEqual([...cluster.brokers.keys()].sort(), [1, 2, 3]);
 
       const topic = uniqueName("replicated");
-      await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
-      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-      for (const partition of metadata.topics[0]!.partitions) {
+      // No replicas given: the broker's default (the stack sets 3).
+      await admin.createTopics({ topics: [topic], partitions: 3 });
+      const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
+      for (const partition of metadata.topics.get(topic)!.partitions) {
         assert.equal(partition.replicas.length, 3, "replication factor 3 by default");
       }
-      const configs = await admin.describeConfigs({
-        resources: [{ type: 2, name: topic, configNames: ["min.insync.replicas"] }],
-        includeSynonyms: false,
+      const [configs] = await admin.describeConfigs({
+        resources: [
+          {
+            resourceType: ConfigResourceTypes.TOPIC,
+            resourceName: topic,
+            configurationKeys: ["min.insync.replicas"],
+          },
+        ],
       });
-      assert.equal(configs.resources[0]?.configEntries[0]?.configValue, "2");
+      assert.equal(configs?.configs[0]?.value, "2");
 
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-      await producer.connect();
-      const sent = await producer.send({ topic, acks: -1, messages: [{ key: "a", value: "1" }] });
-      await producer.disconnect();
-      assert.equal(sent[0]?.errorCode, 0);
+      await produce(kafka, topic, [{ key: "a", value: "1" }]);
+      const [read] = await consumeAll(brokers, topic, { expected: 1, settleMs: 200 });
+      assert.equal(read?.value?.toString(), "1");
     } finally {
-      await admin.disconnect();
+      await admin.close();
     }
 
     const status = (await stackStatus()).find((s) => s.name === "kafka-3nodes");

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import avro from "avsc";
-import type { Kafka } from "kafkajs";
 import { request } from "undici";
 import { type App, type AppOptions, createApp } from "../../src/app.js";
 import { decodedToGraphJson } from "../../src/avro/index.js";
@@ -9,7 +8,7 @@ import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/log.js";
 import type { GraphSimulator } from "../../tools/simulator/index.js";
 import { readTopicWithJava } from "./java-reader.js";
-import { consumeAll, partitionOf, uniqueName } from "./kafka.js";
+import { uniqueName } from "./kafka.js";
 import type { TestStack } from "./stack.js";
 
 export interface ConnectorEnv {
@@ -82,17 +81,6 @@ export function keysOf(messages: readonly ReadBack[]): string[] {
   return messages.map((m) => m.key?.toString("utf8") ?? "");
 }
 
-export async function topicMessageCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 /**
  * Runs the connector until `done` holds, then stops it as SIGTERM would; `during` runs alongside
  * (to inject faults). Rejects if the connector failed.
@@ -126,52 +114,37 @@ export interface ReadBack {
 }
 
 /**
- * Reads the topic as a read_committed consumer and checks that it holds each expected id exactly
- * once and nothing else; returns the records for further checks. Given brokers, Kafka's Java
- * consumer reads (a client other than the writer); given a kafkajs client, kafkajs does (clusters
- * that need TLS or SASL, which the Java reader is not yet given).
+ * Reads the topic with Kafka's Java consumer (read_committed, a client other than the writer) and
+ * checks that it holds each expected id exactly once and nothing else; returns the records for
+ * further checks.
  */
 export async function assertEachIdOnce(
-  from: readonly string[] | Kafka,
+  brokers: readonly string[],
   topic: string,
   expectedIds: readonly string[],
   timeoutMs = 60_000,
 ): Promise<ReadBack[]> {
   const read = async (returnShort = false): Promise<{ key: string; record: ReadBack }[]> => {
-    if (isBrokerList(from)) {
-      const { records, timedOut } = await readTopicWithJava(from, topic, {
-        expected: expectedIds.length,
-        timeoutMs,
-        settleMs: 2000,
-      });
-      if (timedOut && !returnShort) {
-        throw new Error(
-          `saw ${records.length} of ${expectedIds.length} messages on ${topic} in ${timeoutMs} ms`,
-        );
-      }
-      return records.map((record) => ({ key: `${record.partition}@${record.offset}`, record }));
-    }
-    const messages = await consumeAll(from, topic, {
+    const { records, timedOut } = await readTopicWithJava(brokers, topic, {
       expected: expectedIds.length,
       timeoutMs,
       settleMs: 2000,
-      returnShort,
     });
-    return messages.map((message) => ({
-      key: `${partitionOf.get(message)}@${message.offset}`,
-      record: message,
-    }));
+    if (timedOut && !returnShort) {
+      throw new Error(
+        `saw ${records.length} of ${expectedIds.length} messages on ${topic} in ${timeoutMs} ms`,
+      );
+    }
+    return records.map((record) => ({ key: `${record.partition}@${record.offset}`, record }));
   };
   let read1: { key: string; record: ReadBack }[];
   try {
     read1 = await read();
   } catch (first) {
-    // Say where the read stopped (per partition), then read once more with a fresh consumer: a
-    // short read that a second consumer completes is the consumer's, not the topic's. A second
-    // short read is compared all the same, so that the failure names the ids missing.
-    process.stderr.write(
-      `# ${(first as Error).message}; partitions ${isBrokerList(from) ? "(Java reader)" : await partitionSummary(from, topic)}; reading again\n`,
-    );
+    // Read once more with a fresh consumer: a short read that a second consumer completes is the
+    // consumer's, not the topic's. A second short read is compared all the same, so that the
+    // failure names the ids missing.
+    process.stderr.write(`# ${(first as Error).message}; reading again\n`);
     read1 = await read(true);
   }
   // A consumer may deliver a record twice (a refetch after a leader moved): that is the consumer's
@@ -193,21 +166,4 @@ export async function assertEachIdOnce(
     `first missing ${missing.slice(0, 3).join(", ")}; first extra ${extra.slice(0, 3).join(", ")}`,
   );
   return messages;
-}
-
-function isBrokerList(from: readonly string[] | Kafka): from is readonly string[] {
-  return Array.isArray(from);
-}
-
-async function partitionSummary(kafka: Kafka, topic: string): Promise<string> {
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.map((p) => `${p.partition}:${p.low}-${p.high}`).join(" ");
-  } catch (error) {
-    return `unavailable (${(error as Error).message})`;
-  } finally {
-    await admin.disconnect();
-  }
 }

@@ -111,7 +111,11 @@ export function toProduce(topic: string, message: FixtureMessage) {
 }
 
 /** Writes fixture messages with an idempotent producer (acks from all in-sync replicas). */
-export async function produce(kafka: Kafka, topic: string, messages: readonly FixtureMessage[]): Promise<void> {
+export async function produce(
+  kafka: Kafka,
+  topic: string,
+  messages: readonly FixtureMessage[],
+): Promise<void> {
   const producer = kafka.producer({ idempotent: true });
   try {
     await producer.send({ messages: messages.map((message) => toProduce(topic, message)) });

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Kafka, logLevel } from "kafkajs";
+import { Admin } from "@platformatic/kafka";
 import { ErrorCode, PstnError } from "../../src/errors.js";
 import {
   jwksUrl,
@@ -188,21 +188,18 @@ export async function formatKafkaStorage(
 /** Ready when the node answers metadata requests and sees every broker of the cluster. */
 export function kafkaReadinessProbe(port: number, expectedBrokers: number): () => Promise<boolean> {
   return async () => {
-    const kafka = new Kafka({
+    const admin = new Admin({
       clientId: "pstn-stack-probe",
-      brokers: [`127.0.0.1:${port}`],
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 1000,
+      bootstrapBrokers: [`127.0.0.1:${port}`],
+      connectTimeout: 1000,
       requestTimeout: 2000,
-      retry: { retries: 0 },
+      retries: 0,
     });
-    const admin = kafka.admin();
     try {
-      await admin.connect();
-      const cluster = await admin.describeCluster();
-      return cluster.brokers.length >= expectedBrokers && cluster.controller !== null;
+      const cluster = await admin.metadata({ topics: [], forceUpdate: true });
+      return cluster.brokers.size >= expectedBrokers && cluster.controllerId >= 0;
     } finally {
-      await admin.disconnect().catch(() => undefined);
+      await admin.close().catch(() => undefined);
     }
   };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Message } from "kafkajs";
+import type { OutRecord as Message } from "../../../src/sink.js";
 import {
   checkpointKey,
   decodeCheckpoint,
