@@ -101,7 +101,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
       ? { auth: { username: config.schemaRegistry.username, password: config.schemaRegistry.password ?? "" } }
       : {}),
   });
-  const sink = new KafkaSink({ kafka, logger, metrics });
+  const sink = new KafkaSink({ kafka, logger, metrics, compression: config.kafka.compression });
   const source = new Source({
     unit: {
       tenantId: config.azure.tenantId,

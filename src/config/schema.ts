@@ -90,6 +90,7 @@ function assemble(v: Values): ConnectorConfig {
       dlqTopic: v.KAFKA_DLQ_TOPIC ?? `${v.KAFKA_TOPIC}${DLQ_TOPIC_SUFFIX}`,
       stateTopic: v.KAFKA_STATE_TOPIC ?? `${v.KAFKA_TOPIC}${STATE_TOPIC_SUFFIX}`,
       clientId: v.KAFKA_CLIENT_ID,
+      compression: v.KAFKA_COMPRESSION,
       ssl: v.KAFKA_SSL ?? anyTls,
       tls: anyTls ? tls : undefined,
       sasl: sasl(v, azure),

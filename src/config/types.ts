@@ -7,6 +7,10 @@ export type GraphCloud = (typeof GRAPH_CLOUDS)[number];
 export const GRAPH_API_VERSIONS = ["v1.0", "beta"] as const;
 type GraphApiVersion = (typeof GRAPH_API_VERSIONS)[number];
 
+/** What the Kafka client can compress record batches with (all of them readable by Kafka's Java clients). */
+export const KAFKA_COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
+export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
+
 export const SASL_MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512", "oauthbearer"] as const;
 type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 
@@ -85,6 +89,7 @@ export interface ConnectorConfig {
     dlqTopic: string;
     stateTopic: string;
     clientId: string;
+    compression: KafkaCompression;
     ssl: boolean;
     tls?: KafkaTlsFiles;
     sasl?: KafkaSasl;

@@ -8,6 +8,7 @@ import {
   type ConfigVariable,
   GRAPH_API_VERSIONS,
   GRAPH_CLOUDS,
+  KAFKA_COMPRESSIONS,
   LOG_LEVELS,
   OAUTH_CLIENT_AUTH_METHODS,
   SASL_MECHANISMS,
@@ -30,6 +31,7 @@ export const DEFAULTS = {
   GRAPH_MAX_RETRY_AFTER: "10m",
   KAFKA_TOPIC: "teams.pstn-calls",
   KAFKA_CLIENT_ID: "pstn-connector",
+  KAFKA_COMPRESSION: "gzip",
   KAFKA_SSL: "false",
   KAFKA_SASL_OAUTHBEARER_CLIENT_AUTH_METHOD: "client_secret_basic",
   KAFKA_CONNECT_TIMEOUT: "10s",
@@ -237,6 +239,15 @@ const TABLE = [
     default: DEFAULTS.KAFKA_CLIENT_ID,
     example: "pstn-connector-prod",
     schema: check.text,
+  },
+  {
+    name: "KAFKA_COMPRESSION",
+    group: "Kafka",
+    description:
+      "Compression of the record batches the connector writes (rows, dead letters, state): none, gzip, snappy, lz4 or zstd.",
+    default: DEFAULTS.KAFKA_COMPRESSION,
+    example: "zstd",
+    schema: check.choice(KAFKA_COMPRESSIONS, "a Kafka compression"),
   },
   {
     name: "KAFKA_SSL",

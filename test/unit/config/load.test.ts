@@ -38,6 +38,7 @@ test("the smallest valid environment gets every default", () => {
       dlqTopic: "teams.pstn-calls.dlq",
       stateTopic: "teams.pstn-calls.state",
       clientId: "pstn-connector",
+      compression: "gzip",
       ssl: false,
       connectTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
@@ -927,4 +928,14 @@ test("no problem line for any invalid input holds a planted credential", () => {
       assert.ok(!text.includes(value), `${JSON.stringify(input)} shows a credential:\n${text}`);
     }
   }
+});
+
+test("KAFKA_COMPRESSION: each codec of the client, gzip by default; another is refused with the choices", () => {
+  assert.equal(loadConfig({ env: validEnv() }).kafka.compression, "gzip");
+  for (const codec of ["none", "gzip", "snappy", "lz4", "zstd"]) {
+    assert.equal(loadConfig({ env: validEnv({ KAFKA_COMPRESSION: codec }) }).kafka.compression, codec);
+  }
+  assert.deepEqual(problemsOf(() => loadConfig({ env: validEnv({ KAFKA_COMPRESSION: "brotli" }) })), [
+    'KAFKA_COMPRESSION: "brotli" is not a Kafka compression; use none, gzip, snappy, lz4 or zstd',
+  ]);
 });
