@@ -144,9 +144,9 @@ export class KafkaSession implements SinkSession {
 
 /**
  * Adds every partition of the transaction to it in one request, before any send. Left to each
- * send, the client would add them one send at a time, and concurrent sends share one request in
- * flight (the client deduplicates it by name): a send whose partitions were not in that request
- * would write to a partition the transaction does not hold, and its commit would leave it open.
+ * send, the client adds them one send at a time, and concurrent sends share one request in flight
+ * (the client deduplicates it by name): the partitions of the sends that joined it are not added,
+ * and the broker refuses their records.
  */
 export async function addPartitions(
   producer: Pick<Producer, "metadata">,
