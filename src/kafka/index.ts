@@ -19,23 +19,44 @@ export interface KafkaClientDependencies {
 
 /**
  * The configured cluster: makes admins, producers and consumers that all connect the same way.
- * Each client holds its own connections, and closes them with `close()`.
+ * Each client holds its own connections, and closes them with `close()`. The client does not log;
+ * with a logger, a broker connection that fails or drops is logged (the failure that follows, if
+ * any, is reported where it ends a session).
  */
 export class Kafka {
-  constructor(readonly options: ClientOptions) {}
+  constructor(
+    readonly options: ClientOptions,
+    private readonly logger?: Logger,
+  ) {}
 
   admin(): Admin {
-    return new Admin({ ...this.options });
+    return this.watched(new Admin({ ...this.options }));
   }
 
   producer(options: Partial<ProducerOptions<Buffer, Buffer, Buffer, Buffer>>): Producer {
-    return new Producer({ ...this.options, ...options });
+    return this.watched(new Producer({ ...this.options, ...options }));
   }
 
   consumer(
     options: Partial<ConsumerOptions<Buffer, Buffer, Buffer, Buffer>> & { groupId: string },
   ): Consumer {
-    return new Consumer({ ...this.options, ...options } as ConsumerOptions<Buffer, Buffer, Buffer, Buffer>);
+    return this.watched(
+      new Consumer({ ...this.options, ...options } as ConsumerOptions<Buffer, Buffer, Buffer, Buffer>),
+    );
+  }
+
+  private watched<T extends Admin | Producer | Consumer>(client: T): T {
+    const logger = this.logger?.child({ component: "kafka" });
+    if (logger === undefined) return client;
+    const broker = ({ broker }: { broker: { host: string; port: number } }) =>
+      `${broker.host}:${broker.port}`;
+    (client as Admin).on("client:broker:failed", (payload) =>
+      logger.warn({ broker: broker(payload) }, "a connection to a Kafka broker failed"),
+    );
+    (client as Admin).on("client:broker:disconnect", (payload) =>
+      logger.debug({ broker: broker(payload) }, "a connection to a Kafka broker closed"),
+    );
+    return client;
   }
 }
 
@@ -44,10 +65,10 @@ export function createKafka(
   settings: ConnectorConfig["kafka"],
   dependencies: KafkaClientDependencies,
 ): Kafka {
-  const { dispatcher, metrics, now } = dependencies;
+  const { dispatcher, logger, metrics, now } = dependencies;
   const tokens =
     settings.sasl?.mechanism === "oauthbearer"
       ? kafkaTokenSource(settings.sasl.oauthBearer, { dispatcher, timeoutMs: settings.requestTimeoutMs, now })
       : undefined;
-  return new Kafka(kafkaClientOptions(settings, { tokens, metrics }));
+  return new Kafka(kafkaClientOptions(settings, { tokens, metrics }), logger);
 }

@@ -7,6 +7,8 @@ import { generate } from "selfsigned";
 import type { TokenSource } from "../../../src/auth/token-provider.js";
 import { type ConnectorConfig, loadConfig } from "../../../src/config/index.js";
 import { type ClientOptions, kafkaClientOptions } from "../../../src/kafka/client.js";
+import { Kafka } from "../../../src/kafka/index.js";
+import type { Logger } from "../../../src/log.js";
 import { Metrics } from "../../../src/metrics/index.js";
 import { validEnv } from "../config/helpers.js";
 
@@ -92,4 +94,34 @@ test("OAUTHBEARER: each authentication gets the source's token and the extension
   );
   assert.equal(await provider(noExtensions)(), "t");
   assert.equal(noExtensions.sasl?.oauthBearerExtensions, undefined);
+});
+
+test("a client of the cluster logs a broker connection that fails, naming the broker and nothing secret", async () => {
+  const lines: { level: string; fields: Record<string, unknown>; message: string }[] = [];
+  const logger = {
+    child: () => logger,
+    warn: (fields: Record<string, unknown>, message: string) =>
+      lines.push({ level: "warn", fields, message }),
+    debug: (fields: Record<string, unknown>, message: string) =>
+      lines.push({ level: "debug", fields, message }),
+  } as unknown as Logger;
+  const options = kafkaClientOptions(
+    kafkaOf({
+      KAFKA_BROKERS: "127.0.0.1:1",
+      KAFKA_SASL_MECHANISM: "plain",
+      KAFKA_SASL_USERNAME: "u",
+      KAFKA_SASL_PASSWORD: "pw-secret",
+      CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS: "true",
+    }),
+  );
+  const admin = new Kafka({ ...options, retries: 0 }, logger).admin();
+  await assert.rejects(admin.metadata({ topics: [] }));
+  await admin.close();
+  const failed = lines.find((line) => line.level === "warn");
+  assert.deepEqual(failed, {
+    level: "warn",
+    fields: { broker: "127.0.0.1:1" },
+    message: "a connection to a Kafka broker failed",
+  });
+  assert.ok(!JSON.stringify(lines).includes("pw-secret"));
 });
