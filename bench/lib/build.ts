@@ -3,11 +3,12 @@
  * measured process runs as the connector does in production: `node` on compiled code, without
  * tsx's loader (about 36 MB of RSS on its own thread). The output goes to a temporary folder
  * outside the repository (lint and type-check running meanwhile never see it), laid out as a
- * package: package.json (ESM) and links to node_modules/ and schemas/.
+ * package: package.json (ESM) and links to node_modules/, schemas/ and the Java topic reader's
+ * source (test/support/java/, which test/support/java-reader.ts runs from beside itself).
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +24,8 @@ export async function buildWorker(): Promise<string> {
   writeFileSync(join(root, "package.json"), JSON.stringify({ type: "module", private: true }));
   symlinkSync(join(ROOT, "node_modules"), join(root, "node_modules"), "dir");
   symlinkSync(join(ROOT, "schemas"), join(root, "schemas"), "dir");
+  mkdirSync(join(root, "test/support"), { recursive: true });
+  symlinkSync(join(ROOT, "test/support/java"), join(root, "test/support/java"), "dir");
   const project = join(root, "tsconfig.json");
   writeFileSync(
     project,

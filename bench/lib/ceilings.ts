@@ -1,20 +1,28 @@
 /**
- * What Kafka clients alone achieve with the pipeline's own messages: kafkajs in transactions of the
- * pipeline's sizes, and kcat (librdkafka), which commits no transactions here.
+ * What Kafka clients alone achieve with the pipeline's own messages: the connector's client
+ * (@platformatic/kafka) in transactions of the pipeline's sizes, and kcat (librdkafka), which
+ * commits no transactions here.
  */
 
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
-import { CompressionTypes, type Kafka, type Message } from "kafkajs";
-import { byPartition, topicLayout } from "../../src/kafka/layout.js";
-import { producerConfig, sendEachPartition } from "../../src/kafka/session.js";
+import type { KafkaCompression } from "../../src/config/types.js";
+import type { Kafka } from "../../src/kafka/index.js";
+import { byPartition, type PartitionSend, topicLayout } from "../../src/kafka/layout.js";
+import { addPartitions, openProducer, sendEachPartition } from "../../src/kafka/session.js";
 import { ensureTopics } from "../../src/kafka/topics.js";
 import type { OutRecord } from "../../src/sink.js";
 import { onCleanup, trackChild } from "./cleanup.js";
 import { type Endpoints, TMP_DIR, topicsOf } from "./connector.js";
 import { Probe } from "./sampler.js";
+
+/** A row as the benchmark captured it: its id and its encoded value. */
+export interface BenchMessage {
+  key: string;
+  value: Buffer;
+}
 
 export interface CeilingResult {
   rows: number;
@@ -24,88 +32,71 @@ export interface CeilingResult {
   /** CPU of this process; undefined for kcat (another process). */
   cpuMs?: number;
   cpuSecondsPer100kRows?: number;
-  /** CONCURRENT_TRANSACTIONS answers kafkajs waited out (kafkajs only). */
-  concurrentTransactionRetries?: number;
+  /** The data topic's size on the broker's disk afterwards (record batches as sent), per 100k rows. */
+  mbPer100kRows?: number;
 }
-
-export const KCAT_CODEC: Record<number, string> = {
-  [CompressionTypes.None]: "none",
-  [CompressionTypes.GZIP]: "gzip",
-  [CompressionTypes.Snappy]: "snappy",
-  [CompressionTypes.LZ4]: "lz4",
-  [CompressionTypes.ZSTD]: "zstd",
-};
 
 async function createTopics(kafka: Kafka, topic: string): Promise<void> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
     const [data, dlq, state] = topicsOf(topic) as [string, string, string];
     await ensureTopics(admin, { data, dlq, state }, { dataPartitions: 6 });
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
 
-export interface KafkajsVariant {
-  /** One transaction per batch (as the connector), or an idempotent producer's sendBatch per batch. */
+export interface ClientVariant {
+  /** One transaction per batch (as the connector), or an idempotent producer's send per batch. */
   transactional: boolean;
-  compression: CompressionTypes;
-  /** One produce request per partition, as the publisher sends (see publisher.ts), not one for all. */
+  compression: KafkaCompression;
+  /** One produce request per partition, as a session sends (src/kafka/session.ts), not one per broker. */
   perPartition?: boolean;
 }
 
 /**
- * A producer set up as the connector's publisher is (idempotent, one request in flight, murmur2
- * partitioner), on the app's own Kafka client (same retries and timeouts), acks=-1, one
- * transaction (or one sendBatch) per given batch.
+ * A producer set up as the sessions' is (`openProducer`: idempotent, acks from all in-sync
+ * replicas), on the app's own Kafka client (same retries and timeouts), records partitioned by
+ * murmur2 as the Sink does, one transaction (or one send) per given batch.
  */
-export async function kafkajsCeiling(
+export async function clientCeiling(
   kafka: Kafka,
   topic: string,
-  batches: readonly Message[][],
-  variant: KafkajsVariant,
-  concurrentRetries: () => number,
+  batches: readonly BenchMessage[][],
+  variant: ClientVariant,
 ): Promise<CeilingResult> {
   await createTopics(kafka, topic);
-  const retriesBefore = concurrentRetries();
   const { transactional, compression } = variant;
+  const counts = (await topicLayout(kafka, [topic])).partitions;
   const probe = new Probe();
-  const producer = kafka.producer(producerConfig(transactional ? `pstn-bench:${topic}` : undefined, 60_000));
-  const unregister = onCleanup(() => producer.disconnect());
-  await producer.connect();
-  const counts = variant.perPartition ? (await topicLayout(kafka, [topic])).partitions : undefined;
+  const producer = openProducer(kafka, transactional ? `pstn-bench:${topic}` : undefined, 60_000);
+  const unregister = onCleanup(() => producer.close(true));
   let rows = 0;
   try {
     for (const messages of batches) {
-      const batch = { topicMessages: [{ topic, messages }], acks: -1, compression };
+      const sends = byPartition(topic, messages as OutRecord[], counts);
       if (transactional) {
-        const transaction = await producer.transaction();
+        const transaction = await producer.beginTransaction();
         try {
-          if (counts) {
-            await sendEachPartition(
-              transaction,
-              byPartition(topic, messages as OutRecord[], counts),
-              compression,
-            );
-          } else {
-            await transaction.sendBatch(batch);
-          }
+          await addPartitions(producer, transaction, sends);
+          if (variant.perPartition) await sendEachPartition(transaction, sends, compression);
+          else await transaction.send({ messages: allOf(sends), compression });
           await transaction.commit();
         } catch (error) {
           await transaction.abort().catch(() => undefined);
           throw error;
         }
       } else {
-        await producer.sendBatch(batch);
+        await producer.send({ messages: allOf(sends), compression });
       }
       rows += messages.length;
     }
   } finally {
     unregister();
-    await producer.disconnect();
+    await producer.close(true);
   }
   const run = probe.stop();
+  const bytes = await topicBytes(kafka, topic, counts.get(topic) ?? 1);
   return {
     rows,
     transactions: transactional ? batches.length : 0,
@@ -113,8 +104,37 @@ export async function kafkajsCeiling(
     rowsPerSecond: Math.round(rows / (run.wallMs / 1000)),
     cpuMs: run.cpuMs,
     cpuSecondsPer100kRows: Math.round((run.cpuMs / 1000 / (rows / 100_000)) * 100) / 100,
-    concurrentTransactionRetries: concurrentRetries() - retriesBefore,
+    mbPer100kRows: bytes === undefined ? undefined : Math.round((bytes / 1e6 / (rows / 100_000)) * 100) / 100,
   };
+}
+
+function allOf(sends: readonly PartitionSend[]) {
+  return sends.flatMap((send) => send.messages);
+}
+
+/** The bytes a topic's partitions take on the brokers' disks (DescribeLogDirs); undefined if refused. */
+async function topicBytes(kafka: Kafka, topic: string, partitions: number): Promise<number | undefined> {
+  const admin = kafka.admin();
+  try {
+    const brokers = await admin.describeLogDirs({
+      topics: [{ name: topic, partitions: Array.from({ length: partitions }, (_, i) => i) }],
+    });
+    let bytes = 0;
+    for (const broker of brokers) {
+      for (const dir of broker.results) {
+        for (const t of dir.topics) {
+          if (t.name !== topic) continue;
+          for (const partition of t.partitions)
+            if (!partition.isFutureKey) bytes += Number(partition.partitionSize);
+        }
+      }
+    }
+    return bytes;
+  } catch {
+    return undefined;
+  } finally {
+    await admin.close();
+  }
 }
 
 /** "kcat 1.7.1 (librdkafka 2.0.2)", or undefined when kcat is not on PATH. */
@@ -135,7 +155,7 @@ const bytesOf = (kcatDelimiter: string) =>
     "latin1",
   );
 
-async function writeKcatInput(file: string, messages: readonly Message[][]): Promise<number> {
+async function writeKcatInput(file: string, messages: readonly BenchMessage[][]): Promise<number> {
   const keyDelimiter = bytesOf(KEY_DELIMITER);
   const messageDelimiter = bytesOf(MESSAGE_DELIMITER);
   const out = createWriteStream(file);
@@ -143,8 +163,8 @@ async function writeKcatInput(file: string, messages: readonly Message[][]): Pro
   for (const batch of messages) {
     const parts: Buffer[] = [];
     for (const message of batch) {
-      const key = Buffer.from(String(message.key));
-      const value = message.value as Buffer;
+      const key = Buffer.from(message.key);
+      const value = message.value;
       for (const part of [key, value]) {
         if (part.includes(keyDelimiter) || part.includes(messageDelimiter)) {
           throw new Error("a message contains the kcat delimiter; choose another");
@@ -168,8 +188,8 @@ export async function kcatCeiling(
   kafka: Kafka,
   endpoints: Endpoints,
   topic: string,
-  messages: readonly Message[][],
-  compression: CompressionTypes,
+  messages: readonly BenchMessage[][],
+  compression: KafkaCompression,
 ): Promise<CeilingResult> {
   await createTopics(kafka, topic);
   const file = `${TMP_DIR}${topic}.kcat`;
@@ -191,7 +211,7 @@ export async function kcatCeiling(
         "-D",
         MESSAGE_DELIMITER,
         "-z",
-        KCAT_CODEC[compression] ?? "none",
+        compression,
         "-X",
         "enable.idempotence=true",
         "-X",
@@ -228,11 +248,24 @@ export async function kcatCeiling(
 /** Messages on a topic written without transactions (offsets are messages, no control records). */
 async function messageCount(kafka: Kafka, topic: string): Promise<number> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+    const partitions = (await admin.metadata({ topics: [topic] })).topics.get(topic)?.partitionsCount ?? 0;
+    const at = async (timestamp: bigint) => {
+      const [listed] = await admin.listOffsets({
+        topics: [
+          {
+            name: topic,
+            partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({
+              partitionIndex,
+              timestamp,
+            })),
+          },
+        ],
+      });
+      return (listed?.partitions ?? []).reduce((sum, p) => sum + Number(p.offset), 0);
+    };
+    return (await at(-1n)) - (await at(-2n));
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }

@@ -2,9 +2,9 @@
 import { randomUUID } from "node:crypto";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Kafka } from "kafkajs";
 import { type App, type AppOptions, createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/index.js";
+import type { Kafka } from "../../src/kafka/index.js";
 import { createLogger, type Logger } from "../../src/log.js";
 import { onCleanup } from "./cleanup.js";
 import type { SimulatorProcess } from "./simulator-process.js";
@@ -21,9 +21,6 @@ export interface Endpoints {
 export const TMP_DIR =
   process.env.PSTN_BENCH_TMP ?? fileURLToPath(new URL("../results/tmp/", import.meta.url));
 
-/** kafkajs' text for the broker's CONCURRENT_TRANSACTIONS, which it retries after a wait. */
-const CONCURRENT_TRANSACTIONS = "another concurrent operation on the same transaction";
-
 export function uniqueTopic(kind: string): string {
   return `bench-${kind}-${Date.now().toString(36)}-${randomUUID().slice(0, 6)}`;
 }
@@ -32,15 +29,11 @@ export function topicsOf(topic: string): string[] {
   return [topic, `${topic}.dlq`, `${topic}.state`];
 }
 
-/**
- * A pino logger at warn writing to results/tmp/<name>.log, counting kafkajs' CONCURRENT_TRANSACTIONS
- * responses (each one is a retry wait of kafkajs before a transaction can go on).
- */
+/** A pino logger at warn writing to results/tmp/<name>.log, counting its lines. */
 export class LogTally {
   readonly file: string;
   readonly logger: Logger;
   lines = 0;
-  concurrentTransactions = 0;
   private readonly stream: WriteStream;
 
   constructor(name: string) {
@@ -50,7 +43,6 @@ export class LogTally {
     this.logger = createLogger("warn", {
       write: (line: string) => {
         this.lines++;
-        if (line.includes(CONCURRENT_TRANSACTIONS)) this.concurrentTransactions++;
         this.stream.write(line);
       },
     });
@@ -112,13 +104,12 @@ export function connectorFor(
 /** Deletes the benchmark's own topics (unique names) so that the shared broker's disk stays small. */
 export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const ours = topics.filter((topic) => existing.has(topic));
     if (ours.length > 0) await admin.deleteTopics({ topics: ours });
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
 

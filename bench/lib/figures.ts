@@ -9,6 +9,16 @@ export interface Figure {
   pass?: boolean;
 }
 
+/** A small table of its own under a benchmark's figures (one row per variant measured). */
+export interface FigureTable {
+  /** The first column's heading: what the rows vary, e.g. "compression". */
+  title: string;
+  /** The other columns' headings. */
+  columns: string[];
+  /** Each row: its name (the first column), then one value per column. */
+  rows: { name: string; values: (number | string)[] }[];
+}
+
 export interface BenchResult {
   benchmark: string;
   /** The command and date of the run that measured it (set by run.ts). */
@@ -21,6 +31,8 @@ export interface BenchResult {
   /** Wall time of the whole benchmark, setup included. */
   elapsedSeconds: number;
   figures: Figure[];
+  /** Further tables, shown after the results table. */
+  tables?: FigureTable[];
   /** Everything measured, for results.json. */
   details: Record<string, unknown>;
 }

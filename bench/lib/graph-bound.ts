@@ -86,7 +86,6 @@ export async function graphBound(options: GraphBoundOptions): Promise<BenchResul
       meanGraphRequestMs: Math.round((graph.sum / Math.max(1, graph.count)) * 1000),
       kafkaSeconds: round(kafka.sum, 1),
       transactions: kafka.count,
-      concurrentTransactionRetries: bench.log.concurrentTransactions,
       peakRssMb: run.peakRssMb,
       /** Cores busy on the whole machine meanwhile (connector, simulator, Kafka, anything else). */
       machineBusyCores: run.machineBusyCores,

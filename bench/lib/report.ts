@@ -1,7 +1,7 @@
 /** results.json (everything) and RESULTS.md (the table), both under bench/results/. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { BenchResult, Figure } from "./figures.js";
+import type { BenchResult, Figure, FigureTable } from "./figures.js";
 import type { Machine } from "./machine.js";
 
 export interface Report {
@@ -42,7 +42,20 @@ export function table(report: Report): string {
     const firstLine = error.split("\n")[0] ?? "";
     lines.push(`| ${benchmark} | FAILED | ${firstLine.replaceAll("|", "\\|")} | |`);
   }
+  for (const result of report.results) {
+    for (const extra of result.tables ?? []) lines.push("", ...subTable(result.benchmark, extra));
+  }
   return lines.join("\n");
+}
+
+function subTable(benchmark: string, t: FigureTable): string[] {
+  const row = (cells: (number | string)[]) =>
+    `| ${cells.map((c) => String(c).replaceAll("|", "\\|")).join(" | ")} |`;
+  return [
+    row([`${benchmark}: ${t.title}`, ...t.columns]),
+    row(Array.from({ length: t.columns.length + 1 }, () => "---")),
+    ...t.rows.map((r) => row([r.name, ...r.values])),
+  ];
 }
 
 export function markdown(report: Report): string {

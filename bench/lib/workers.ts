@@ -14,7 +14,7 @@ export interface WorkerTask {
   maxBatchRows?: number;
   /** The CPU-bound benchmark writes a CPU profile of the pipeline. */
   profile?: boolean;
-  /** How many rounds of pipeline and kafkajs ceilings the CPU-bound benchmark runs. */
+  /** How many rounds of pipeline and client ceilings the CPU-bound benchmark runs. */
   rounds?: number;
   /** Node and V8 flags for the measured process (e.g. --max-semi-space-size=4): none by default. */
   nodeFlags?: string[];

@@ -31,7 +31,7 @@ export const DEFAULTS = {
   GRAPH_MAX_RETRY_AFTER: "10m",
   KAFKA_TOPIC: "teams.pstn-calls",
   KAFKA_CLIENT_ID: "pstn-connector",
-  KAFKA_COMPRESSION: "gzip",
+  KAFKA_COMPRESSION: "zstd",
   KAFKA_SSL: "false",
   KAFKA_SASL_OAUTHBEARER_CLIENT_AUTH_METHOD: "client_secret_basic",
   KAFKA_CONNECT_TIMEOUT: "10s",

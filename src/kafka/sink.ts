@@ -13,7 +13,7 @@ export interface KafkaSinkOptions {
   metrics?: Metrics;
   /** Partitions of a data topic the sink creates. */
   dataPartitions?: number;
-  /** Compression of the rows and dead letters; gzip runs in libuv's thread pool. */
+  /** Compression of every record batch (KAFKA_COMPRESSION); the client compresses in libuv's thread pool. */
   compression?: CompressionAlgorithmValue;
   restoreTimeoutMs?: number;
   transactionTimeoutMs?: number;
@@ -45,7 +45,7 @@ export class KafkaSink implements Sink {
     const { kafka, logger, metrics, compression, restoreTimeoutMs, transactionTimeoutMs } = this.options;
     return KafkaSession.open(spec, {
       kafka,
-      compression: compression ?? "gzip",
+      compression: compression ?? "zstd",
       logger,
       metrics,
       restoreTimeoutMs,

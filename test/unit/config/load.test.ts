@@ -38,7 +38,7 @@ test("the smallest valid environment gets every default", () => {
       dlqTopic: "teams.pstn-calls.dlq",
       stateTopic: "teams.pstn-calls.state",
       clientId: "pstn-connector",
-      compression: "gzip",
+      compression: "zstd",
       ssl: false,
       connectTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
@@ -930,12 +930,13 @@ test("no problem line for any invalid input holds a planted credential", () => {
   }
 });
 
-test("KAFKA_COMPRESSION: each codec of the client, gzip by default; another is refused with the choices", () => {
-  assert.equal(loadConfig({ env: validEnv() }).kafka.compression, "gzip");
+test("KAFKA_COMPRESSION: each codec of the client, zstd by default; another is refused with the choices", () => {
+  assert.equal(loadConfig({ env: validEnv() }).kafka.compression, "zstd");
   for (const codec of ["none", "gzip", "snappy", "lz4", "zstd"]) {
     assert.equal(loadConfig({ env: validEnv({ KAFKA_COMPRESSION: codec }) }).kafka.compression, codec);
   }
-  assert.deepEqual(problemsOf(() => loadConfig({ env: validEnv({ KAFKA_COMPRESSION: "brotli" }) })), [
-    'KAFKA_COMPRESSION: "brotli" is not a Kafka compression; use none, gzip, snappy, lz4 or zstd',
-  ]);
+  assert.deepEqual(
+    problemsOf(() => loadConfig({ env: validEnv({ KAFKA_COMPRESSION: "brotli" }) })),
+    ['KAFKA_COMPRESSION: "brotli" is not a Kafka compression; use none, gzip, snappy, lz4 or zstd'],
+  );
 });
