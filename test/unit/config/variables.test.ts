@@ -55,6 +55,7 @@ const ADDITIONS: ReadonlyArray<[string, string | undefined]> = [
   ["KAFKA_DLQ_TOPIC", "<KAFKA_TOPIC>.dlq"],
   ["KAFKA_STATE_TOPIC", "<KAFKA_TOPIC>.state"],
   ["KAFKA_CLIENT_ID", "pstn-connector"],
+  ["KAFKA_COMPRESSION", "zstd"],
   ["WINDOW_SLICE", "1d"],
   ["CONNECTOR_FAILOVER_TIMEOUT", "10s"],
   ["GRAPH_CONNECT_TIMEOUT", "10s"],
