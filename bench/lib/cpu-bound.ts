@@ -202,6 +202,13 @@ export async function cpuBound(options: CpuBoundOptions): Promise<BenchResult> {
         pipelineToClient: round(median(rounds.map((r) => r.pipeline / r.client)), 3),
         pipelineToClientPerPartition: round(median(rounds.map((r) => r.pipeline / r.clientPerPartition)), 3),
         pipelineToKcat: kcat ? round(pipeline.rowsPerSecond / kcat.rowsPerSecond, 3) : undefined,
+        pipelineCpuToStages: round(
+          pipeline.cpuSecondsPer100kRows /
+            (paging.pagingCpuSecondsPer100kRows +
+              paging.encodeCpuSecondsPer100kRows +
+              ((ceilings.clientPerPartition as CeilingResult).cpuSecondsPer100kRows ?? Number.NaN)),
+          3,
+        ),
       },
     };
     return {
@@ -421,6 +428,7 @@ function figures(d: {
     pipelineToClient: number;
     pipelineToClientPerPartition: number;
     pipelineToKcat: number | undefined;
+    pipelineCpuToStages: number;
   };
   sameBytes: { checked: number; equal: number };
 }): Figure[] {
@@ -504,14 +512,20 @@ function figures(d: {
     {
       name: `pipeline / raw client${d.rounds.length > 1 ? ` (median of ${d.rounds.length} rounds)` : ""}`,
       value: d.ratios.pipelineToClient,
-      target: "≥ 0.8",
-      pass: d.ratios.pipelineToClient >= 0.8,
     },
     {
       name: `pipeline / raw client with one partition per request${d.rounds.length > 1 ? " (median)" : ""}`,
       value: d.ratios.pipelineToClientPerPartition,
     },
     { name: "pipeline / kcat", value: d.ratios.pipelineToKcat ?? "skipped" },
+    {
+      // The stages alone: paging + JSON parse, dedupe + encode, and the client as a session sends.
+      // What the pipeline spends above their sum is its own: batching, state, metrics, hand-offs.
+      name: "pipeline CPU / its stages' CPU alone (paging + encode + client, one partition per request)",
+      value: d.ratios.pipelineCpuToStages,
+      target: "≤ 1.2",
+      pass: d.ratios.pipelineCpuToStages <= 1.2,
+    },
   ];
 }
 
