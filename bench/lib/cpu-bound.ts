@@ -11,8 +11,8 @@ import { cpus } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createRowCodec } from "../../src/avro/index.js";
 import { KAFKA_COMPRESSIONS } from "../../src/config/types.js";
-import { CallLogFunction } from "../../src/graph/url.js";
 import { wireHeader } from "../../src/pipeline/page-codec.js";
+import { STREAMS } from "../../src/streams/index.js";
 import { sliceRange } from "../../src/windows/planner.js";
 import { readTopicWithJava } from "../../test/support/java-reader.js";
 import { type BenchMessage, type CeilingResult, clientCeiling, kcatCeiling } from "./ceilings.js";
@@ -325,7 +325,7 @@ async function renderPages(bench: BenchApp, sim: SimulatorProcess, from: Date, t
   let rows = 0;
   const before = await sim.sample();
   for (const window of sliceRange(from, to, bench.app.config.connector.windowSliceMs)) {
-    for await (const page of bench.app.graph.pages(CallLogFunction.pstn, window.from, window.to)) {
+    for await (const page of bench.app.graph.pages(STREAMS.pstn.function, window.from, window.to)) {
       rows += page.rows.length;
     }
   }
@@ -355,7 +355,7 @@ async function pageAndEncode(bench: BenchApp, from: Date, to: Date, maxBatchRows
   const header = wireHeader(schemaId);
   const probe = new Probe();
   for (const window of sliceRange(from, to, app.config.connector.windowSliceMs)) {
-    for await (const page of app.graph.pages(CallLogFunction.pstn, window.from, window.to)) {
+    for await (const page of app.graph.pages(STREAMS.pstn.function, window.from, window.to)) {
       encodeCpuMs += cpuOf(() => {
         for (const row of page.rows) {
           const id = row.id as string;

@@ -6,23 +6,46 @@ export interface CallLogPage {
 }
 
 /**
- * `charge` and `connectionCharge` are money: Graph writes them as JSON numbers (Double on v1.0,
- * Decimal on beta), which JSON.parse would turn into binary floating point. This turns such a
- * number token into a string token holding its exact source text, before parsing. Only a real key
- * is taken: inside a JSON string every `"` is escaped, and a real key follows `{` or `,` (and
- * whitespace). A scan with indexOf, because a regular expression with that look-behind cost as
- * much as JSON.parse itself on a page of a thousand rows.
+ * The keys of a stream's money properties, compiled for the scan: each key quoted, and the longest
+ * tail all of them share (`harge"` for "charge", "connectionCharge" and "callCharge").
  */
-export function quoteMoneyNumbers(text: string): string {
+export interface MoneyKeys {
+  readonly quoted: readonly string[];
+  readonly tail: string;
+}
+
+export function moneyKeys(names: readonly string[]): MoneyKeys {
+  const quoted = names.map((name) => `"${name}"`);
+  let tail = quoted[0] ?? "";
+  for (const key of quoted) {
+    while (!key.endsWith(tail)) tail = tail.slice(1);
+  }
+  return { quoted, tail };
+}
+
+/** The PSTN log's money: the default where no stream is named. */
+export const PSTN_MONEY: MoneyKeys = moneyKeys(["charge", "connectionCharge"]);
+
+/**
+ * Money properties (`charge` and `connectionCharge` of the PSTN log, `callCharge` of the SMS log)
+ * arrive as JSON numbers (Double on v1.0, Decimal on beta), which JSON.parse would turn into binary
+ * floating point. This turns such a number token into a string token holding its exact source
+ * text, before parsing. Only a real key is taken: inside a JSON string every `"` is escaped, and a
+ * real key follows `{` or `,` (and whitespace). A scan with indexOf for the keys' shared tail,
+ * because a regular expression with that look-behind cost as much as JSON.parse itself on a page
+ * of a thousand rows.
+ */
+export function quoteMoneyNumbers(text: string, money: MoneyKeys = PSTN_MONEY): string {
+  if (money.quoted.length === 0) return text;
+  const { tail } = money;
   let out = "";
   let copied = 0;
   let from = 0;
   for (;;) {
-    // Both keys end in `harge"`: "charge" and "connectionCharge".
-    const found = text.indexOf('harge"', from);
+    const found = text.indexOf(tail, from);
     if (found < 0) break;
-    from = found + 6;
-    const keyStart = keyStartBefore(text, found);
+    from = found + tail.length;
+    const keyStart = keyStartBefore(text, from, money.quoted);
     if (keyStart < 0 || !followsObjectStart(text, keyStart)) continue;
     const colon = skipSpace(text, from);
     if (text.charCodeAt(colon) !== COLON) continue;
@@ -44,10 +67,12 @@ const MINUS = 0x2d;
 const DOT = 0x2e;
 const PLUS = 0x2b;
 
-/** Where `"charge"` or `"connectionCharge"` opens, given where its `harge"` is; -1 if neither. */
-function keyStartBefore(text: string, harge: number): number {
-  if (text.charCodeAt(harge - 1) === 0x63 /* c */ && text.charCodeAt(harge - 2) === QUOTE) return harge - 2;
-  if (harge >= 12 && text.startsWith('"connectionC', harge - 12)) return harge - 12;
+/** Where the money key that ends at `keyEnd` opens; -1 if none of them ends there. */
+function keyStartBefore(text: string, keyEnd: number, quoted: readonly string[]): number {
+  for (const key of quoted) {
+    const start = keyEnd - key.length;
+    if (start >= 0 && text.startsWith(key, start)) return start;
+  }
   return -1;
 }
 
@@ -109,11 +134,15 @@ export interface PageLimits {
 
 const DEFAULT_LIMITS: PageLimits = { maxRows: MAX_PAGE_ROWS, maxDepth: MAX_PAGE_DEPTH };
 
-export function parseCallLogPage(text: string, limits: PageLimits = DEFAULT_LIMITS): CallLogPage {
+export function parseCallLogPage(
+  text: string,
+  money: MoneyKeys = PSTN_MONEY,
+  limits: PageLimits = DEFAULT_LIMITS,
+): CallLogPage {
   checkShape(text, limits);
   let body: unknown;
   try {
-    body = JSON.parse(quoteMoneyNumbers(text));
+    body = JSON.parse(quoteMoneyNumbers(text, money));
   } catch (error) {
     throw new PstnError(
       ErrorCode.GRAPH_BAD_RESPONSE,

@@ -1,11 +1,3 @@
-/** The call-log functions of Graph's callRecords collection. */
-export const CallLogFunction = {
-  pstn: "getPstnCalls",
-  directRouting: "getDirectRoutingCalls",
-  sms: "getSmsLog",
-} as const;
-export type CallLogFunction = (typeof CallLogFunction)[keyof typeof CallLogFunction];
-
 /**
  * Builds the function URL by hand: Graph wants the OData function-call syntax with bare ISO
  * instants, which URLSearchParams-style encoding would break. Full instants with milliseconds keep

@@ -78,7 +78,7 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
       metadata !== undefined &&
       topics.every((name) => {
         const topic = metadata.topics.get(name);
-        return topic !== undefined && topic.partitions.every((partition) => partition.leader >= 0);
+        return topic?.partitions.every((partition) => partition.leader >= 0) ?? false;
       });
     if (ready) return;
     if (Date.now() > deadline)

@@ -6,11 +6,23 @@
  */
 import { createHash } from "node:crypto";
 import { isoToMicros, MAX_ID_LENGTH, type RowCodec } from "../avro/index.js";
-import { parseCallLogPage } from "../graph/body.js";
+import { type MoneyKeys, moneyKeys, parseCallLogPage } from "../graph/body.js";
 import { STREAMS, type StreamDefinition } from "../streams/index.js";
 
 /** The two properties of a stream's rows that the engine reads itself. */
-export type RowFields = Pick<StreamDefinition, "keyField" | "startField">;
+export type RowFields = Pick<StreamDefinition, "keyField" | "startField" | "moneyFields">;
+
+/** Each stream's compiled money keys, built once per definition. */
+const moneyOf = new WeakMap<readonly string[], MoneyKeys>();
+
+function moneyKeysOf(fields: RowFields): MoneyKeys {
+  let money = moneyOf.get(fields.moneyFields);
+  if (money === undefined) {
+    money = moneyKeys(fields.moneyFields);
+    moneyOf.set(fields.moneyFields, money);
+  }
+  return money;
+}
 
 /** A page as the main thread needs it to dedupe: one key and one start per row. */
 export interface PageKeys {
@@ -60,7 +72,7 @@ export function decodePage(
   fields: RowFields = STREAMS.pstn,
 ): DecodedRows {
   const text = typeof body === "string" ? body : UTF8.decode(body);
-  const { rows, nextLink } = parseCallLogPage(text);
+  const { rows, nextLink } = parseCallLogPage(text, moneyKeysOf(fields));
   const keys: string[] = new Array(rows.length);
   const starts = new Float64Array(rows.length);
   for (let i = 0; i < rows.length; i++) {

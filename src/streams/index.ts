@@ -20,6 +20,11 @@ export interface StreamDefinition {
   readonly toDateTimeInclusive: boolean;
   /** The Graph API versions that serve the function. */
   readonly apiVersions: readonly string[];
+  /**
+   * The row properties that are money (decimals in the schema): their JSON numbers are kept as
+   * their exact source text before JSON.parse would turn them into binary floating point.
+   */
+  readonly moneyFields: readonly string[];
 }
 
 export const STREAMS = {
@@ -31,6 +36,27 @@ export const STREAMS = {
     startField: "startDateTime",
     toDateTimeInclusive: true,
     apiVersions: ["v1.0", "beta"],
+    moneyFields: ["charge", "connectionCharge"],
+  },
+  directRouting: {
+    name: "directRouting",
+    function: "getDirectRoutingCalls",
+    schemaFile: "directRoutingLogRow.avsc",
+    keyField: "id",
+    startField: "startDateTime",
+    toDateTimeInclusive: false,
+    apiVersions: ["v1.0", "beta"],
+    moneyFields: [],
+  },
+  sms: {
+    name: "sms",
+    function: "getSmsLog",
+    schemaFile: "smsLogRow.avsc",
+    keyField: "id",
+    startField: "sentDateTime",
+    toDateTimeInclusive: true,
+    apiVersions: ["beta"],
+    moneyFields: ["callCharge"],
   },
 } as const satisfies Record<string, StreamDefinition>;
 

@@ -14,8 +14,8 @@ import { Agent, type Dispatcher } from "undici";
 import { MsalTokenSource } from "../../src/auth/token-provider.js";
 import { GraphClient } from "../../src/graph/client.js";
 import { RequestPacer } from "../../src/graph/pacer.js";
-import { CallLogFunction } from "../../src/graph/url.js";
 import { Metrics } from "../../src/metrics/index.js";
+import { STREAMS } from "../../src/streams/index.js";
 import { type LoggedRequest, startGraphSimulator } from "../../tools/simulator/index.js";
 
 const DAY = 86_400_000;
@@ -114,7 +114,7 @@ test("4 concurrent windows, 429s and 503s with Retry-After, revoked tokens and s
   }));
   const read = async (window: { from: Date; to: Date }) => {
     let rows = 0;
-    for await (const page of client.pages(CallLogFunction.pstn, window.from, window.to))
+    for await (const page of client.pages(STREAMS.pstn.function, window.from, window.to))
       rows += page.rows.length;
     return rows;
   };

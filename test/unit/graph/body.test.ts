@@ -4,6 +4,8 @@ import { ErrorCode, isPstnError } from "../../../src/errors.js";
 import {
   MAX_PAGE_DEPTH,
   MAX_PAGE_ROWS,
+  moneyKeys,
+  PSTN_MONEY,
   parseCallLogPage,
   quoteMoneyNumbers,
 } from "../../../src/graph/body.js";
@@ -62,6 +64,20 @@ describe("parseCallLogPage", () => {
     assert.equal(other.rows[0]!.kind, "charge");
     assert.equal(other.rows[0]!.n, 1);
     assert.equal(other.rows[0]!.charge, "7.00");
+  });
+
+  test("each stream names its own money: the SMS log's callCharge, none for Direct Routing", () => {
+    const text = '{"value":[{"id":"a","callCharge":0.1000000000000000055511,"charge":0.1,"smsUnits":2}]}';
+    const sms = parseCallLogPage(text, moneyKeys(["callCharge"])).rows[0]!;
+    assert.equal(sms.callCharge, "0.1000000000000000055511");
+    assert.equal(sms.charge, 0.1, "not the SMS log's money: a number");
+    assert.equal(sms.smsUnits, 2);
+    const pstn = parseCallLogPage(text).rows[0]!;
+    assert.equal(pstn.charge, "0.1");
+    assert.equal(typeof pstn.callCharge, "number");
+    assert.equal(quoteMoneyNumbers(text, moneyKeys([])), text);
+    assert.equal(moneyKeys(["charge", "connectionCharge", "callCharge"]).tail, 'harge"');
+    assert.equal(moneyKeys(["callCharge"]).tail, '"callCharge"');
   });
 
   test("unknown properties and nested objects pass through", () => {
@@ -132,7 +148,7 @@ describe("parseCallLogPage limits", () => {
     assert.equal(parseCallLogPage(rowsOf(MAX_PAGE_ROWS)).rows.length, MAX_PAGE_ROWS);
     assert.throws(() => parseCallLogPage(rowsOf(MAX_PAGE_ROWS + 1)), refused(ErrorCode.GRAPH_TOO_MANY_ROWS));
     assert.throws(
-      () => parseCallLogPage(rowsOf(3), { maxRows: 2, maxDepth: 64 }),
+      () => parseCallLogPage(rowsOf(3), PSTN_MONEY, { maxRows: 2, maxDepth: 64 }),
       refused(ErrorCode.GRAPH_TOO_MANY_ROWS),
     );
   });
@@ -140,14 +156,14 @@ describe("parseCallLogPage limits", () => {
   test("rows that are not objects are counted after the parse", () => {
     const numbers = `{"value":[${Array.from({ length: 6 }, () => "1").join(",")}]}`;
     assert.throws(
-      () => parseCallLogPage(numbers, { maxRows: 5, maxDepth: 64 }),
+      () => parseCallLogPage(numbers, PSTN_MONEY, { maxRows: 5, maxDepth: 64 }),
       refused(ErrorCode.GRAPH_TOO_MANY_ROWS),
     );
   });
 
   test("objects nested in a row, or in other properties, are not rows", () => {
     const text = `{"value":[{"id":"a","administrativeUnitInfos":[{"id":"1"},{"id":"2"},{"id":"3"}]}],"other":{"x":[{"a":1},{"b":2}]}}`;
-    assert.equal(parseCallLogPage(text, { maxRows: 1, maxDepth: 64 }).rows.length, 1);
+    assert.equal(parseCallLogPage(text, PSTN_MONEY, { maxRows: 1, maxDepth: 64 }).rows.length, 1);
   });
 
   test("nesting up to MAX_PAGE_DEPTH is read; deeper is a final PSTN_GRAPH_TOO_DEEP, before any parse", () => {
@@ -172,12 +188,12 @@ describe("parseCallLogPage limits", () => {
         { id: "b", note: '"}]' },
       ],
     });
-    const { rows } = parseCallLogPage(tricky, { maxRows: 2, maxDepth: 4 });
+    const { rows } = parseCallLogPage(tricky, PSTN_MONEY, { maxRows: 2, maxDepth: 4 });
     assert.equal(rows.length, 2);
     assert.equal(rows[0]!.note, "[".repeat(500) + "{".repeat(500));
     // A row whose strings hold "{" in an array position is not counted as a row either.
     const fake = `{"value":[{"id":"a","s":"},{},{},{"}]}`;
-    assert.equal(parseCallLogPage(fake, { maxRows: 1, maxDepth: 4 }).rows.length, 1);
+    assert.equal(parseCallLogPage(fake, PSTN_MONEY, { maxRows: 1, maxDepth: 4 }).rows.length, 1);
   });
 
   test("a string never closed is left to JSON.parse: a retriable PSTN_GRAPH_BAD_RESPONSE", () => {

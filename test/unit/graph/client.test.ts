@@ -6,8 +6,8 @@ import { ErrorCode, isPstnError, PstnError } from "../../../src/errors.js";
 import type { CallLogPage } from "../../../src/graph/body.js";
 import { GraphClient, type GraphClientOptions } from "../../../src/graph/client.js";
 import { RequestPacer } from "../../../src/graph/pacer.js";
-import { CallLogFunction } from "../../../src/graph/url.js";
 import { Metrics } from "../../../src/metrics/index.js";
+import { STREAMS } from "../../../src/streams/index.js";
 import {
   cutMidBody,
   delayed,
@@ -133,7 +133,7 @@ describe("GraphClient", () => {
     base = graph.base;
 
     const pages: CallLogPage[] = [];
-    for await (const p of client.pages(CallLogFunction.pstn, FROM, TO)) pages.push(p);
+    for await (const p of client.pages(STREAMS.pstn.function, FROM, TO)) pages.push(p);
 
     assert.deepEqual(
       graph.seen.map((s) => s.url),
@@ -163,7 +163,7 @@ describe("GraphClient", () => {
   test("functionUrl builds the call-log URL on the configured endpoint and version", async (t) => {
     const { client, graph } = await setup(t, [], { apiVersion: "beta" });
     assert.equal(
-      client.functionUrl(CallLogFunction.pstn, FROM, TO),
+      client.functionUrl(STREAMS.pstn.function, FROM, TO),
       `${graph.base}/beta/communications/callRecords/getPstnCalls(fromDateTime=2024-01-01T00:00:00.000Z,toDateTime=2024-01-02T00:00:00.000Z)`,
     );
   });
@@ -173,7 +173,7 @@ describe("GraphClient", () => {
       graphError(429, "TooManyRequests", () => ({ "retry-after": "1" })),
       OK_PAGE,
     ]);
-    const result = await client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO));
+    const result = await client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO));
     assert.equal(result.rows[0]!.id, "ok-1");
     assert.equal(graph.seen.length, 2);
     const [gap] = gaps(graph);
@@ -192,7 +192,7 @@ describe("GraphClient", () => {
       OK_PAGE,
       OK_PAGE,
     ]);
-    const url = client.functionUrl(CallLogFunction.pstn, FROM, TO);
+    const url = client.functionUrl(STREAMS.pstn.function, FROM, TO);
     const first = client.getPage(url);
     while (graph.seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     await new Promise((resolve) => setTimeout(resolve, 100)); // the 429 has been handled by now
@@ -214,7 +214,7 @@ describe("GraphClient", () => {
       }),
       OK_PAGE,
     ]);
-    await client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO));
+    await client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO));
     assert.equal(graph.seen.length, 2);
     assert.ok(retryAt - graph.seen[0]!.at >= 1000);
     assert.ok(graph.seen[1]!.at >= retryAt, `retried ${retryAt - graph.seen[1]!.at} ms before Retry-After`);
@@ -234,7 +234,7 @@ describe("GraphClient", () => {
       graphError(504, "GatewayTimeout"),
       OK_PAGE,
     ]);
-    const result = await client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO));
+    const result = await client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO));
     assert.equal(result.rows.length, 1);
     assert.equal(graph.seen.length, 4);
     // Backoff: min 10 ms, factor 2, randomized up to ×2, capped at 50 ms (a little timer slack).
@@ -255,7 +255,7 @@ describe("GraphClient", () => {
 
   test("a connection reset before any answer is retried", async (t) => {
     const { graph, client, metrics } = await setup(t, [reset(), OK_PAGE]);
-    const result = await client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO));
+    const result = await client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO));
     assert.equal(result.rows[0]!.id, "ok-1");
     assert.equal(graph.seen.length, 2);
     assert.equal(await metricValue(metrics, "graph_requests_total", { code: "network" }), 1);
@@ -264,7 +264,7 @@ describe("GraphClient", () => {
 
   test("a socket destroyed in the middle of the body is retried", async (t) => {
     const { graph, client, metrics } = await setup(t, [cutMidBody(), OK_PAGE]);
-    const result = await client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO));
+    const result = await client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO));
     assert.equal(result.rows[0]!.id, "ok-1");
     assert.equal(graph.seen.length, 2);
     assert.equal(await metricValue(metrics, "graph_retries_total", { reason: ErrorCode.GRAPH_NETWORK }), 1);
@@ -275,7 +275,7 @@ describe("GraphClient", () => {
       reply(200, '{"value":[{"id":"a","charge":1.5'),
       OK_PAGE,
     ]);
-    const result = await client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO));
+    const result = await client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO));
     assert.equal(result.rows[0]!.id, "ok-1");
     assert.equal(graph.seen.length, 2);
     assert.equal(
@@ -289,7 +289,7 @@ describe("GraphClient", () => {
       headersTimeoutMs: 200,
     });
     const started = Date.now();
-    const result = await client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO));
+    const result = await client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO));
     assert.equal(result.rows[0]!.id, "ok-1");
     assert.equal(graph.seen.length, 2);
     const gap = gaps(graph)[0]!;
@@ -300,7 +300,7 @@ describe("GraphClient", () => {
 
   test("a body that stalls past the body timeout is retried", async (t) => {
     const { graph, client } = await setup(t, [slowBody(1500), OK_PAGE], { bodyTimeoutMs: 200 });
-    const result = await client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO));
+    const result = await client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO));
     assert.equal(result.rows[0]!.id, "ok-1");
     assert.equal(graph.seen.length, 2);
   });
@@ -317,7 +317,7 @@ describe("GraphClient", () => {
       { maxRetries: 2 },
     );
     const started = Date.now();
-    await assert.rejects(client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO)), (error) => {
+    await assert.rejects(client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO)), (error) => {
       assert.ok(isPstnError(error, ErrorCode.GRAPH_RETRIES_EXHAUSTED), String(error));
       const match = /after 3 attempts over (\d+\.\d) s/.exec(error.message);
       assert.ok(match, error.message);
@@ -334,7 +334,7 @@ describe("GraphClient", () => {
 
   test("retries exhausted over network failures counts every attempt too", async (t) => {
     const { graph, client } = await setup(t, [reset(), reset(), OK_PAGE], { maxRetries: 1 });
-    await assert.rejects(client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO)), (error) => {
+    await assert.rejects(client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO)), (error) => {
       assert.ok(isPstnError(error, ErrorCode.GRAPH_RETRIES_EXHAUSTED), String(error));
       assert.match(error.message, /after 2 attempts over \d+\.\d s/);
       assert.ok(isPstnError(error.cause, ErrorCode.GRAPH_NETWORK));
@@ -345,7 +345,7 @@ describe("GraphClient", () => {
 
   test("400 fails at once with PSTN_GRAPH_BAD_REQUEST and Graph's message", async (t) => {
     const { graph, client } = await setup(t, [graphError(400, "BadRequest"), OK_PAGE]);
-    await assert.rejects(client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO)), (error) => {
+    await assert.rejects(client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO)), (error) => {
       assert.ok(isPstnError(error, ErrorCode.GRAPH_BAD_REQUEST), String(error));
       assert.equal(error.retriable, false);
       assert.equal(error.statusCode, 400);
@@ -361,7 +361,7 @@ describe("GraphClient", () => {
       clientId: "11111111-2222-3333-4444-555555555555",
       tenantId: "contoso.onmicrosoft.com",
     });
-    await assert.rejects(client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO)), (error) => {
+    await assert.rejects(client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO)), (error) => {
       assert.ok(isPstnError(error, ErrorCode.GRAPH_FORBIDDEN), String(error));
       assert.match(error.message, /CallRecords\.Read\.All/);
       assert.match(error.message, /11111111-2222-3333-4444-555555555555/);
@@ -376,7 +376,7 @@ describe("GraphClient", () => {
   test("another 4xx (404) is not retried", async (t) => {
     const { graph, client } = await setup(t, [graphError(404, "NotFound"), OK_PAGE]);
     await assert.rejects(
-      client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO)),
+      client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO)),
       isCode(ErrorCode.GRAPH_HTTP),
     );
     assert.equal(graph.seen.length, 1);
@@ -391,7 +391,7 @@ describe("GraphClient", () => {
         backoff: { minMs: 5000, maxMs: 5000 },
       },
     );
-    const result = await client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO));
+    const result = await client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO));
     assert.equal(result.rows[0]!.id, "ok-1");
     assert.deepEqual(
       graph.seen.map((s) => s.authorization),
@@ -408,7 +408,7 @@ describe("GraphClient", () => {
       graphError(401, "InvalidAuthenticationToken"),
       OK_PAGE,
     ]);
-    await assert.rejects(client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO)), (error) => {
+    await assert.rejects(client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO)), (error) => {
       assert.ok(isPstnError(error, ErrorCode.GRAPH_UNAUTHORIZED), String(error));
       assert.equal(error.retriable, false);
       assert.doesNotMatch(error.message, /t1|t2/);
@@ -428,7 +428,7 @@ describe("GraphClient", () => {
       graphError(429, "TooManyRequests", () => ({ "retry-after": "30" })),
     ]);
     const controller = new AbortController();
-    const pending = client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO), controller.signal);
+    const pending = client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO), controller.signal);
     while (graph.seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     await new Promise((resolve) => setTimeout(resolve, 100));
     const abortedAt = Date.now();
@@ -441,7 +441,7 @@ describe("GraphClient", () => {
   test("aborting while waiting for Graph's answer stops promptly with PSTN_ABORTED", async (t) => {
     const { graph, client } = await setup(t, [delayed(5000, OK_PAGE)], { headersTimeoutMs: 10_000 });
     const controller = new AbortController();
-    const pending = client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO), controller.signal);
+    const pending = client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO), controller.signal);
     while (graph.seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     const abortedAt = Date.now();
     controller.abort();
@@ -455,7 +455,7 @@ describe("GraphClient", () => {
     const controller = new AbortController();
     controller.abort();
     await assert.rejects(
-      client.getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO), controller.signal),
+      client.getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO), controller.signal),
     );
     assert.equal(graph.seen.length, 0);
   });
@@ -463,7 +463,7 @@ describe("GraphClient", () => {
   test("errors are PstnError instances carrying the status code", async (t) => {
     const { client } = await setup(t, [graphError(400, "BadRequest")]);
     const error = await client
-      .getPage(client.functionUrl(CallLogFunction.pstn, FROM, TO))
+      .getPage(client.functionUrl(STREAMS.pstn.function, FROM, TO))
       .catch((e: unknown) => e);
     assert.ok(error instanceof PstnError);
     assert.equal(error.statusCode, 400);

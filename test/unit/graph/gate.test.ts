@@ -10,8 +10,8 @@ import { Agent } from "undici";
 import type { TokenSource } from "../../../src/auth/token-provider.js";
 import { GraphClient } from "../../../src/graph/client.js";
 import { RequestPacer } from "../../../src/graph/pacer.js";
-import { CallLogFunction } from "../../../src/graph/url.js";
 import { createLogger } from "../../../src/log.js";
+import { STREAMS } from "../../../src/streams/index.js";
 import { type FakeGraph, graphError, page, type Step, startFakeGraph } from "./fake-graph.js";
 
 const FROM = new Date("2024-01-01T00:00:00.000Z");
@@ -88,7 +88,7 @@ async function setup(t: TestContext, script: Step[], options: { maxHoldMs?: numb
     await agent.destroy();
     await graph.close();
   });
-  return { graph, client, tokens, pacer, url: client.functionUrl(CallLogFunction.pstn, FROM, TO) };
+  return { graph, client, tokens, pacer, url: client.functionUrl(STREAMS.pstn.function, FROM, TO) };
 }
 
 async function until(what: string, predicate: () => boolean): Promise<void> {

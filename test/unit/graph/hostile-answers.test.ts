@@ -9,9 +9,9 @@ import type { TokenSource } from "../../../src/auth/token-provider.js";
 import { ErrorCode, GRAPH_REFUSED_CODES, isPstnError } from "../../../src/errors.js";
 import { GraphClient, type GraphClientOptions } from "../../../src/graph/client.js";
 import { RequestPacer } from "../../../src/graph/pacer.js";
-import { CallLogFunction } from "../../../src/graph/url.js";
 import { createLogger } from "../../../src/log.js";
 import { Metrics } from "../../../src/metrics/index.js";
+import { STREAMS } from "../../../src/streams/index.js";
 import { type FakeGraph, page, reply, type Step, startFakeGraph } from "./fake-graph.js";
 
 const FROM = new Date("2024-01-01T00:00:00.000Z");
@@ -65,7 +65,7 @@ async function setup(
 
 async function readAll(client: GraphClient): Promise<number> {
   let pages = 0;
-  for await (const _ of client.pages(CallLogFunction.pstn, FROM, TO)) pages++;
+  for await (const _ of client.pages(STREAMS.pstn.function, FROM, TO)) pages++;
   return pages;
 }
 
@@ -154,7 +154,7 @@ describe("GraphClient refuses hostile answers", () => {
     const ids: unknown[] = [];
     await assert.rejects(
       async () => {
-        for await (const p of client.pages(CallLogFunction.pstn, FROM, TO))
+        for await (const p of client.pages(STREAMS.pstn.function, FROM, TO))
           ids.push(...p.rows.map((r) => r.id));
       },
       rejectsWith(ErrorCode.GRAPH_LINK_REFUSED, /uses ftp: instead of http:/),
