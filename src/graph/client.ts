@@ -47,17 +47,27 @@ export class GraphClient {
   private readonly options: GraphClientOptions;
   private readonly now: () => number;
   private readonly links: LinkPolicy;
-  private readonly largeBodies = new LargeBodyTurns();
+  private readonly largeBodies: LargeBodyTurns;
 
-  constructor(options: GraphClientOptions) {
+  constructor(options: GraphClientOptions, largeBodies = new LargeBodyTurns()) {
     this.options = options;
     this.now = options.now ?? Date.now;
     this.links = new LinkPolicy(options.endpoint, options.apiVersion);
+    this.largeBodies = largeBodies;
   }
 
   /** The Graph API version this client reads (GRAPH_API_VERSION). */
   get apiVersion(): string {
     return this.options.apiVersion;
+  }
+
+  /**
+   * This client reading another API version. It shares the tokens, the pacer and the turns of
+   * large bodies: Graph's budget is per tenant across versions and functions, and so is memory.
+   */
+  withApiVersion(apiVersion: string): GraphClient {
+    if (apiVersion === this.options.apiVersion) return this;
+    return new GraphClient({ ...this.options, apiVersion }, this.largeBodies);
   }
 
   functionUrl(fn: string, from: Date, to: Date): string {

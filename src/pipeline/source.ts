@@ -8,7 +8,7 @@ import type { Metrics } from "../metrics/index.js";
 import type { SchemaRegistrar } from "../registry.js";
 import type { Sink, SinkSession, SourceTopics } from "../sink.js";
 import type { StateRecord } from "../state/records.js";
-import type { StreamDefinition, StreamName } from "../streams/index.js";
+import { apiVersionFor, type StreamDefinition, type StreamName } from "../streams/index.js";
 import { planPoll, sliceRange, type Window } from "../windows/planner.js";
 import { BatchBuilder, type EncodingTally } from "./batch.js";
 import { Committer } from "./committer.js";
@@ -97,6 +97,8 @@ export class Source {
   readonly health: Health;
   readonly unit: SourceUnit;
   private readonly options: SourceOptions;
+  /** Graph at the API version this stream reads (apiVersionFor). */
+  readonly graph: GraphClient;
   private readonly now: () => number;
   private decoder: PageDecoder | undefined;
   private schemaId: number | undefined;
@@ -112,13 +114,14 @@ export class Source {
 
   constructor(options: SourceOptions) {
     const { stream } = options.unit;
-    if (!stream.apiVersions.includes(options.graph.apiVersion)) {
-      throw new PstnError(
-        ErrorCode.CONFIG_INVALID,
-        `GRAPH_API_VERSION: ${stream.function} is served by ${stream.apiVersions.join(" and ")}, not ${options.graph.apiVersion}`,
-        { final: true },
+    const apiVersion = apiVersionFor(stream, options.graph.apiVersion);
+    if (apiVersion !== options.graph.apiVersion) {
+      options.logger.info(
+        { stream: stream.name, apiVersion, configured: options.graph.apiVersion },
+        `${stream.function} is served by ${stream.apiVersions.join(" and ")} only: the ${stream.name} stream reads ${apiVersion}`,
       );
     }
+    this.graph = options.graph.withApiVersion(apiVersion);
     this.options = options;
     this.unit = options.unit;
     this.now = options.now ?? Date.now;
@@ -292,7 +295,8 @@ export class Source {
     lookbackMs: number,
     signal: AbortSignal,
   ): Promise<void> {
-    const { graph, metrics, logger } = this.options;
+    const { metrics, logger } = this.options;
+    const graph = this.graph;
     const decoder = this.decoder!;
     const maxBatchRows = this.options.maxBatchRows ?? 5000;
     const tracker = session.state;

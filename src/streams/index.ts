@@ -71,3 +71,11 @@ export function streamNamed(name: string): StreamDefinition {
   if (!isStreamName(name)) throw new Error(`no stream named "${name}"`);
   return STREAMS[name];
 }
+
+/**
+ * The API version a stream reads: the configured one (GRAPH_API_VERSION) where the stream's
+ * function is served there, otherwise the one version that serves it (getSmsLog: beta only).
+ */
+export function apiVersionFor(stream: StreamDefinition, configured: string): string {
+  return stream.apiVersions.includes(configured) ? configured : (stream.apiVersions[0] as string);
+}

@@ -34,11 +34,14 @@ const MALFORMED_ID = "row-0030";
 
 let base = "";
 let requests = 0;
+/** The paths asked for, decoded. */
+const paths: string[] = [];
 /** Requests for windows reaching past this instant get a body that is not JSON. */
 let poisonAfter = Number.POSITIVE_INFINITY;
 const server = createServer((req, res) => {
   requests++;
   const url = new URL(req.url ?? "/", "http://graph");
+  paths.push(decodeURIComponent(url.pathname));
   const match = /fromDateTime=([^,]+),toDateTime=([^)]+)\)/.exec(decodeURIComponent(url.pathname));
   if (!match) {
     res.writeHead(400).end();
@@ -281,15 +284,22 @@ describe("Source on an in-memory sink", () => {
     );
   });
 
-  test("a stream whose function the configured API version does not serve is refused at once", () => {
-    const options = optionsOn(new MemorySink());
-    assert.throws(
-      () =>
-        new Source({
-          ...options,
-          unit: { ...options.unit, stream: { ...STREAMS.pstn, apiVersions: ["beta"] } },
-        }),
-      (error) => isPstnError(error, ErrorCode.CONFIG_INVALID) && error.final,
-    );
+  test("a stream served in one API version reads it whatever GRAPH_API_VERSION says; the others read the configured one", async () => {
+    for (const [stream, version] of [
+      [STREAMS.sms, "beta"],
+      [STREAMS.directRouting, "v1.0"],
+      [STREAMS.pstn, "v1.0"],
+    ] as const) {
+      const options = optionsOn(new MemorySink());
+      const source = new Source({ ...options, unit: { ...options.unit, stream } });
+      assert.equal(source.graph.apiVersion, version, stream.name);
+      paths.length = 0;
+      const to = new Date(START.getTime() + HOUR);
+      assert.equal(await source.backfill(START, to, new AbortController().signal), true);
+      await source.close();
+      assert.ok(paths.length > 0);
+      for (const path of paths)
+        assert.ok(path.startsWith(`/${version}/communications/callRecords/${stream.function}(`), path);
+    }
   });
 });
