@@ -63,7 +63,7 @@ export const runCommand: Command = {
 
 const backfillHelp = `Usage: pstn-connector backfill --from <ISO> [--to <ISO>] [options]
 
-Publishes the rows that started in [from, to] once (sliced into requests of at most WINDOW_SLICE,
+Publishes the rows that started in [from, to] once (in windows sized to the tenant's density,
 never over Graph's 90 days), then exits. It keeps its own progress and dedupe state, so running it
 again after a crash resumes, and rows it already published are not sent again.
 

@@ -186,7 +186,7 @@ const TABLE = [
     name: "GRAPH_MAX_PAGES_PER_WINDOW",
     group: "Graph",
     description:
-      "Most pages followed for one window (WINDOW_SLICE) before it is refused as endless (PSTN_GRAPH_TOO_MANY_PAGES). The default, 10 million rows a window of 1,000-row pages, is ten times a day of 10 PSTN calls for each of 100,000 users, and takes about 53 minutes at 190 requests a minute: a runaway window is stopped within the hour.",
+      "Most pages followed for one window before it is refused as endless (PSTN_GRAPH_TOO_MANY_PAGES). The default, 10 million rows a window of 1,000-row pages, is ten times a day of 10 PSTN calls for each of 100,000 users, and takes about 53 minutes at 190 requests a minute: a runaway window is stopped within the hour.",
     default: DEFAULTS.GRAPH_MAX_PAGES_PER_WINDOW,
     example: "2000",
     schema: check.integer(1, 10_000_000),
@@ -446,7 +446,8 @@ const TABLE = [
   {
     name: "WINDOW_SLICE",
     group: "Connector",
-    description: "Longest time range one Graph request asks for (at most 90d, Graph's limit).",
+    description:
+      "Length of a run's first windows, before the tenant's density is known; then each window aims at 20 full pages of 1,000 rows (an hour to 90 days, Graph's limit), and one that holds far more is read again in shorter ones.",
     default: DEFAULTS.WINDOW_SLICE,
     example: "12h",
     schema: check.duration({

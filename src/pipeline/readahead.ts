@@ -18,14 +18,16 @@ const HEAD_PAGES = 2;
 
 /**
  * The pages of consecutive windows, yielded in window order (each window's pages in their order,
- * then its end), while up to `options.windows` windows are fetched concurrently. Pages of one
+ * then its end), while up to `options.windows` windows are fetched concurrently. The next window is
+ * taken from `windows` only after the consumer took a window's end, so a WindowSlicer sizes it by
+ * what the windows before held. Pages of one
  * window stay sequential (each nextLink comes from the page before), so the windows ahead fetch
  * while the current one waits for its next page; together they hold at most `pagesAhead` pages.
  * A fetch error surfaces when the consumer reaches that window; when the consumer stops, every
  * fetch is aborted.
  */
 export async function* readAhead<P>(
-  windows: readonly Window[],
+  windows: Iterable<Window>,
   fetchPages: (window: Window, signal: AbortSignal) => AsyncIterable<P>,
   options: ReadAheadOptions,
 ): AsyncGenerator<ReadAheadItem<P>> {
@@ -33,14 +35,14 @@ export async function* readAhead<P>(
   const signal = AbortSignal.any([options.signal, stop.signal]);
   const shared = new SharedQueues<P>(Math.max(0, options.pagesAhead), signal);
   const fetches: WindowFetch<P>[] = [];
-  let next = 0;
+  const upcoming = windows[Symbol.iterator]();
   const startNext = () => {
-    const window = windows[next++];
-    if (window) fetches.push(new WindowFetch(window, fetchPages, shared));
+    const next = upcoming.next();
+    if (!next.done) fetches.push(new WindowFetch(next.value, fetchPages, shared));
   };
   try {
     for (let i = 0; i < options.windows; i++) startNext();
-    for (let index = 0; index < windows.length; index++) {
+    for (let index = 0; index < fetches.length; index++) {
       const fetch = fetches[index]!;
       shared.head = fetch;
       for (;;) {

@@ -9,7 +9,8 @@ import type { SchemaRegistrar } from "../registry.js";
 import type { Sink, SinkSession, SourceTopics } from "../sink.js";
 import type { StateRecord } from "../state/records.js";
 import { apiVersionFor, type StreamDefinition, type StreamName } from "../streams/index.js";
-import { planPoll, sliceRange, type Window } from "../windows/planner.js";
+import { planPoll, type Window } from "../windows/planner.js";
+import { SPLIT_AFTER_PAGES, WindowSlicer } from "../windows/slicer.js";
 import { BatchBuilder, type EncodingTally } from "./batch.js";
 import { Committer } from "./committer.js";
 import { type DecodedPage, InlinePageDecoder, type PageDecoder, WorkerPageDecoder } from "./page-decoder.js";
@@ -103,6 +104,8 @@ export class Source {
   private decoder: PageDecoder | undefined;
   private schemaId: number | undefined;
   private session: SinkSession | undefined;
+  /** Rows per millisecond in the last window read: how long the next poll's windows are. */
+  private density: number | undefined;
   private readonly progress: Progress = {
     start: undefined,
     fetched: 0,
@@ -179,14 +182,13 @@ export class Source {
         await this.retrySessions("poll", signal, async () => {
           await this.prepare();
           const session = await this.openSession(identity, this.options.lookbackMs);
-          const plan = planPoll({
+          const range = planPoll({
             watermark: session.state.watermark,
             start: session.state.start,
             now: new Date(this.now()),
             lookbackMs: this.options.lookbackMs,
-            sliceMs: this.options.sliceMs,
           });
-          await this.readWindows(session, plan.windows, this.options.lookbackMs, signal);
+          await this.readWindows(session, this.slicer(range.from, range.to), this.options.lookbackMs, signal);
           this.options.metrics.lastSuccess.set(this.now() / 1000);
         });
         await sleep(this.options.pollIntervalMs, undefined, { signal }).catch(() => undefined);
@@ -211,7 +213,7 @@ export class Source {
         const watermark = session.state.watermark;
         if (watermark && watermark >= to) return;
         const resumeAt = watermark && watermark > from ? watermark : from;
-        await this.readWindows(session, sliceRange(resumeAt, to, this.options.sliceMs), 0, signal);
+        await this.readWindows(session, this.slicer(resumeAt, to), 0, signal);
         this.options.metrics.lastSuccess.set(this.now() / 1000);
       });
       return true;
@@ -289,9 +291,14 @@ export class Source {
    * cut transactions short. One transaction is in flight while the next batch is fetched and
    * encoded; transactions commit one after another, in order.
    */
+  /** Windows over `[from, to]` sized by the density this source saw last (WindowSlicer). */
+  private slicer(from: Date, to: Date): WindowSlicer {
+    return new WindowSlicer(from, to, { initialMs: this.options.sliceMs, density: this.density });
+  }
+
   private async readWindows(
     session: SinkSession,
-    windows: readonly Window[],
+    windows: WindowSlicer,
     lookbackMs: number,
     signal: AbortSignal,
   ): Promise<void> {
@@ -319,43 +326,78 @@ export class Source {
         this.published(committed);
       });
     };
-    const pages = readAhead<DecodedPage>(
-      windows,
-      (window, fetchSignal) =>
-        graph.decodedPages(
-          this.unit.stream.function,
-          window.from,
-          window.to,
-          (body) => decoder.decode(body, { fromMs: window.from.getTime(), toMs: window.to.getTime() }),
-          fetchSignal,
-        ),
-      {
-        windows: READ_AHEAD_WINDOWS,
-        pagesAhead: READ_AHEAD_PAGES,
-        signal,
-      },
-    );
+    const stream = this.unit.stream;
+    // Pages fetched ahead and not yet taken: released when a split drops the windows ahead.
+    const ahead = new Set<DecodedPage>();
+    const fetchWindow = async function* (window: Window, fetchSignal: AbortSignal) {
+      for await (const page of graph.decodedPages(
+        stream.function,
+        window.from,
+        window.to,
+        (body) => decoder.decode(body, { fromMs: window.from.getTime(), toMs: window.to.getTime() }),
+        fetchSignal,
+      )) {
+        ahead.add(page);
+        yield page;
+      }
+    };
     try {
-      for await (const item of pages) {
-        const window = item.window;
-        if (item.kind === "page") {
-          this.health.set("graph", true);
-          const page = item.page;
-          const fresh = batch.select(page);
-          this.countSelected(page.keys.length, page.keys.length - fresh.length);
-          if (fresh.length === 0) decoder.release(page);
-          else {
-            const windowText = { from: window.from.toISOString(), to: window.to.toISOString() };
-            batch.add(page, fresh, decoder.encode(page, fresh, windowText));
+      let split = true;
+      while (split) {
+        split = false;
+        for (const page of ahead) decoder.release(page);
+        ahead.clear();
+        // Pages come in window order: the rows and pages Graph sent for the window being read.
+        let windowRows = 0;
+        let windowPages = 0;
+        const pages = readAhead<DecodedPage>(windows, fetchWindow, {
+          windows: READ_AHEAD_WINDOWS,
+          pagesAhead: READ_AHEAD_PAGES,
+          signal,
+        });
+        for await (const item of pages) {
+          const window = item.window;
+          if (item.kind === "page") {
+            this.health.set("graph", true);
+            const page = item.page;
+            ahead.delete(page);
+            windowRows += page.keys.length;
+            windowPages++;
+            const fresh = batch.select(page);
+            this.countSelected(page.keys.length, page.keys.length - fresh.length);
+            if (fresh.length === 0) decoder.release(page);
+            else {
+              const windowText = { from: window.from.toISOString(), to: window.to.toISOString() };
+              batch.add(page, fresh, decoder.encode(page, fresh, windowText));
+            }
+            if (batch.size >= maxBatchRows) await commit();
+            if (
+              windowPages >= SPLIT_AFTER_PAGES &&
+              page.nextLink !== undefined &&
+              windows.split(window, windowRows)
+            ) {
+              // The rows read so far stay in the batch (dedupe drops them when read again); the
+              // windows ahead are dropped, and the slicer starts again at this window's start.
+              logger.info(
+                { from: window.from, to: window.to, rows: windowRows, pages: windowPages },
+                "a window holds more rows than the last one foretold: reading it again in shorter windows",
+              );
+              split = true;
+              break;
+            }
+            continue;
           }
-          if (batch.size >= maxBatchRows) await commit();
-          continue;
+          windows.observe(window, windowRows);
+          this.density = windows.density;
+          windowRows = 0;
+          windowPages = 0;
+          const watermark =
+            tracker.watermark && tracker.watermark > window.to ? tracker.watermark : window.to;
+          const horizon = new Date(Math.max(tracker.start.getTime(), watermark.getTime() - lookbackMs));
+          checkpoint = { records: tracker.advance(watermark, horizon), watermark };
+          logger.debug({ from: window.from, to: window.to, watermark }, "window done");
+          if (committer.idle) await commit();
         }
-        const watermark = tracker.watermark && tracker.watermark > window.to ? tracker.watermark : window.to;
-        const horizon = new Date(Math.max(tracker.start.getTime(), watermark.getTime() - lookbackMs));
-        checkpoint = { records: tracker.advance(watermark, horizon), watermark };
-        logger.debug({ from: window.from, to: window.to, watermark }, "window done");
-        if (committer.idle) await commit();
       }
       if (checkpoint || batch.size > 0) await commit();
       await committer.drain();

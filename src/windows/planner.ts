@@ -1,4 +1,4 @@
-/** Graph refuses a getPstnCalls range over 90 days. */
+/** Graph refuses a call-log range over 90 days. */
 export const MAX_GRAPH_RANGE_MS = 90 * 24 * 3_600_000;
 
 export interface Window {
@@ -8,9 +8,10 @@ export interface Window {
 
 /**
  * Slices `[from, to]` into consecutive windows of at most `sliceMs` (and never over Graph's 90
- * days). Both bounds of getPstnCalls are inclusive, so consecutive windows share their boundary
- * instant: a row starting exactly there is read twice and dedupe drops the second copy; no instant
- * is ever left out.
+ * days). Consecutive windows share their boundary instant: where `toDateTime` is inclusive
+ * (getPstnCalls, getSmsLog) a row starting exactly there is read twice and dedupe drops the second
+ * copy; where it is exclusive (getDirectRoutingCalls) the next window's inclusive `fromDateTime`
+ * reads it once. No instant is ever left out.
  */
 export function sliceRange(from: Date, to: Date, sliceMs: number): Window[] {
   const step = Math.min(sliceMs, MAX_GRAPH_RANGE_MS);
@@ -27,25 +28,17 @@ export function sliceRange(from: Date, to: Date, sliceMs: number): Window[] {
   }
 }
 
-export interface PollPlan {
-  /** Everything that started before this was read by earlier polls and may be forgotten. */
-  horizon: Date;
-  windows: Window[];
-}
-
 /**
  * What one poll reads: from the lookback horizon behind the watermark (never before the
- * configured start) up to `now`, sliced.
+ * configured start) up to `now`. Everything that started before `from` was read by earlier polls.
  */
 export function planPoll(options: {
   watermark: Date | undefined;
   start: Date;
   now: Date;
   lookbackMs: number;
-  sliceMs: number;
-}): PollPlan {
-  const { watermark, start, now, lookbackMs, sliceMs } = options;
+}): Window {
+  const { watermark, start, now, lookbackMs } = options;
   const behind = watermark ? watermark.getTime() - lookbackMs : start.getTime();
-  const from = new Date(Math.max(start.getTime(), behind));
-  return { horizon: from, windows: sliceRange(from, now, sliceMs) };
+  return { from: new Date(Math.max(start.getTime(), behind)), to: now };
 }

@@ -31,6 +31,8 @@ const ROWS: Record<string, unknown>[] = Array.from({ length: 216 }, (_, i) => ({
   ...(i === 30 ? { duration: "not a number" } : {}),
 }));
 const MALFORMED_ID = "row-0030";
+/** The rows the fake Graph serves (a test may serve others). */
+let served = ROWS;
 
 let base = "";
 let requests = 0;
@@ -54,7 +56,7 @@ const server = createServer((req, res) => {
     res.end("<html><body>Service Unavailable</body></html>");
     return;
   }
-  const inWindow = ROWS.filter((row) => {
+  const inWindow = served.filter((row) => {
     const at = Date.parse(String(row.startDateTime));
     return at >= from && at <= to;
   });
@@ -300,6 +302,49 @@ describe("Source on an in-memory sink", () => {
       assert.ok(paths.length > 0);
       for (const path of paths)
         assert.ok(path.startsWith(`/${version}/communications/callRecords/${stream.function}(`), path);
+    }
+  });
+
+  test("a quiet spell, then a busy day: the long window that meets it is read again in shorter ones, every row once", async () => {
+    const quietDays = 40;
+    const busyStart = START.getTime() - 10 * 24 * HOUR;
+    const from = new Date(busyStart - quietDays * 24 * HOUR);
+    const quiet = Array.from({ length: quietDays }, (_, day) => ({
+      ...SEED_ROW,
+      id: `quiet-${day}`,
+      startDateTime: new Date(from.getTime() + day * 24 * HOUR + 5000).toISOString(),
+    }));
+    const busy = Array.from({ length: 1400 }, (_, i) => ({
+      ...SEED_ROW,
+      id: `busy-${String(i).padStart(4, "0")}`,
+      startDateTime: new Date(busyStart + i * 60_000).toISOString(),
+    }));
+    served = [...quiet, ...busy];
+    paths.length = 0;
+    try {
+      const sink = new MemorySink();
+      const options = optionsOn(sink, { sliceMs: 24 * HOUR, maxBatchRows: 500 });
+      const source = new Source(options);
+      const to = new Date(busyStart + 2 * 24 * HOUR);
+      assert.equal(await source.backfill(from, to, new AbortController().signal), true);
+      await source.close();
+      const published = sink.keys("calls");
+      assert.equal(published.length, served.length);
+      assert.deepEqual([...published].sort(), served.map((row) => String(row.id)).sort());
+      assert.deepEqual(sink.keys("calls.dlq"), []);
+      // A window start asked for with two different ends: the window was cut and read again.
+      const ends = new Map<string, Set<string>>();
+      for (const path of paths) {
+        const match = /fromDateTime=([^,]+),toDateTime=([^)]+)\)/.exec(path);
+        if (match)
+          ends.set(match[1] as string, (ends.get(match[1] as string) ?? new Set()).add(match[2] as string));
+      }
+      assert.ok(
+        [...ends.values()].some((set) => set.size > 1),
+        "some window was split",
+      );
+    } finally {
+      served = ROWS;
     }
   });
 });

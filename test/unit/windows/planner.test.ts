@@ -132,60 +132,26 @@ describe("planPoll", () => {
 
   test("a first run (no watermark) reads from the configured start to now", () => {
     const now = at(T0 + 2 * DAY + HOUR);
-    const plan = planPoll({ watermark: undefined, start, now, lookbackMs, sliceMs: DAY });
-    assert.equal(plan.horizon.getTime(), T0);
-    assertContiguous(plan.windows, start, now);
-    assert.equal(plan.windows.length, 3);
+    const range = planPoll({ watermark: undefined, start, now, lookbackMs });
+    assert.deepEqual(range, { from: start, to: now });
   });
 
   test("a later run reads from watermark − lookback to now", () => {
     const watermark = at(T0 + 10 * DAY);
     const now = at(T0 + 10 * DAY + 5 * 60_000);
-    const plan = planPoll({ watermark, start, now, lookbackMs, sliceMs: DAY });
-    const expectedFrom = T0 + 8 * DAY;
-    assert.equal(plan.horizon.getTime(), expectedFrom);
-    assertContiguous(plan.windows, at(expectedFrom), now);
-    assert.deepEqual(spans(plan.windows), [
-      ["2024-03-09T00:00:00.000Z", "2024-03-10T00:00:00.000Z"],
-      ["2024-03-10T00:00:00.000Z", "2024-03-11T00:00:00.000Z"],
-      ["2024-03-11T00:00:00.000Z", "2024-03-11T00:05:00.000Z"],
-    ]);
+    const range = planPoll({ watermark, start, now, lookbackMs });
+    assert.deepEqual(range, { from: at(T0 + 8 * DAY), to: now });
   });
 
   test("never reads before the configured start, even when watermark − lookback is earlier", () => {
     const watermark = at(T0 + 6 * HOUR);
     const now = at(T0 + 7 * HOUR);
-    const plan = planPoll({ watermark, start, now, lookbackMs, sliceMs: DAY });
-    assert.equal(plan.horizon.getTime(), T0);
-    assert.deepEqual(spans(plan.windows), [["2024-03-01T00:00:00.000Z", "2024-03-01T07:00:00.000Z"]]);
+    assert.deepEqual(planPoll({ watermark, start, now, lookbackMs }), { from: start, to: now });
   });
 
-  test("the horizon is exactly the first window's start", () => {
-    for (const watermark of [undefined, at(T0 + HOUR), at(T0 + 3 * DAY + 17)]) {
-      const now = at(T0 + 4 * DAY);
-      const plan = planPoll({ watermark, start, now, lookbackMs, sliceMs: 6 * HOUR });
-      assert.equal(plan.windows[0]!.from.getTime(), plan.horizon.getTime());
-      assert.equal(plan.windows.at(-1)!.to.getTime(), now.getTime());
-    }
-  });
-
-  test("slices are capped at 90 days for a long first catch-up", () => {
-    const now = at(T0 + 400 * DAY);
-    const plan = planPoll({ watermark: undefined, start, now, lookbackMs, sliceMs: 1000 * DAY });
-    assert.equal(plan.windows.length, 5);
-    for (const w of plan.windows) assert.ok(w.to.getTime() - w.from.getTime() <= 90 * DAY);
-    assertContiguous(plan.windows, start, now);
-  });
-
-  test("a start in the future gives no window yet", () => {
-    const plan = planPoll({
-      watermark: undefined,
-      start: at(T0 + DAY),
-      now: at(T0),
-      lookbackMs,
-      sliceMs: DAY,
-    });
-    assert.equal(plan.horizon.getTime(), T0 + DAY);
-    assert.deepEqual(plan.windows, []);
+  test("a start in the future gives an empty range (from after to)", () => {
+    const range = planPoll({ watermark: undefined, start: at(T0 + DAY), now: at(T0), lookbackMs });
+    assert.ok(range.from > range.to);
+    assert.deepEqual(sliceRange(range.from, range.to, DAY), []);
   });
 });
