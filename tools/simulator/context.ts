@@ -4,7 +4,7 @@ import type { LoggedRequest, RetryAfterNote } from "./faults.js";
 import type { HostileOptions } from "./hostile.js";
 import type { ResolvedOptions, SimulatorFaults } from "./options.js";
 import type { Random } from "./random.js";
-import type { RowStore } from "./store.js";
+import type { StreamStores } from "./streams.js";
 import type { KafkaTokenIssuer, TokenStore } from "./tokens.js";
 
 export interface SimulatorStats {
@@ -50,7 +50,8 @@ export interface SimulatorContext {
   faults: SimulatorFaults;
   /** The hostile Graph's modes, if any (option `hostile`). */
   hostile: HostileOptions | undefined;
-  readonly store: RowStore;
+  /** Each call-log stream's rows. */
+  readonly stores: StreamStores;
   readonly tokens: TokenStore;
   /** Signs Kafka OAUTHBEARER tokens, when the option kafkaTokens is set. */
   readonly kafkaTokens: KafkaTokenIssuer | undefined;

@@ -1,6 +1,8 @@
 /**
- * The simulated Graph endpoint: `/{v1.0|beta}/communications/callRecords/getPstnCalls(...)` with
- * Graph's authentication, validation, paging and error shapes, and the request faults.
+ * The simulated Graph endpoint: `/{v1.0|beta}/communications/callRecords/<function>(...)` for each
+ * call-log stream (getPstnCalls, getDirectRoutingCalls, and getSmsLog on beta only), with Graph's
+ * authentication, validation, paging and error shapes, and the request faults. Every function goes
+ * through the same checks in the same order, so one app's throttle budget counts them all.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -32,11 +34,22 @@ import {
 } from "./hostile.js";
 import { GRAPH_CONTENT_TYPE, header } from "./http.js";
 import { CALL_RECORDS_PERMISSION } from "./options.js";
+import {
+  type SimulatedStream,
+  STREAM_NAMES,
+  STREAMS,
+  type StreamName,
+  type StreamRows,
+  servesVersion,
+  streamOfFunction,
+} from "./streams.js";
 import { DAY_MS, type Instant, parseInstant } from "./time.js";
 
 const MAX_RANGE_MS = 90 * DAY_MS;
-const FUNCTION_PATH =
-  /^\/(v1\.0|beta)\/communications\/callRecords\/(?:microsoft\.graph\.callRecords\.)?(getPstnCalls|getDirectRoutingCalls)\((.*)\)$/i;
+const FUNCTION_PATH = new RegExp(
+  `^/(v1\\.0|beta)/communications/callRecords/(?:microsoft\\.graph\\.callRecords\\.)?(${STREAM_NAMES.map((name) => STREAMS[name].functionName).join("|")})\\((.*)\\)$`,
+  "i",
+);
 
 interface GraphReply {
   status: number;
@@ -98,7 +111,9 @@ const UNAUTHORIZED_MESSAGES = {
 
 interface FunctionCall {
   version: string;
+  /** The function's name as the request spells it (its links repeat it). */
   name: string;
+  stream: SimulatedStream<StreamRows[StreamName]>;
   fromText: string;
   toText: string;
   from: Instant;
@@ -117,6 +132,9 @@ function parseCall(rawPath: string, search: URLSearchParams): FunctionCall | str
   const match = FUNCTION_PATH.exec(path);
   if (!match) return undefined;
   const [, version, name, args] = match as unknown as [string, string, string, string];
+  const stream = streamOfFunction(name);
+  // A version without the function (getSmsLog on v1.0) knows the segment no more than any other.
+  if (stream === undefined || !servesVersion(stream, version)) return undefined;
   const values = new Map<string, string>();
   for (const part of args.split(",")) {
     const eq = part.indexOf("=");
@@ -147,7 +165,7 @@ function parseCall(rawPath: string, search: URLSearchParams): FunctionCall | str
       return `Invalid value '${skipText}' for $skip: a non-negative integer is expected.`;
     skip = Number(skipText);
   }
-  return { version, name, fromText, toText, from, to, skip };
+  return { version, name, stream, fromText, toText, from, to, skip };
 }
 
 function page(ctx: SimulatorContext, call: FunctionCall, info: RequestInfo): GraphReply {
@@ -172,9 +190,7 @@ function page(ctx: SimulatorContext, call: FunctionCall, info: RequestInfo): Gra
 }
 
 function contextUrl(ctx: SimulatorContext, call: FunctionCall): string {
-  const direct = call.name.toLowerCase() === "getdirectroutingcalls";
-  const type = direct ? "directRoutingLogRow" : "pstnCallLogRow";
-  return `${ctx.url}/${call.version}/$metadata#Collection(microsoft.graph.callRecords.${type})`;
+  return `${ctx.url}/${call.version}/$metadata#Collection(microsoft.graph.callRecords.${call.stream.rowType})`;
 }
 
 /** The link to the page at `skip`, in the form Graph's documentation shows. */
@@ -189,13 +205,9 @@ function renderPage(
   shape: PageShape = {},
 ): GraphReply {
   const beta = call.version.toLowerCase() === "beta";
-  const direct = call.name.toLowerCase() === "getdirectroutingcalls";
   const context = contextUrl(ctx, call);
   const pageSize = ctx.options.pageSize;
-  // Direct Routing calls are not simulated: an empty collection.
-  const result = direct
-    ? { rows: [], more: false }
-    : ctx.store.page(call.from, call.to, call.skip, pageSize, info.now, beta);
+  const result = ctx.stores[call.stream.name].page(call.from, call.to, call.skip, pageSize, info.now, beta);
   let next = "";
   const natural = result.more ? skipLink(ctx, call, call.skip + result.rows.length) : undefined;
   const link = shape.nextLink ? shape.nextLink(natural) : natural;
@@ -230,7 +242,12 @@ function hostilePage(
   }
   const count = hostile.rows;
   if (count !== undefined) {
-    const page = { context: contextUrl(ctx, call), start: call.fromText, contentType: GRAPH_CONTENT_TYPE };
+    const page = {
+      context: contextUrl(ctx, call),
+      startField: call.stream.startField,
+      start: call.fromText,
+      contentType: GRAPH_CONTENT_TYPE,
+    };
     return {
       status: 200,
       body: "",

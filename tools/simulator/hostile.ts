@@ -137,13 +137,13 @@ export function streamOversized(
   pump(ctx, res, filler(prefix, oversized.bytes));
 }
 
-function* manyRows(context: string, count: number, start: string): Generator<string> {
+function* manyRows(context: string, count: number, startField: string, start: string): Generator<string> {
   yield `{"@odata.context":${JSON.stringify(context)},"@odata.count":${count},"value":[`;
   const perChunk = 1000;
   for (let from = 0; from < count; from += perChunk) {
     const rows: string[] = [];
     for (let i = from; i < Math.min(count, from + perChunk); i++) {
-      rows.push(`{"id":"hostile-${i}","startDateTime":${JSON.stringify(start)}}`);
+      rows.push(`{"id":"hostile-${i}",${JSON.stringify(startField)}:${JSON.stringify(start)}}`);
     }
     yield (from === 0 ? "" : ",") + rows.join(",");
   }
@@ -155,9 +155,10 @@ export function streamRows(
   ctx: SimulatorContext,
   res: ServerResponse,
   count: number,
-  page: { context: string; start: string; contentType: string },
+  /** `startField`: the property the stream's rows are selected by. */
+  page: { context: string; startField: string; start: string; contentType: string },
   headers: Record<string, string>,
 ): void {
   res.writeHead(200, { ...headers, "Content-Type": page.contentType, "Transfer-Encoding": "chunked" });
-  pump(ctx, res, manyRows(page.context, count, page.start));
+  pump(ctx, res, manyRows(page.context, count, page.startField, page.start));
 }

@@ -1,5 +1,6 @@
 import { ErrorCode, PstnError } from "../../src/errors.js";
 import type { HostileOptions } from "./hostile.js";
+import type { StreamName } from "./streams.js";
 import type { KafkaTokenOptions } from "./tokens.js";
 
 /** Faults the simulator injects into Graph requests and rows; every probability is in [0, 1]. */
@@ -97,9 +98,19 @@ export interface SimulatorOptions {
   dataStart: Date;
   /** No call starts after this; default none: rows keep coming as the clock moves. */
   dataEnd?: Date;
-  /** Average rate of calls. */
+  /** Average rate of calls (PSTN: getPstnCalls). */
   callsPerHour: number;
-  /** From `since` on, calls come at this rate instead: a short live phase busier than a long history. */
+  /**
+   * Average rate of Direct Routing calls (getDirectRoutingCalls); default
+   * {@link DEFAULT_DIRECT_ROUTING_RATIO} of `callsPerHour`.
+   */
+  directRoutingCallsPerHour?: number;
+  /** Average rate of SMS (getSmsLog, beta); default {@link DEFAULT_SMS_RATIO} of `callsPerHour`. */
+  smsPerHour?: number;
+  /**
+   * From `since` on, calls come at this rate instead: a short live phase busier than a long history.
+   * Direct Routing calls and SMS then come faster by the same factor.
+   */
   live?: { since: Date; callsPerHour: number };
   /** A row becomes visible at start + delay, the delay drawn per row; default {0, 0}. */
   visibilityDelayMs?: { min: number; max: number };
@@ -143,6 +154,10 @@ export interface SimulatorOptions {
 export const DEFAULT_TENANT_ID = "6f1e3c55-2b7a-4d8e-9c41-0a5b7d2e8f13";
 export const DEFAULT_CLIENT_ID = "3c9d1a7e-58b2-4f06-a1e4-7b2c9d0e6f45";
 export const CALL_RECORDS_PERMISSION = "CallRecords.Read.All";
+/** Direct Routing calls per PSTN call, unless `directRoutingCallsPerHour` is given. */
+export const DEFAULT_DIRECT_ROUTING_RATIO = 0.25;
+/** SMS per PSTN call, unless `smsPerHour` is given. */
+export const DEFAULT_SMS_RATIO = 0.1;
 
 /** The options with defaults applied, validated. */
 export interface ResolvedOptions {
@@ -157,6 +172,8 @@ export interface ResolvedOptions {
   dataStartMs: number;
   dataEndMs: number;
   callsPerHour: number;
+  /** Average rows per hour of each stream (pstn: `callsPerHour`). */
+  streamRates: Readonly<Record<StreamName, number>>;
   live?: { sinceMs: number; callsPerHour: number };
   visibilityDelayMs: { min: number; max: number };
   pageSize: number;
@@ -246,6 +263,12 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
   if (!(Number.isFinite(options.callsPerHour) && options.callsPerHour >= 0)) {
     throw invalid(`callsPerHour must be a number >= 0, got ${options.callsPerHour}`);
   }
+  for (const key of ["directRoutingCallsPerHour", "smsPerHour"] as const) {
+    const rate = options[key];
+    if (rate !== undefined && !(Number.isFinite(rate) && rate >= 0)) {
+      throw invalid(`${key} must be a number >= 0, got ${rate}`);
+    }
+  }
   if (options.live && !(Number.isFinite(options.live.callsPerHour) && options.live.callsPerHour >= 0)) {
     throw invalid(`live.callsPerHour must be a number >= 0, got ${options.live.callsPerHour}`);
   }
@@ -268,6 +291,11 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     dataStartMs,
     dataEndMs,
     callsPerHour: options.callsPerHour,
+    streamRates: {
+      pstn: options.callsPerHour,
+      directRouting: options.directRoutingCallsPerHour ?? options.callsPerHour * DEFAULT_DIRECT_ROUTING_RATIO,
+      sms: options.smsPerHour ?? options.callsPerHour * DEFAULT_SMS_RATIO,
+    },
     live: options.live && { sinceMs: options.live.since.getTime(), callsPerHour: options.live.callsPerHour },
     visibilityDelayMs: options.visibilityDelayMs ?? { min: 0, max: 0 },
     pageSize,

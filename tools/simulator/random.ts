@@ -133,3 +133,16 @@ export function guid(a: number, b: number, c: number, d: number): string {
   const variant = (((c >>> 28) & 0x3) | 0x8).toString(16);
   return `${hex32(a)}-${bHex.slice(0, 4)}-${cHex.slice(0, 4)}-${variant}${bHex.slice(4, 7)}-${hex32(d)}${cHex.slice(4, 8)}`;
 }
+
+/**
+ * A row id unique within a stream by construction: a Feistel bijection over (hour, number) fills
+ * two of the GUID's words, under the stream's own `key`.
+ */
+export function feistelRowId(key: number, hour: number, gen: number): string {
+  let left = hour >>> 0;
+  let right = gen >>> 0;
+  left = (left ^ fmix32((right + hash(key, 1)) >>> 0)) >>> 0;
+  right = (right ^ fmix32((left + hash(key, 2)) >>> 0)) >>> 0;
+  left = (left ^ fmix32((right + hash(key, 3)) >>> 0)) >>> 0;
+  return guid(left, hash(key, hour, gen, 4), hash(key, hour, gen, 5), right);
+}

@@ -4,6 +4,7 @@
  */
 import { type Country, OTHER_COUNTRIES, phoneNumber, population } from "./population.js";
 import { fmix32, guid, hash, Random, Weighted } from "./random.js";
+import { applyRowFaults, type FaultFields, hasRowFaults, type RowFaultRates, unquote } from "./row-faults.js";
 import { formatInstant } from "./time.js";
 
 /**
@@ -57,30 +58,12 @@ export interface RowSlot {
   digits: number;
 }
 
-export interface RowFaultRates {
-  extraPropertyRate: number;
-  malformedRowRate: number;
-  oversizedChargeRate: number;
-  /** Rows refused at the connector's door (see SimulatorFaults). */
-  overlongIdRate?: number;
-  misplacedStartRate?: number;
-}
-
-/** Whether any row fault is on: rows then leave the plain shape. */
-export function hasRowFaults(faults: RowFaultRates): boolean {
-  return (
-    faults.extraPropertyRate > 0 ||
-    faults.malformedRowRate > 0 ||
-    faults.oversizedChargeRate > 0 ||
-    (faults.overlongIdRate ?? 0) > 0 ||
-    (faults.misplacedStartRate ?? 0) > 0
-  );
-}
-
-/** The length of an over-long id: far beyond any Graph id, within a page. */
-export const OVERLONG_ID_LENGTH = 5000;
-/** How far a misplaced start lies before the real one: outside any window that selects the row. */
-export const MISPLACED_START_MS = 400 * 86_400_000;
+export {
+  hasRowFaults,
+  MISPLACED_START_MS,
+  OVERLONG_ID_LENGTH,
+  type RowFaultRates,
+} from "./row-faults.js";
 
 const CALL_TYPES = new Weighted([
   ["user_in", 34],
@@ -106,6 +89,8 @@ const IP_SHAPES = new Weighted([
   [1, 10],
   [0, 15],
 ]);
+
+const PSTN_FAULT_FIELDS: FaultFields = { start: "startDateTime", money: "charge" };
 
 const SALT_ROW = 0x51;
 const SALT_FAULT = 0x52;
@@ -133,12 +118,13 @@ function callId(seed: number, hour: number, gen: number): string {
   return `${a}_${b >>> 4}@${(b & 0xff) | 1}.${(a >>> 8) & 0xff}.${(a >>> 16) & 0xff}.${((b >>> 8) & 0xfe) + 1}`;
 }
 
-const POWERS = [1, 10, 100, 1000, 10000] as const;
+/** 10^0 to 10^12: money has up to 12 fractional digits (decimal(38, 12)). */
+const POWERS: readonly number[] = Array.from({ length: 13 }, (_, i) => 10 ** i);
 
 /** `units` hundredths/thousandths/... as decimal text with exactly `digits` fractional digits. */
 export function decimalText(units: number, digits: number): string {
   if (digits === 0) return String(units);
-  const scale = POWERS[digits] ?? 10000;
+  const scale = POWERS[digits] ?? 1e12;
   const whole = Math.floor(units / scale);
   return `${whole}.${String(units - whole * scale).padStart(digits, "0")}`;
 }
@@ -147,25 +133,6 @@ function money(random: Random, amount: number): string {
   const digits = random.weighted(MONEY_DIGITS);
   return decimalText(Math.round(amount * (POWERS[digits] ?? 1)), digits);
 }
-
-function oversizedCharge(random: Random): string {
-  if (random.chance(0.5)) {
-    let fraction = "";
-    for (let i = 0; i < 13; i++) fraction += String(random.int(0, 9));
-    return `0.${fraction.slice(0, 12)}${random.int(1, 9)}`;
-  }
-  let whole = String(random.int(1, 9));
-  for (let i = 1; i < 27; i++) whole += String(random.int(0, 9));
-  return `${whole}.${random.int(10, 99)}`;
-}
-
-const EXTRA_PROPERTIES: readonly (readonly [string, unknown])[] = [
-  ["futureProperty", { kind: "preview", version: 2, tags: ["a", "b"] }],
-  ["callQualityIndicator", "good"],
-  ["trunkGroupId", null],
-  ["emergencyLocation", { city: "Redmond", countryOrRegion: "US" }],
-  ["transferredFromCallId", "4f2b9c1e_1@10.0.0.1"],
-];
 
 /** Builds the row in slot `slot` of the tenant `seed`, with the row faults drawn against `faults`. */
 export function buildRow(seed: number, slot: RowSlot, faults: RowFaultRates): SimulatedRow {
@@ -243,48 +210,9 @@ export function buildRow(seed: number, slot: RowSlot, faults: RowFaultRates): Si
   };
 
   if (hasRowFaults(faults)) {
-    applyRowFaults(row, new Random(hash(seed, slot.hour, slot.gen, SALT_FAULT)), faults);
+    applyRowFaults(row, new Random(hash(seed, slot.hour, slot.gen, SALT_FAULT)), faults, PSTN_FAULT_FIELDS);
   }
   return row;
-}
-
-function applyRowFaults(row: SimulatedRow, random: Random, faults: RowFaultRates): void {
-  // Every draw is made whatever the rates, so a row's fate under one rate does not depend on another.
-  const extra = random.next() < faults.extraPropertyRate;
-  const extraChoice = random.pick(EXTRA_PROPERTIES);
-  const malformed = random.next() < faults.malformedRowRate;
-  const malformedKind = random.int(0, 2);
-  const oversized = random.next() < faults.oversizedChargeRate;
-  const oversizedText = oversizedCharge(random);
-  if (oversized) row.charge = oversizedText;
-  if (malformed) {
-    if (malformedKind === 0) delete (row as Partial<SimulatedRow>).id;
-    else row.startDateTime = malformedKind === 1 ? "not-a-date" : "2019-13-45T25:61:00Z";
-  }
-  if (extra) row[extraChoice[0]] = structuredClone(extraChoice[1]);
-  // Drawn last, so that the faults above meet the same rows for a seed as before these existed.
-  const overlong = random.next() < (faults.overlongIdRate ?? 0);
-  const misplaced = random.next() < (faults.misplacedStartRate ?? 0);
-  if (overlong && typeof row.id === "string") row.id = `${row.id}-`.padEnd(OVERLONG_ID_LENGTH, "0");
-  if (misplaced) {
-    const start = Date.parse(row.startDateTime);
-    if (!Number.isNaN(start)) {
-      row.startDateTime = row.startDateTime.replace(
-        /^.{19}/,
-        new Date(start - MISPLACED_START_MS).toISOString().slice(0, 19),
-      );
-    }
-  }
-}
-
-/** Rewrites `"key":"text"` (the first one) as `"key":text`: a JSON number with that exact text. */
-function unquote(json: string, key: string): string {
-  const marker = `"${key}":"`;
-  const at = json.indexOf(marker);
-  if (at < 0) return json;
-  const valueStart = at + marker.length;
-  const valueEnd = json.indexOf('"', valueStart);
-  return `${json.slice(0, valueStart - 1)}${json.slice(valueStart, valueEnd)}${json.slice(valueEnd + 1)}`;
 }
 
 /**

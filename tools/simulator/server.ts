@@ -1,6 +1,6 @@
 /**
  * The simulator's HTTPS server on 127.0.0.1: routes to the Entra ID endpoints, the Graph endpoint
- * and the ground-truth endpoints under `/_sim/`.
+ * and the ground-truth endpoints under `/_sim/` (`/_sim/visible?stream=pstn|directRouting|sms`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
@@ -18,14 +18,47 @@ import { type LoggedRequest, tokenLatency } from "./faults.js";
 import { handleGraph } from "./graph.js";
 import { type HostileOptions, validateHostile } from "./hostile.js";
 import { sendJson } from "./http.js";
-import { resolveOptions, type SimulatorFaults, type SimulatorOptions, validateFaults } from "./options.js";
+import {
+  type ResolvedOptions,
+  resolveOptions,
+  type SimulatorFaults,
+  type SimulatorOptions,
+  validateFaults,
+} from "./options.js";
 import { hash, Random } from "./random.js";
+import type { RowFaultRates } from "./row-faults.js";
 import type { SimulatedRow } from "./rows.js";
-import { RowStore } from "./store.js";
+import { type RowKind, RowStore } from "./store.js";
+import {
+  type GraphVersion,
+  STREAM_NAMES,
+  STREAMS,
+  type StreamName,
+  type StreamRows,
+  type StreamStores,
+} from "./streams.js";
 import { type Instant, parseInstant } from "./time.js";
 import { KafkaTokenIssuer, TokenStore } from "./tokens.js";
 
-export type GraphVersion = "v1.0" | "beta";
+export type { GraphVersion } from "./streams.js";
+
+/** Ground truth of one stream, exactly as its function serves its rows. */
+export interface StreamTruth<R> {
+  /**
+   * Every row visible now that started within [from, to] (each bound optional; `to` excluded where
+   * the function excludes it: getDirectRoutingCalls), as served, sorted by start then id. Beta's
+   * shape by default; with "v1.0" as v1.0 serves them (none for getSmsLog, which v1.0 lacks).
+   */
+  visibleRows(from?: Date, to?: Date, version?: GraphVersion): R[];
+  /**
+   * Every row that will ever exist within [from, to], visible yet or not. Needs an end: `to` or
+   * the option `dataEnd`.
+   */
+  allRows(from?: Date, to?: Date, version?: GraphVersion): R[];
+}
+
+/** The ground truth of each stream, its rows typed. */
+export type StreamTruths = { readonly [N in StreamName]: StreamTruth<StreamRows[N]> };
 
 export interface GraphSimulator {
   /** `https://127.0.0.1:<port>`: both the authority host and the Graph endpoint. */
@@ -47,6 +80,11 @@ export interface GraphSimulator {
    * all are visible). Needs an end: `to` or the option `dataEnd`.
    */
   allRows(from?: Date, to?: Date, version?: GraphVersion): SimulatedRow[];
+  /**
+   * The same for each stream: `streams.pstn` (what `visibleRows`/`allRows` give),
+   * `streams.directRouting`, `streams.sms`.
+   */
+  readonly streams: StreamTruths;
   stats(): SimulatorStats;
   /** Every Graph request so far, with the option recordRequests (else empty). */
   requestLog(): LoggedRequest[];
@@ -78,7 +116,7 @@ function serverCertificate(options: SimulatorOptions): Promise<ServerCertificate
   return defaultCertificate;
 }
 
-function rowFaults(faults: SimulatorFaults) {
+function rowFaults(faults: SimulatorFaults): RowFaultRates {
   return {
     extraPropertyRate: faults.extraPropertyRate ?? 0,
     malformedRowRate: faults.malformedRowRate ?? 0,
@@ -92,6 +130,78 @@ function bound(date: Date | undefined, fallback: number): Instant {
   const ms = date === undefined ? fallback : date.getTime();
   if (Number.isNaN(ms)) throw new RangeError("not a valid Date");
   return { ms, sub: 0 };
+}
+
+/** The live phase of a stream: faster by the factor PSTN's live phase is. */
+function streamLive(options: ResolvedOptions, rate: number): ResolvedOptions["live"] {
+  const live = options.live;
+  if (live === undefined) return undefined;
+  const factor = options.callsPerHour > 0 ? live.callsPerHour / options.callsPerHour : 1;
+  return { sinceMs: live.sinceMs, callsPerHour: rate * factor };
+}
+
+function streamStore<N extends StreamName>(
+  name: N,
+  options: ResolvedOptions,
+  faults: RowFaultRates,
+): RowStore<StreamRows[N]> {
+  const stream = STREAMS[name];
+  const rate = options.streamRates[name];
+  return new RowStore(
+    {
+      seed: options.seed,
+      callsPerHour: rate,
+      // PSTN's live phase as given (its rate is not rescaled, so its rows stay exactly what they were).
+      live: name === "pstn" ? options.live : streamLive(options, rate),
+      toInclusive: stream.toInclusive,
+      dataStartMs: options.dataStartMs,
+      dataEndMs: options.dataEndMs,
+      visibilityDelayMs: options.visibilityDelayMs,
+    },
+    stream.kind as RowKind<StreamRows[N]>,
+    faults,
+  );
+}
+
+function createStores(options: ResolvedOptions, faults: RowFaultRates): StreamStores {
+  return {
+    pstn: streamStore("pstn", options, faults),
+    directRouting: streamStore("directRouting", options, faults),
+    sms: streamStore("sms", options, faults),
+  };
+}
+
+function isStreamName(name: string): name is StreamName {
+  return (STREAM_NAMES as string[]).includes(name);
+}
+
+/** The ground truth of stream `name` (a version that lacks its function serves no rows). */
+function truth<N extends StreamName>(ctx: SimulatorContext, name: N): StreamTruth<StreamRows[N]> {
+  const { options } = ctx;
+  const store = ctx.stores[name] as RowStore<StreamRows[N]>;
+  const served = (version: GraphVersion) => STREAMS[name].versions.includes(version);
+  return {
+    visibleRows: (from, to, version = "beta") =>
+      served(version)
+        ? store.rows(
+            bound(from, options.dataStartMs),
+            bound(to, Number.POSITIVE_INFINITY),
+            options.now(),
+            version === "beta",
+          )
+        : [],
+    allRows: (from, to, version = "beta") =>
+      served(version)
+        ? store.rows(
+            bound(from, options.dataStartMs),
+            bound(to, options.dataEndMs),
+            undefined,
+            version === "beta",
+            // Open to the end of the data: a row at the very end belongs, whatever the window's rule.
+            to === undefined ? true : undefined,
+          )
+        : [],
+  };
 }
 
 function snapshot(stats: SimulatorStats): SimulatorStats {
@@ -111,8 +221,18 @@ function groundTruth(ctx: SimulatorContext, res: ServerResponse, url: URL): void
     sendJson(res, 400, { error: { code: "BadRequest", message: "from and to must be ISO-8601 instants" } });
     return;
   }
-  const beta = url.searchParams.get("version") !== "v1.0";
-  sendJson(res, 200, ctx.store.rows(from, to, ctx.options.now(), beta));
+  const name = url.searchParams.get("stream") ?? "pstn";
+  if (!isStreamName(name)) {
+    sendJson(res, 400, {
+      error: { code: "BadRequest", message: `stream must be one of ${STREAM_NAMES.join(", ")}` },
+    });
+    return;
+  }
+  const version: GraphVersion = url.searchParams.get("version") === "v1.0" ? "v1.0" : "beta";
+  const rows = STREAMS[name].versions.includes(version)
+    ? ctx.stores[name].rows(from, to, ctx.options.now(), version === "beta")
+    : [];
+  sendJson(res, 200, rows);
 }
 
 async function route(ctx: SimulatorContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -166,17 +286,7 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
     url: "",
     faults,
     hostile: validateHostile(options.hostile),
-    store: new RowStore(
-      {
-        seed: resolved.seed,
-        callsPerHour: resolved.callsPerHour,
-        live: resolved.live,
-        dataStartMs: resolved.dataStartMs,
-        dataEndMs: resolved.dataEndMs,
-        visibilityDelayMs: resolved.visibilityDelayMs,
-      },
-      rowFaults(faults),
-    ),
+    stores: createStores(resolved, rowFaults(faults)),
     tokens,
     kafkaTokens: resolved.kafkaTokens ? new KafkaTokenIssuer(resolved.kafkaTokens, resolved.now) : undefined,
     certificate: resolved.clientCertificatePem
@@ -232,6 +342,12 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
   ctx.url =
     options.publicUrl?.replace(/\/+$/, "") ?? `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
+  const streams: StreamTruths = {
+    pstn: truth(ctx, "pstn"),
+    directRouting: truth(ctx, "directRouting"),
+    sms: truth(ctx, "sms"),
+  };
+  const pstn = streams.pstn;
   let closed: Promise<void> | undefined;
   return {
     url: ctx.url,
@@ -239,26 +355,15 @@ export async function startGraphSimulator(options: SimulatorOptions): Promise<Gr
     caCertificatePem: tls.certificatePem,
     tenantId: resolved.tenantId,
     clientId: resolved.clientId,
-    visibleRows: (from, to, version = "beta") =>
-      ctx.store.rows(
-        bound(from, resolved.dataStartMs),
-        bound(to, Number.POSITIVE_INFINITY),
-        resolved.now(),
-        version === "beta",
-      ),
-    allRows: (from, to, version = "beta") =>
-      ctx.store.rows(
-        bound(from, resolved.dataStartMs),
-        bound(to, resolved.dataEndMs),
-        undefined,
-        version === "beta",
-      ),
+    visibleRows: (from, to, version) => pstn.visibleRows(from, to, version),
+    allRows: (from, to, version) => pstn.allRows(from, to, version),
+    streams,
     stats: () => snapshot(ctx.stats),
     requestLog: () => ctx.requestLog.map((entry) => ({ ...entry })),
     revokeTokens: () => tokens.revokeAll(),
     setFaults: (next) => {
       ctx.faults = validateFaults(next);
-      ctx.store.setRowFaults(rowFaults(ctx.faults));
+      for (const name of STREAM_NAMES) ctx.stores[name].setRowFaults(rowFaults(ctx.faults));
     },
     setHostile: (next) => {
       ctx.hostile = validateHostile(next);

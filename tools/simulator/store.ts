@@ -1,25 +1,36 @@
 /**
- * The simulated call log, generated lazily one hour at a time. A bucket holds only the starts,
+ * One stream's simulated log, generated lazily one hour at a time. A bucket holds only the starts,
  * visibility instants and draw numbers of its rows (a few dozen bytes each); the rows themselves are
- * built when served (cheaper than keeping their JSON). Buckets are cached within a bound.
+ * built when served (cheaper than keeping their JSON). Buckets are cached within a bound. What a
+ * row holds and how it is written is the stream's {@link RowKind}; the store only places rows in
+ * time and pages them.
  */
 
 import { hash, Random, Weighted } from "./random.js";
-import {
-  buildRow,
-  hasRowFaults,
-  type RowFaultRates,
-  rowId,
-  type SimulatedRow,
-  serializePlainRow,
-  serializeRow,
-  v1Row,
-} from "./rows.js";
+import { hasRowFaults, type RowFaultRates } from "./row-faults.js";
+import type { RowSlot } from "./rows.js";
 import { compareInstants, HOUR_MS, type Instant, truncateTicks } from "./time.js";
+
+/** What a stream's rows are: how each is identified, built and written. */
+export interface RowKind<R> {
+  /** Salts of the hour's draws: each stream its own, so that streams do not share starts. */
+  readonly bucketSalt: number;
+  readonly thinSalt: number;
+  /** The row's id, unique within the stream (rows with equal starts are ordered by it). */
+  id(seed: number, hour: number, gen: number): string;
+  build(seed: number, slot: RowSlot, faults: RowFaultRates): R;
+  /** The row's JSON text as the version serves it; `plain` when no row fault is on. */
+  json(row: R, beta: boolean, plain: boolean): string;
+  /** The row as the version serves it, as an object (the ground truth). */
+  served(row: R, beta: boolean): R;
+}
 
 export interface StoreOptions {
   seed: number;
+  /** Average rows per hour (the name is the PSTN log's; SMS count messages). */
   callsPerHour: number;
+  /** Whether a row that starts exactly at `toDateTime` is in the window (getDirectRoutingCalls: no). */
+  toInclusive: boolean;
   dataStartMs: number;
   /** Infinity when rows keep coming. */
   dataEndMs: number;
@@ -65,8 +76,6 @@ const DIGITS = new Weighted([
   [0, 5],
 ]);
 
-const SALT_BUCKET = 0xb0c;
-const SALT_THIN = 0x7417;
 /** Rows whose bucket arrays stay cached (31 bytes each). */
 const MAX_BUCKET_ROWS = 2_000_000;
 
@@ -93,8 +102,9 @@ export interface Page {
   more: boolean;
 }
 
-export class RowStore {
+export class RowStore<R> {
   private readonly options: StoreOptions;
+  private readonly kind: RowKind<R>;
   private faults: RowFaultRates;
   private readonly buckets = new Map<number, Bucket>();
   private readonly summaries = new Map<number, BucketSummary>();
@@ -102,8 +112,9 @@ export class RowStore {
   /** No row faults: every row has the plain shape. */
   private plain: boolean;
 
-  constructor(options: StoreOptions, faults: RowFaultRates) {
+  constructor(options: StoreOptions, kind: RowKind<R>, faults: RowFaultRates) {
     this.options = options;
+    this.kind = kind;
     this.faults = { ...faults };
     this.plain = isPlain(faults);
   }
@@ -143,7 +154,7 @@ export class RowStore {
 
   private generate(hour: number): Bucket {
     const { seed, callsPerHour, dataStartMs, dataEndMs, visibilityDelayMs, live } = this.options;
-    const random = new Random(hash(seed, hour, SALT_BUCKET));
+    const random = new Random(hash(seed, hour, this.kind.bucketSalt));
     const hourStart = hour * HOUR_MS;
     // An hour reaching into the live phase draws at the higher rate; rows before the switch are
     // then thinned back to the history's rate by a hash, leaving the draw sequence untouched.
@@ -171,7 +182,7 @@ export class RowStore {
       visibleAt[j] = start + Math.round(visibilityDelayMs.min + delay * delaySpan);
       const subTicks = truncated % 10_000;
       const thinned =
-        liveHour && start < live.sinceMs && hash(seed, hour, j, SALT_THIN) / 2 ** 32 >= keepBefore;
+        liveHour && start < live.sinceMs && hash(seed, hour, j, this.kind.thinSalt) / 2 ** 32 >= keepBefore;
       if (!thinned && start >= dataStartMs && (start < dataEndMs || (start === dataEndMs && subTicks === 0)))
         kept.push(j);
     }
@@ -179,7 +190,7 @@ export class RowStore {
     const idOf = (j: number): string => {
       let id = ids.get(j);
       if (id === undefined) {
-        id = rowId(seed, hour, j);
+        id = this.kind.id(seed, hour, j);
         ids.set(j, id);
       }
       return id;
@@ -215,8 +226,8 @@ export class RowStore {
     return bucket;
   }
 
-  private row(bucket: Bucket, i: number): SimulatedRow {
-    return buildRow(
+  private row(bucket: Bucket, i: number): R {
+    return this.kind.build(
       this.options.seed,
       {
         hour: bucket.hour,
@@ -230,12 +241,17 @@ export class RowStore {
   }
 
   private rowJson(bucket: Bucket, i: number, beta: boolean): string {
-    const row = this.row(bucket, i);
-    const json = this.plain ? serializePlainRow(row, beta) : serializeRow(row, beta);
+    const json = this.kind.json(this.row(bucket, i), beta, this.plain);
     // Flatten the string now: a page keeps a thousand of them alive, and as concatenation trees
     // (dozens of pieces each) they would make every young-generation collection copy them all.
     json.charCodeAt(0);
     return json;
+  }
+
+  /** Whether an instant lies past the window's end `to` (at it, for an exclusive end). */
+  private beyond(ms: number, sub: number, to: Instant, toInclusive: boolean): boolean {
+    const order = compareInstants(ms, sub, to.ms, to.sub);
+    return toInclusive ? order > 0 : order >= 0;
   }
 
   /** The hours whose buckets can hold rows starting in [fromMs, toMs] that are visible at `now`. */
@@ -247,10 +263,11 @@ export class RowStore {
   }
 
   /**
-   * One page of the rows starting in [from, to] (inclusive) that are visible at `now`, sorted by
-   * start then id: `limit` rows after the first `skip`.
+   * One page of the rows starting in [from, to] (`to` exclusive unless the stream's window includes
+   * it) that are visible at `now`, sorted by start then id: `limit` rows after the first `skip`.
    */
   page(from: Instant, to: Instant, skip: number, limit: number, now: number, beta: boolean): Page {
+    const toInclusive = this.options.toInclusive;
     const rows: string[] = [];
     let toSkip = skip;
     const [first, last] = this.hours(from.ms, to.ms, now);
@@ -263,7 +280,7 @@ export class RowStore {
           toSkip >= summary.n &&
           summary.maxVisibleAt <= now &&
           compareInstants(summary.firstMs, summary.firstSub, from.ms, from.sub) >= 0 &&
-          compareInstants(summary.lastMs, summary.lastSub, to.ms, to.sub) <= 0
+          !this.beyond(summary.lastMs, summary.lastSub, to, toInclusive)
         ) {
           toSkip -= summary.n;
           continue;
@@ -273,7 +290,7 @@ export class RowStore {
       if (b.n === 0) continue;
       const inside =
         compareInstants(b.ms[0] as number, b.sub[0] as number, from.ms, from.sub) >= 0 &&
-        compareInstants(b.ms[b.n - 1] as number, b.sub[b.n - 1] as number, to.ms, to.sub) <= 0;
+        !this.beyond(b.ms[b.n - 1] as number, b.sub[b.n - 1] as number, to, toInclusive);
       if (inside && toSkip > 0) {
         const visible = countAtMost(b.sortedVisibleAt, now);
         if (toSkip >= visible) {
@@ -286,7 +303,7 @@ export class RowStore {
         if (!inside) {
           const ms = b.ms[i] as number;
           const sub = b.sub[i] as number;
-          if (compareInstants(ms, sub, from.ms, from.sub) < 0 || compareInstants(ms, sub, to.ms, to.sub) > 0)
+          if (compareInstants(ms, sub, from.ms, from.sub) < 0 || this.beyond(ms, sub, to, toInclusive))
             continue;
         }
         if (toSkip > 0) {
@@ -301,11 +318,18 @@ export class RowStore {
   }
 
   /**
-   * The rows starting in [from, to] (inclusive) as objects, sorted by start then id: those visible
-   * at `now`, or all of them when `now` is undefined.
+   * The rows starting in [from, to] as objects, as the version serves them, sorted by start then
+   * id: those visible at `now`, or all of them when `now` is undefined. `to` is in the range as in
+   * the stream's window, unless `toInclusive` says otherwise (a range open to the end of the data).
    */
-  rows(from: Instant, to: Instant, now: number | undefined, beta: boolean): SimulatedRow[] {
-    const out: SimulatedRow[] = [];
+  rows(
+    from: Instant,
+    to: Instant,
+    now: number | undefined,
+    beta: boolean,
+    toInclusive = this.options.toInclusive,
+  ): R[] {
+    const out: R[] = [];
     const [first, last] = this.hours(from.ms, to.ms, now ?? Number.POSITIVE_INFINITY);
     if (!Number.isFinite(last)) throw new RangeError("rows without an end: give `to`, `dataEnd` or a clock");
     for (let hour = first; hour <= last; hour++) {
@@ -314,10 +338,9 @@ export class RowStore {
         if (now !== undefined && (b.visibleAt[i] as number) > now) continue;
         const ms = b.ms[i] as number;
         const sub = b.sub[i] as number;
-        if (compareInstants(ms, sub, from.ms, from.sub) < 0 || compareInstants(ms, sub, to.ms, to.sub) > 0)
+        if (compareInstants(ms, sub, from.ms, from.sub) < 0 || this.beyond(ms, sub, to, toInclusive))
           continue;
-        const row = this.row(b, i);
-        out.push(beta ? row : v1Row(row));
+        out.push(this.kind.served(this.row(b, i), beta));
       }
     }
     return out;

@@ -199,7 +199,11 @@ test("v1.0 omits administrativeUnitInfos (beta), beta carries it; unknown paths 
     bearer,
   );
   assert.equal(direct.status, 200);
-  assert.deepEqual(direct.json().value, []);
+  assert.deepEqual(
+    direct.json().value,
+    h.sim.streams.directRouting.visibleRows(START, new Date("2019-11-02T00:00:00Z"), "v1.0"),
+    "getDirectRoutingCalls serves its own stream (see streams.test.ts)",
+  );
   const unknown = await graphGet(
     h,
     `${h.sim.url}/v1.0/communications/callRecords/getSomethingElse()`,

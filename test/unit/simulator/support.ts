@@ -82,6 +82,17 @@ export function pstnUrl(sim: GraphSimulator, from: string, to: string, version =
   return `${sim.url}/${version}/communications/callRecords/getPstnCalls(fromDateTime=${from},toDateTime=${to})`;
 }
 
+/** The URL of any call-log function (getPstnCalls, getDirectRoutingCalls, getSmsLog). */
+export function functionUrl(
+  sim: GraphSimulator,
+  name: string,
+  from: string,
+  to: string,
+  version = "beta",
+): string {
+  return `${sim.url}/${version}/communications/callRecords/${name}(fromDateTime=${from},toDateTime=${to})`;
+}
+
 export function graphGet(h: Harness, url: string, bearer: string): Promise<Reply> {
   return call(h, url, { headers: { authorization: `Bearer ${bearer}` } });
 }
