@@ -56,9 +56,11 @@ const server = createServer((req, res) => {
     res.end("<html><body>Service Unavailable</body></html>");
     return;
   }
+  // As Graph: getDirectRoutingCalls leaves out a row that starts exactly at toDateTime.
+  const exclusive = url.pathname.includes("getDirectRoutingCalls");
   const inWindow = served.filter((row) => {
     const at = Date.parse(String(row.startDateTime));
-    return at >= from && at <= to;
+    return at >= from && (exclusive ? at < to : at <= to);
   });
   const skip = Number(url.searchParams.get("$skip") ?? 0);
   const value = inWindow.slice(skip, skip + PAGE_ROWS);
@@ -343,6 +345,31 @@ describe("Source on an in-memory sink", () => {
         [...ends.values()].some((set) => set.size > 1),
         "some window was split",
       );
+    } finally {
+      served = ROWS;
+    }
+  });
+
+  test("directRouting, whose toDateTime is exclusive: rows exactly at the windows' bounds arrive once", async () => {
+    const slice = 6 * HOUR;
+    // A row at each bound of the first windows (WINDOW_SLICE long), and one between each two.
+    served = Array.from({ length: 13 }, (_, k) => [
+      { id: `bound-${k}`, startDateTime: new Date(START.getTime() + k * slice).toISOString() },
+      { id: `between-${k}`, startDateTime: new Date(START.getTime() + k * slice + HOUR).toISOString() },
+    ]).flat();
+    paths.length = 0;
+    try {
+      const sink = new MemorySink();
+      const options = optionsOn(sink, { sliceMs: slice });
+      const source = new Source({ ...options, unit: { ...options.unit, stream: STREAMS.directRouting } });
+      const to = new Date(START.getTime() + 12 * slice + 2 * HOUR);
+      assert.equal(await source.backfill(START, to, new AbortController().signal), true);
+      await source.close();
+      assert.deepEqual([...sink.keys("calls")].sort(), served.map((row) => row.id).sort());
+      assert.deepEqual(sink.keys("calls.dlq"), []);
+      assert.equal(source.stats.duplicates, 0, "an exclusive bound reads a boundary row once, not twice");
+      const bounds = paths.map((path) => /toDateTime=([^)]+)\)/.exec(path)?.[1]);
+      assert.ok(bounds.includes(new Date(START.getTime() + slice).toISOString()), "a window ended on a row");
     } finally {
       served = ROWS;
     }
