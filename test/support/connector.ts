@@ -55,7 +55,7 @@ export async function waitFor(
   }
 }
 
-const schemaCache = new Map<number, avro.Type>();
+const schemaCache = new Map<number, { schema: object; type: avro.Type }>();
 
 /**
  * Decodes a message as a downstream consumer would: the schema comes from the registry, by the id
@@ -67,14 +67,19 @@ export async function decodeFromRegistry(
 ): Promise<Record<string, unknown>> {
   if (value[0] !== 0) throw new Error(`magic byte ${value[0]}, not 0`);
   const id = value.readUInt32BE(1);
-  let type = schemaCache.get(id);
-  if (!type) {
+  let known = schemaCache.get(id);
+  if (!known) {
     const response = await request(`${registryUrl}/schemas/ids/${id}`);
     const body = (await response.body.json()) as { schema: string };
-    type = avro.Type.forSchema(JSON.parse(body.schema), { wrapUnions: false });
-    schemaCache.set(id, type);
+    const schema = JSON.parse(body.schema) as object;
+    known = { schema, type: avro.Type.forSchema(schema as avro.Schema, { wrapUnions: false }) };
+    schemaCache.set(id, known);
   }
-  return decodedToGraphJson(type.fromBuffer(value.subarray(5)) as Record<string, unknown>);
+  // The registry's schema decodes and names the fields: whichever stream wrote the record.
+  return decodedToGraphJson(
+    known.type.fromBuffer(value.subarray(5)) as Record<string, unknown>,
+    known.schema,
+  );
 }
 
 export function keysOf(messages: readonly ReadBack[]): string[] {
