@@ -25,16 +25,17 @@ import { describeMachine } from "./lib/machine.js";
 import { type Report, table, writeReport } from "./lib/report.js";
 import { runInWorker } from "./lib/workers.js";
 
-const BENCHMARKS = ["cpu", "graph", "memory"] as const;
+const BENCHMARKS = ["cpu", "graph", "memory", "requests"] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 const TITLES: Record<Benchmark, string> = {
   cpu: "cpu-bound pipeline",
   graph: "graph-bound backfill",
   memory: "memory",
+  requests: "graph requests per row",
 };
 const SIZES = {
-  full: { cpu: 1_000_000, graph: 630, memory: 10_000_000, cpuRounds: 3 },
-  quick: { cpu: 200_000, graph: 60, memory: 1_000_000, cpuRounds: 1 },
+  full: { cpu: 1_000_000, graph: 630, memory: 10_000_000, requests: 20, cpuRounds: 3 },
+  quick: { cpu: 200_000, graph: 60, memory: 1_000_000, requests: 4, cpuRounds: 1 },
 };
 
 const argv = process.argv.slice(2);
@@ -46,6 +47,7 @@ const { values } = parseArgs({
     "cpu-rows": { type: "string" },
     "graph-pages": { type: "string" },
     "memory-rows": { type: "string" },
+    "dense-days": { type: "string" },
     "max-batch-rows": { type: "string" },
     "cpu-rounds": { type: "string" },
     profile: { type: "boolean", default: false },
@@ -55,7 +57,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   process.stdout.write(
-    "usage: npm run bench -- [--quick] [--only cpu,graph,memory] [--cpu-rows N] [--graph-pages N] [--memory-rows N] [--cpu-rounds N] [--max-batch-rows N] [--profile] [--node-flags='--flag ...']\n",
+    "usage: npm run bench -- [--quick] [--only cpu,graph,memory,requests] [--cpu-rows N] [--graph-pages N] [--memory-rows N] [--dense-days N] [--cpu-rounds N] [--max-batch-rows N] [--profile] [--node-flags='--flag ...']\n",
   );
   process.exit(0);
 }
@@ -70,6 +72,7 @@ const sizes = {
   cpu: size("cpu-rows", values["cpu-rows"], defaults.cpu),
   graph: size("graph-pages", values["graph-pages"], defaults.graph),
   memory: size("memory-rows", values["memory-rows"], defaults.memory),
+  requests: size("dense-days", values["dense-days"], defaults.requests),
 };
 const cpuRounds = size("cpu-rounds", values["cpu-rounds"], defaults.cpuRounds);
 const only = (values.only?.split(",").map((s) => s.trim()) ?? [...BENCHMARKS]) as Benchmark[];
@@ -84,6 +87,7 @@ const custom =
   values["cpu-rows"] ||
   values["graph-pages"] ||
   values["memory-rows"] ||
+  values["dense-days"] ||
   values["cpu-rounds"] ||
   maxBatchRows !== undefined ||
   values.profile ||

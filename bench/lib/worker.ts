@@ -7,6 +7,7 @@ import { cpuBound } from "./cpu-bound.js";
 import type { BenchResult } from "./figures.js";
 import { graphBound } from "./graph-bound.js";
 import { memory } from "./memory.js";
+import { requestsPerRow } from "./requests.js";
 import type { WorkerMessage, WorkerTask } from "./workers.js";
 
 const task = JSON.parse(process.argv[2] ?? "{}") as WorkerTask;
@@ -15,6 +16,7 @@ const runners: Record<WorkerTask["benchmark"], () => Promise<BenchResult>> = {
   cpu: () => cpuBound({ ...task, rows: task.size, log }),
   graph: () => graphBound({ ...task, pages: task.size, log }),
   memory: () => memory({ ...task, rows: task.size, log }),
+  requests: () => requestsPerRow({ ...task, denseDays: task.size, log }),
 };
 
 installSignalHandlers();

@@ -5,7 +5,7 @@ import { type Endpoints, TMP_DIR } from "./connector.js";
 import type { BenchResult } from "./figures.js";
 
 export interface WorkerTask {
-  benchmark: "cpu" | "graph" | "memory";
+  benchmark: "cpu" | "graph" | "memory" | "requests";
   /** Rows, or pages for the Graph-bound benchmark. */
   size: number;
   endpoints: Endpoints;
