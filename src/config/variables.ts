@@ -447,7 +447,7 @@ const TABLE = [
     name: "WINDOW_SLICE",
     group: "Connector",
     description:
-      "Length of a run's first windows, before the tenant's density is known; then each window aims at 20 full pages of 1,000 rows (an hour to 90 days, Graph's limit), and one that holds far more is read again in shorter ones.",
+      "Length of a run's first windows, before the tenant's density is known; then each window aims at 10 full pages of 1,000 rows (an hour to 90 days, Graph's limit), and one that holds far more is read again in shorter ones.",
     default: DEFAULTS.WINDOW_SLICE,
     example: "12h",
     schema: check.duration({
