@@ -124,3 +124,10 @@ export function recordPlan(schema: object): RecordPlan {
   }
   return plan;
 }
+
+/** The top-level fields of `schema` that are decimals: a row's money, kept exact from the JSON on. */
+export function decimalFields(schema: object): string[] {
+  return recordPlan(schema)
+    .fields.filter((field) => field.value.kind === "decimal")
+    .map((field) => field.name);
+}

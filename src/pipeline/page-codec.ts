@@ -5,21 +5,21 @@
  * from Kafka with each session); this runs in a worker thread (page-decoder.ts) or inline.
  */
 import { createHash } from "node:crypto";
-import { isoToMicros, MAX_ID_LENGTH, type RowCodec } from "../avro/index.js";
+import { decimalFields, isoToMicros, MAX_ID_LENGTH, type RowCodec, rowSchema } from "../avro/index.js";
 import { type MoneyKeys, moneyKeys, parseCallLogPage } from "../graph/body.js";
 import { STREAMS, type StreamDefinition } from "../streams/index.js";
 
-/** The two properties of a stream's rows that the engine reads itself. */
-export type RowFields = Pick<StreamDefinition, "keyField" | "startField" | "moneyFields">;
+/** What the engine reads of a stream's rows itself: key, start, and the schema naming its money. */
+export type RowFields = Pick<StreamDefinition, "keyField" | "startField" | "schemaFile">;
 
-/** Each stream's compiled money keys, built once per definition. */
-const moneyOf = new WeakMap<readonly string[], MoneyKeys>();
+/** Each schema's money (its decimal fields), compiled for the body's scan once. */
+const moneyBySchema = new Map<string, MoneyKeys>();
 
 function moneyKeysOf(fields: RowFields): MoneyKeys {
-  let money = moneyOf.get(fields.moneyFields);
+  let money = moneyBySchema.get(fields.schemaFile);
   if (money === undefined) {
-    money = moneyKeys(fields.moneyFields);
-    moneyOf.set(fields.moneyFields, money);
+    money = moneyKeys(decimalFields(rowSchema(fields.schemaFile).schema));
+    moneyBySchema.set(fields.schemaFile, money);
   }
   return money;
 }

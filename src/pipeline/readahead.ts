@@ -18,11 +18,11 @@ const HEAD_PAGES = 2;
 
 /**
  * The pages of consecutive windows, yielded in window order (each window's pages in their order,
- * then its end), while up to `options.windows` windows are fetched concurrently. The next window is
- * taken from `windows` only after the consumer took a window's end, so a WindowSlicer sizes it by
- * what the windows before held. Pages of one
- * window stay sequential (each nextLink comes from the page before), so the windows ahead fetch
- * while the current one waits for its next page; together they hold at most `pagesAhead` pages.
+ * then its end), while up to `options.windows` windows are fetched concurrently. Past the first
+ * ones, the next window is taken from `windows` only after the consumer took a window's end, so a
+ * WindowSlicer sizes it by what the windows before held. Pages of one window stay sequential (each
+ * nextLink comes from the page before), so the windows ahead fetch while the current one waits for
+ * its next page; together they hold at most `pagesAhead` pages.
  * A fetch error surfaces when the consumer reaches that window; when the consumer stops, every
  * fetch is aborted.
  */

@@ -284,6 +284,11 @@ export class Source {
     await session?.close().catch(() => undefined);
   }
 
+  /** Windows over `[from, to]` sized by the density this source saw last (WindowSlicer). */
+  private slicer(from: Date, to: Date): WindowSlicer {
+    return new WindowSlicer(from, to, { initialMs: this.options.sliceMs, density: this.density });
+  }
+
   /**
    * Reads each window's pages into batches. A finished window's checkpoint (the watermark moved to
    * its end) is committed with the batch that holds its last rows: at once when no transaction is
@@ -291,11 +296,6 @@ export class Source {
    * cut transactions short. One transaction is in flight while the next batch is fetched and
    * encoded; transactions commit one after another, in order.
    */
-  /** Windows over `[from, to]` sized by the density this source saw last (WindowSlicer). */
-  private slicer(from: Date, to: Date): WindowSlicer {
-    return new WindowSlicer(from, to, { initialMs: this.options.sliceMs, density: this.density });
-  }
-
   private async readWindows(
     session: SinkSession,
     windows: WindowSlicer,

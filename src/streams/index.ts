@@ -20,11 +20,6 @@ export interface StreamDefinition {
   readonly toDateTimeInclusive: boolean;
   /** The Graph API versions that serve the function. */
   readonly apiVersions: readonly string[];
-  /**
-   * The row properties that are money (decimals in the schema): their JSON numbers are kept as
-   * their exact source text before JSON.parse would turn them into binary floating point.
-   */
-  readonly moneyFields: readonly string[];
 }
 
 export const STREAMS = {
@@ -36,7 +31,6 @@ export const STREAMS = {
     startField: "startDateTime",
     toDateTimeInclusive: true,
     apiVersions: ["v1.0", "beta"],
-    moneyFields: ["charge", "connectionCharge"],
   },
   directRouting: {
     name: "directRouting",
@@ -46,7 +40,6 @@ export const STREAMS = {
     startField: "startDateTime",
     toDateTimeInclusive: false,
     apiVersions: ["v1.0", "beta"],
-    moneyFields: [],
   },
   sms: {
     name: "sms",
@@ -56,7 +49,6 @@ export const STREAMS = {
     startField: "sentDateTime",
     toDateTimeInclusive: true,
     apiVersions: ["beta"],
-    moneyFields: ["callCharge"],
   },
 } as const satisfies Record<string, StreamDefinition>;
 
