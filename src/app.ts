@@ -7,7 +7,7 @@ import { GraphClient } from "./graph/client.js";
 import { RequestPacer } from "./graph/pacer.js";
 import { createKafka, type Kafka, KafkaSink } from "./kafka/index.js";
 import { createLogger, type Logger } from "./log.js";
-import { Health } from "./metrics/health.js";
+import { Health, StreamsHealth } from "./metrics/health.js";
 import { Metrics } from "./metrics/index.js";
 import { type Progress, Source } from "./pipeline/source.js";
 import { registrarOf } from "./registry.js";
@@ -32,10 +32,12 @@ export interface AppOptions {
 
 export interface App {
   config: ConnectorConfig;
-  /** The source the configuration names: its tenant's pstn stream. */
+  /** One source per stream of CONNECTOR_STREAMS, in its order. */
+  sources: Source[];
+  /** The first of `sources`: the only one when one stream is read. */
   source: Source;
   metrics: Metrics;
-  health: Health;
+  health: StreamsHealth;
   logger: Logger;
   tokens: TokenSource;
   graph: GraphClient;
@@ -50,7 +52,6 @@ export interface App {
 export function createApp(config: ConnectorConfig, options: AppOptions = {}): App {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = options.metrics ?? new Metrics();
-  const health = new Health();
   const now = options.now ?? Date.now;
   const dispatcher = new Agent({
     connect: {
@@ -87,7 +88,6 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     }),
     maxPageBytes: config.graph.maxPageBytes,
     maxPagesPerWindow: config.graph.maxPagesPerWindow,
-    metrics,
     logger,
     clientId: config.azure.clientId,
     tenantId: config.azure.tenantId,
@@ -101,33 +101,41 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
       ? { auth: { username: config.schemaRegistry.username, password: config.schemaRegistry.password ?? "" } }
       : {}),
   });
-  const sink = new KafkaSink({ kafka, logger, metrics, compression: config.kafka.compression });
-  const source = new Source({
-    unit: {
-      tenantId: config.azure.tenantId,
-      stream: STREAMS.pstn,
-      name: config.connector.name,
-      topics: { data: config.kafka.topic, dlq: config.kafka.dlqTopic, state: config.kafka.stateTopic },
-      start: resolveStart(config.connector.start, new Date(now())),
-    },
-    pollIntervalMs: config.connector.pollIntervalMs,
-    maxRestartBackoffMs: config.connector.maxRestartBackoffMs,
-    lookbackMs: config.connector.lookbackMs,
-    sliceMs: config.connector.windowSliceMs,
-    maxBatchRows: options.maxBatchRows,
-    pageDecoder: options.pageDecoder,
-    graph,
-    sink,
-    registry: registrarOf(registry),
-    metrics,
-    logger,
-    health,
-    now,
-    onProgress: options.onProgress,
-  });
+  const sink = new KafkaSink({ kafka, logger, compression: config.kafka.compression });
+  const start = resolveStart(config.connector.start, new Date(now()));
+  const sources = config.connector.streams.map(
+    (stream) =>
+      new Source({
+        unit: {
+          tenantId: config.azure.tenantId,
+          stream: STREAMS[stream],
+          name: config.connector.name,
+          topics: config.kafka.topics[stream],
+          start,
+        },
+        pollIntervalMs: config.connector.pollIntervalMs,
+        maxRestartBackoffMs: config.connector.maxRestartBackoffMs,
+        lookbackMs: config.connector.lookbackMs,
+        sliceMs: config.connector.windowSliceMs,
+        maxBatchRows: options.maxBatchRows,
+        pageDecoder: options.pageDecoder,
+        graph,
+        sink,
+        registry: registrarOf(registry),
+        metrics,
+        logger,
+        health: new Health(),
+        now,
+        onProgress: options.onProgress,
+      }),
+  );
+  const health = new StreamsHealth(
+    new Map(sources.map((source) => [source.unit.stream.name, source.health])),
+  );
   return {
     config,
-    source,
+    sources,
+    source: sources[0] as Source,
     metrics,
     health,
     logger,
@@ -138,7 +146,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     registry,
     dispatcher,
     async close() {
-      await source.close();
+      await Promise.all(sources.map((source) => source.close()));
       await dispatcher.close();
     },
   };

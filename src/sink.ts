@@ -2,6 +2,7 @@
  * The engine's boundary to Kafka: what the pipeline asks of a sink, in its own types. One
  * implementation (src/kafka) holds everything client-specific; the pipeline imports only this.
  */
+import type { StreamMetrics } from "./metrics/index.js";
 import type { StateTracker } from "./state/tracker.js";
 
 /** A record to write. The key chooses the partition (murmur2, as Java clients and Kafka Connect). */
@@ -32,6 +33,8 @@ export interface SessionSpec {
   lookbackMs: number;
   /** Where a first run begins; a restored checkpoint's own start wins. */
   start: Date;
+  /** Where the session counts its transactions. */
+  metrics?: StreamMetrics;
 }
 
 /** One transaction's records: all of them become visible together, or none does. */
@@ -65,6 +68,8 @@ export interface ElectionSpec {
   /** A single-partition topic the members subscribe to (the state topic). */
   topic: string;
   sessionTimeoutMs: number;
+  /** Where the member shows whether it is active. */
+  metrics?: StreamMetrics;
 }
 
 export interface Sink {

@@ -8,8 +8,9 @@ import { CONFIG_HELP, CONFIG_OPTION, loadCommandConfig } from "./runtime.js";
 const help = `Usage: pstn-connector check [options]
 
 Validates the configuration, then reaches each dependency once: an access token from Entra ID, one
-getPstnCalls page from Graph (the last minute), the Kafka cluster, the schema registry. Prints one
-line per check; exits 0 when all pass, 2 with one line per problem otherwise.
+page from Graph (the last minute) for each stream of CONNECTOR_STREAMS, at the API version the
+stream reads (sms: beta only), the Kafka cluster, the schema registry. Prints one line per check;
+exits 0 when all pass, 2 with one line per problem otherwise.
 
 Options:
 ${CONFIG_HELP}
@@ -49,13 +50,20 @@ export const checkCommand: Command = {
         await app.tokens.getToken();
         return `access token for ${config.graph.scope} from ${config.azure.authorityHost}`;
       });
-      await attempt("graph", async () => {
-        const to = new Date();
-        const from = new Date(to.getTime() - 60_000);
-        const fn = app.source.unit.stream.function;
-        const page = await app.graph.getPage(app.graph.functionUrl(fn, from, to));
-        return `${config.graph.endpoint}/${config.graph.apiVersion} ${fn} answered (${page.rows.length} rows in the last minute)`;
-      });
+      for (const source of app.sources) {
+        const { stream } = source.unit;
+        await attempt(`graph ${stream.name}`, async () => {
+          const to = new Date();
+          const from = new Date(to.getTime() - 60_000);
+          const { graph } = source;
+          const page = await graph.getPage(graph.functionUrl(stream.function, from, to));
+          const version =
+            graph.apiVersion === config.graph.apiVersion
+              ? ""
+              : ` (${stream.function} exists only in ${stream.apiVersions.join(" and ")}: read there whatever GRAPH_API_VERSION says)`;
+          return `${config.graph.endpoint}/${graph.apiVersion} ${stream.function} answered (${page.rows.length} rows in the last minute)${version}`;
+        });
+      }
       await attempt("kafka", async () => {
         const { brokers } = await app.sink.describeCluster();
         return `${brokers} broker(s) at ${config.kafka.brokers.join(",")}`;

@@ -3,6 +3,7 @@ import { type ConnectorConfig, cleartextCredentials } from "../config/index.js";
 import { ErrorCode, PstnError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { startMetricsServer } from "../metrics/server.js";
+import type { Source } from "../pipeline/source.js";
 import { runWithStandby } from "../pipeline/standby.js";
 import { type Command, parseCommandArgs } from "./command.js";
 import { CONFIG_HELP, CONFIG_OPTION, loadCommandConfig, shutdownSignal } from "./runtime.js";
@@ -10,10 +11,12 @@ import { CONFIG_HELP, CONFIG_OPTION, loadCommandConfig, shutdownSignal } from ".
 const runHelp = `Usage: pstn-connector run [options]
 
 Polls Graph every POLL_INTERVAL, reading [watermark - LOOKBACK, now], and publishes each new row once
-to KAFKA_TOPIC until stopped. Replicas with the same identity (tenant, CONNECTOR_NAME) elect one
-active instance; the others stand by and take over within CONNECTOR_FAILOVER_TIMEOUT of its loss.
-SIGTERM/SIGINT: stops taking new work, abandons the open transaction (its rows are read again by
-the next active instance), closes cleanly, exits 0.
+to its stream's topic until stopped, for each stream of CONNECTOR_STREAMS. Replicas with the same
+identity (tenant, stream, CONNECTOR_NAME) elect one active instance per stream; the others stand by
+and take over within CONNECTOR_FAILOVER_TIMEOUT of its loss. A final error in one stream (a
+permission Graph refuses) stops them all and exits 1. SIGTERM/SIGINT: stops taking new work,
+abandons the open transactions (their rows are read again by the next active instance), closes
+cleanly, exits 0.
 
 Options:
 ${CONFIG_HELP}
@@ -41,15 +44,17 @@ export const runCommand: Command = {
       {
         metricsPort: server.port,
         metricsHost: server.address,
-        topic: config.kafka.topic,
-        identity: app.source.identity(),
+        streams: Object.fromEntries(
+          app.sources.map((source) => [source.unit.stream.name, source.unit.topics.data]),
+        ),
+        identities: app.sources.map((source) => source.identity()),
       },
       "starting",
     );
     try {
-      await runWithStandby(app.source, shutdown.signal, {
-        sessionTimeoutMs: config.connector.failoverTimeoutMs,
-      });
+      await untilFirstFailure(app.sources, shutdown.signal, (source, signal) =>
+        runWithStandby(source, signal, { sessionTimeoutMs: config.connector.failoverTimeoutMs }),
+      );
       app.logger.info("stopped");
       return 0;
     } finally {
@@ -63,9 +68,13 @@ export const runCommand: Command = {
 
 const backfillHelp = `Usage: pstn-connector backfill --from <ISO> [--to <ISO>] [options]
 
-Publishes the rows that started in [from, to] once (in windows sized to the tenant's density,
-never over Graph's 90 days), then exits. It keeps its own progress and dedupe state, so running it
-again after a crash resumes, and rows it already published are not sent again.
+Publishes the rows that started in [from, to] once, for each stream of CONNECTOR_STREAMS (in windows
+sized to the tenant's density, never over Graph's 90 days), then exits. It keeps its own progress
+and dedupe state, so running it again after a crash resumes, and rows it already published are not
+sent again. getDirectRoutingCalls excludes its toDateTime: a directRouting row that starts exactly
+at --to is left to the next range (or to run). It shares Graph's budget with any run of the same
+app and tenant only through Graph's 429s: give each process its share with
+GRAPH_MAX_REQUESTS_PER_MINUTE.
 
 Options:
   --from <ISO>         first instant, e.g. 2026-01-01T00:00:00Z (required)
@@ -100,8 +109,15 @@ export const backfillCommand: Command = {
     warnCleartext(app.logger, config);
     app.logger.info({ from, to }, "backfill starting");
     try {
-      const done = await app.source.backfill(from, to, shutdown.signal);
-      app.logger.info({ ...app.source.stats }, done ? "backfill done" : "backfill stopped before the end");
+      const results = await untilFirstFailure(app.sources, shutdown.signal, async (source, signal) => {
+        const finished = await source.backfill(from, to, signal);
+        app.logger.info(
+          { stream: source.unit.stream.name, ...source.stats },
+          finished ? "backfill done" : "backfill stopped before the end",
+        );
+        return finished;
+      });
+      const done = results.every(Boolean);
       if (!done)
         process.stderr.write(
           "pstn-connector backfill: stopped before the range was done; run it again to resume\n",
@@ -115,6 +131,30 @@ export const backfillCommand: Command = {
     }
   },
 };
+
+/**
+ * Runs `work` for every source at once until all are done. The first to fail stops the others
+ * (through their signal) and its error is thrown once they have ended.
+ */
+async function untilFirstFailure<T>(
+  sources: readonly Source[],
+  signal: AbortSignal,
+  work: (source: Source, signal: AbortSignal) => Promise<T>,
+): Promise<T[]> {
+  const failed = new AbortController();
+  const both = AbortSignal.any([signal, failed.signal]);
+  const settled = await Promise.allSettled(
+    sources.map((source) =>
+      work(source, both).catch((error: unknown) => {
+        failed.abort();
+        throw error;
+      }),
+    ),
+  );
+  const failure = settled.find((result) => result.status === "rejected");
+  if (failure) throw failure.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
+}
 
 /** The operator allowed clear-text credentials: say which ones go that way, at every start. */
 function warnCleartext(logger: Logger, config: ConnectorConfig): void {

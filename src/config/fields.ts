@@ -298,6 +298,34 @@ function brokerProblem(broker: string): string | undefined {
   return undefined;
 }
 
+/** Names from a fixed set, comma-separated, each in any case and at most once; each bad one its own problem. */
+export function nameList<const T extends string>(options: readonly T[], noun: string) {
+  return z.string().transform((text, ctx) => {
+    const list: T[] = [];
+    for (const entry of text.split(",")) {
+      const name = entry.trim();
+      if (name === "") continue;
+      const found = options.find((option) => option.toLowerCase() === name.toLowerCase());
+      if (found === undefined) {
+        const near = closestName(name.toLowerCase(), options);
+        ctx.addIssue({
+          code: "custom",
+          message: `${quote(name)} is not a ${noun}; use ${listWords(options, "and")}${near === undefined ? "" : `; did you mean ${near}?`}`,
+        });
+      } else if (list.includes(found)) {
+        ctx.addIssue({ code: "custom", message: `names ${found} twice` });
+      } else list.push(found);
+    }
+    if (text.split(",").every((entry) => entry.trim() === ""))
+      ctx.addIssue({
+        code: "custom",
+        message: `names no ${noun}; use ${listWords(options, "and")}`,
+        params: QUOTED,
+      });
+    return list;
+  });
+}
+
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 
 export const topic = field((text, fail) =>

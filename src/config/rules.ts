@@ -8,7 +8,12 @@ import { readKeyPair } from "../pem.js";
 import { guid, listWords, QUOTED, quote, topic } from "./fields.js";
 import type { Values } from "./schema.js";
 import { SASL_MECHANISMS } from "./types.js";
-import { DLQ_TOPIC_SUFFIX, STATE_TOPIC_SUFFIX, type VariableName } from "./variables.js";
+import {
+  DLQ_TOPIC_SUFFIX,
+  STATE_TOPIC_SUFFIX,
+  STREAM_TOPIC_VARIABLES,
+  type VariableName,
+} from "./variables.js";
 
 const TLS_FILES = ["KAFKA_SSL_CA_FILE", "KAFKA_SSL_CERT_FILE", "KAFKA_SSL_KEY_FILE"] as const;
 
@@ -29,6 +34,7 @@ export function crossFieldRules(values: Values, ctx: z.RefinementCtx<Values>): v
   const rules = new Rules(values, ctx);
   rules.azureCredential();
   rules.topics();
+  rules.streamTopics();
   rules.kafkaTls();
   rules.sasl();
   rules.registryAuth();
@@ -124,6 +130,58 @@ class Rules {
         `${quote(state)} is ${other} too; the state needs a compacted topic of its own`,
       );
     }
+  }
+
+  /**
+   * The streams read write to topics of their own: a topic two of them share would mix their rows,
+   * and their state keys. The derived dead-letter and state topics must be valid names too.
+   */
+  streamTopics(): void {
+    const streams = this.value("CONNECTOR_STREAMS");
+    if (streams === undefined) return;
+    const owners = new Map<string, string>();
+    for (const stream of streams) {
+      const variable = STREAM_TOPIC_VARIABLES[stream];
+      const data = this.value(variable);
+      if (data === undefined) continue;
+      const topics: Array<[string | undefined, string]> =
+        stream === "pstn"
+          ? [
+              [data, "KAFKA_TOPIC"],
+              [this.derivedOrGiven("KAFKA_DLQ_TOPIC", data, DLQ_TOPIC_SUFFIX), "KAFKA_DLQ_TOPIC"],
+              [this.derivedOrGiven("KAFKA_STATE_TOPIC", data, STATE_TOPIC_SUFFIX), "KAFKA_STATE_TOPIC"],
+            ]
+          : [
+              [data, variable],
+              [this.derived(variable, data, DLQ_TOPIC_SUFFIX), `${variable}${DLQ_TOPIC_SUFFIX}`],
+              [this.derived(variable, data, STATE_TOPIC_SUFFIX), `${variable}${STATE_TOPIC_SUFFIX}`],
+            ];
+      for (const [name, whose] of topics) {
+        if (name === undefined) continue;
+        const owner = owners.get(name);
+        if (owner !== undefined && !owner.startsWith(`${stream} `)) {
+          this.problem(
+            variable,
+            `makes ${quote(name)} (${whose}) the ${stream} stream's, but it is already the ${owner}; each stream needs topics of its own`,
+          );
+        }
+        owners.set(name, `${stream} stream's (${whose})`);
+      }
+    }
+  }
+
+  /** A topic derived from `data`, checked as a name; undefined (with a problem) when invalid. */
+  private derived(variable: VariableName, data: string, suffix: string): string | undefined {
+    const text = `${data}${suffix}`;
+    const parsed = topic.safeParse(text);
+    for (const issue of parsed.error?.issues ?? [])
+      this.problem(variable, `${quote(text)} (derived from it) ${issue.message}`);
+    return parsed.data;
+  }
+
+  /** The variable's topic if given (its own problems reported by its field), else derived from `data`. */
+  private derivedOrGiven(variable: "KAFKA_DLQ_TOPIC" | "KAFKA_STATE_TOPIC", data: string, suffix: string) {
+    return this.given(variable) ? this.value(variable) : `${data}${suffix}`;
   }
 
   /** Any TLS file implies TLS, so `KAFKA_SSL=false` with one asks for both a plain connection and TLS. */

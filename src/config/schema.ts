@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { NATIONAL_CLOUDS } from "./clouds.js";
 import { crossFieldRules } from "./rules.js";
-import type { ConfigVariable, ConnectorConfig, KafkaSasl } from "./types.js";
+import type { ConfigVariable, ConnectorConfig, KafkaSasl, StreamTopics } from "./types.js";
 import {
   CONFIG_VARIABLES,
   DEFAULTS,
@@ -86,9 +86,15 @@ function assemble(v: Values): ConnectorConfig {
     },
     kafka: withoutUnset({
       brokers: v.KAFKA_BROKERS,
-      topic: v.KAFKA_TOPIC,
-      dlqTopic: v.KAFKA_DLQ_TOPIC ?? `${v.KAFKA_TOPIC}${DLQ_TOPIC_SUFFIX}`,
-      stateTopic: v.KAFKA_STATE_TOPIC ?? `${v.KAFKA_TOPIC}${STATE_TOPIC_SUFFIX}`,
+      topics: {
+        pstn: {
+          data: v.KAFKA_TOPIC,
+          dlq: v.KAFKA_DLQ_TOPIC ?? `${v.KAFKA_TOPIC}${DLQ_TOPIC_SUFFIX}`,
+          state: v.KAFKA_STATE_TOPIC ?? `${v.KAFKA_TOPIC}${STATE_TOPIC_SUFFIX}`,
+        },
+        directRouting: derivedTopics(v.KAFKA_TOPIC_DIRECT_ROUTING),
+        sms: derivedTopics(v.KAFKA_TOPIC_SMS),
+      },
       clientId: v.KAFKA_CLIENT_ID,
       compression: v.KAFKA_COMPRESSION,
       ssl: v.KAFKA_SSL ?? anyTls,
@@ -103,6 +109,7 @@ function assemble(v: Values): ConnectorConfig {
       password: v.SCHEMA_REGISTRY_PASSWORD,
     }),
     connector: {
+      streams: v.CONNECTOR_STREAMS,
       name: v.CONNECTOR_NAME,
       start: v.CONNECTOR_START,
       pollIntervalMs: v.POLL_INTERVAL,
@@ -159,4 +166,9 @@ function sasl(v: Values, azure: ConnectorConfig["azure"]): KafkaSasl | undefined
 /** The object without its `undefined` properties: an unset optional value is left out. */
 function withoutUnset<T extends object>(object: T): T {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
+}
+
+/** A stream's topics from its data topic: `<topic>.dlq` and `<topic>.state`. */
+function derivedTopics(data: string): StreamTopics {
+  return { data, dlq: `${data}${DLQ_TOPIC_SUFFIX}`, state: `${data}${STATE_TOPIC_SUFFIX}` };
 }

@@ -1,5 +1,6 @@
 /** The connector's configuration: one typed object, loaded and validated once at start-up. */
 import type { z } from "zod";
+import type { StreamName } from "../streams/index.js";
 
 export const GRAPH_CLOUDS = ["global", "usgov", "dod", "china"] as const;
 export type GraphCloud = (typeof GRAPH_CLOUDS)[number];
@@ -49,6 +50,13 @@ export interface KafkaTlsFiles {
   keyPassword?: string;
 }
 
+/** A stream's three topics: its rows, its dead letters, its progress (compacted). */
+export interface StreamTopics {
+  data: string;
+  dlq: string;
+  state: string;
+}
+
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -85,9 +93,8 @@ export interface ConnectorConfig {
   };
   kafka: {
     brokers: string[];
-    topic: string;
-    dlqTopic: string;
-    stateTopic: string;
+    /** Each stream's topics, the chosen ones and the others alike. */
+    topics: Record<StreamName, StreamTopics>;
     clientId: string;
     compression: KafkaCompression;
     ssl: boolean;
@@ -98,6 +105,8 @@ export interface ConnectorConfig {
   };
   schemaRegistry: { url: string; username?: string; password?: string };
   connector: {
+    /** CONNECTOR_STREAMS: the streams read, in the order given. */
+    streams: StreamName[];
     name: string;
     start: StartSpec;
     pollIntervalMs: number;

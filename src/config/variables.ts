@@ -2,6 +2,7 @@
  * Every configuration variable: its documentation, its default and its schema. The single source of
  * truth that the loader parses with (schema.ts) and that the generated reference prints.
  */
+import { STREAMS, type StreamName } from "../streams/index.js";
 import { MAX_GRAPH_RANGE_MS } from "../windows/planner.js";
 import * as check from "./fields.js";
 import {
@@ -30,12 +31,15 @@ export const DEFAULTS = {
   GRAPH_MAX_PAGES_PER_WINDOW: "10000",
   GRAPH_MAX_RETRY_AFTER: "10m",
   KAFKA_TOPIC: "teams.pstn-calls",
+  KAFKA_TOPIC_DIRECT_ROUTING: "teams.direct-routing-calls",
+  KAFKA_TOPIC_SMS: "teams.sms-log",
   KAFKA_CLIENT_ID: "pstn-connector",
   KAFKA_COMPRESSION: "zstd",
   KAFKA_SSL: "false",
   KAFKA_SASL_OAUTHBEARER_CLIENT_AUTH_METHOD: "client_secret_basic",
   KAFKA_CONNECT_TIMEOUT: "10s",
   KAFKA_REQUEST_TIMEOUT: "30s",
+  CONNECTOR_STREAMS: "pstn",
   CONNECTOR_NAME: "default",
   CONNECTOR_START: "1d",
   POLL_INTERVAL: "5m",
@@ -48,7 +52,14 @@ export const DEFAULTS = {
   LOG_LEVEL: "info",
 } as const;
 
-/** Suffixes of the topics derived from `KAFKA_TOPIC` when not set. */
+/** The variable naming each stream's data topic; its dead-letter and state topics derive from it. */
+export const STREAM_TOPIC_VARIABLES = {
+  pstn: "KAFKA_TOPIC",
+  directRouting: "KAFKA_TOPIC_DIRECT_ROUTING",
+  sms: "KAFKA_TOPIC_SMS",
+} as const satisfies Record<StreamName, string>;
+
+/** Suffixes of the topics derived from a data topic when not set. */
 export const DLQ_TOPIC_SUFFIX = ".dlq";
 export const STATE_TOPIC_SUFFIX = ".state";
 
@@ -211,15 +222,31 @@ const TABLE = [
   {
     name: "KAFKA_TOPIC",
     group: "Kafka",
-    description: "Topic the call-log rows are published to.",
+    description: "Topic the pstn stream's rows (getPstnCalls) are published to.",
     default: DEFAULTS.KAFKA_TOPIC,
     example: "teams.pstn-calls",
     schema: check.topic,
   },
   {
+    name: "KAFKA_TOPIC_DIRECT_ROUTING",
+    group: "Kafka",
+    description: `Topic the directRouting stream's rows (getDirectRoutingCalls) are published to; its dead-letter and state topics are this name with ${DLQ_TOPIC_SUFFIX} and ${STATE_TOPIC_SUFFIX}.`,
+    default: DEFAULTS.KAFKA_TOPIC_DIRECT_ROUTING,
+    example: "teams.direct-routing-calls",
+    schema: check.topic,
+  },
+  {
+    name: "KAFKA_TOPIC_SMS",
+    group: "Kafka",
+    description: `Topic the sms stream's rows (getSmsLog) are published to; its dead-letter and state topics are this name with ${DLQ_TOPIC_SUFFIX} and ${STATE_TOPIC_SUFFIX}.`,
+    default: DEFAULTS.KAFKA_TOPIC_SMS,
+    example: "teams.sms-log",
+    schema: check.topic,
+  },
+  {
     name: "KAFKA_DLQ_TOPIC",
     group: "Kafka",
-    description: "Dead-letter topic for rows that cannot be encoded.",
+    description: "Dead-letter topic of the pstn stream, for rows that cannot be encoded.",
     default: `<KAFKA_TOPIC>${DLQ_TOPIC_SUFFIX}`,
     example: "teams.pstn-calls.dlq",
     schema: check.topic,
@@ -227,7 +254,7 @@ const TABLE = [
   {
     name: "KAFKA_STATE_TOPIC",
     group: "Kafka",
-    description: "Compacted topic holding the connector's progress and the ids it has published.",
+    description: "Compacted topic holding the pstn stream's progress and the ids it has published.",
     default: `<KAFKA_TOPIC>${STATE_TOPIC_SUFFIX}`,
     example: "teams.pstn-calls.state",
     schema: check.topic,
@@ -407,6 +434,14 @@ const TABLE = [
     secret: true,
     example: "(the password)",
     schema: check.text,
+  },
+  {
+    name: "CONNECTOR_STREAMS",
+    group: "Connector",
+    description: `The call logs to read, comma-separated: pstn (getPstnCalls: Calling Plan and Operator Connect), directRouting (getDirectRoutingCalls: your own SBCs) and sms (getSmsLog). Each stream has its own topics, schema, progress and identity, and all of them share the tenant's one Graph budget in turns. getSmsLog exists only in beta: the sms stream reads beta whatever GRAPH_API_VERSION says. Adding a stream leaves the others' progress as it is; the new one begins at CONNECTOR_START.`,
+    default: DEFAULTS.CONNECTOR_STREAMS,
+    example: "pstn,directRouting",
+    schema: check.nameList(Object.keys(STREAMS) as StreamName[], "stream"),
   },
   {
     name: "CONNECTOR_NAME",

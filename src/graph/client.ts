@@ -3,11 +3,11 @@ import { type Dispatcher, request, errors as undiciErrors } from "undici";
 import type { TokenSource } from "../auth/token-provider.js";
 import { ErrorCode, GRAPH_REFUSED_CODES, isPstnError, PstnError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { Metrics } from "../metrics/index.js";
+import type { StreamMetrics } from "../metrics/index.js";
 import { type CallLogPage, parseCallLogPage } from "./body.js";
 import { checkPageHead, LargeBodyTurns, readCapped, readExcerpt } from "./bounded-body.js";
 import { LinkPolicy, WindowLinks } from "./links.js";
-import type { RequestPacer } from "./pacer.js";
+import { type RequestPacer, sleepChunked } from "./pacer.js";
 import { parseRetryAfter } from "./retry-after.js";
 import { callLogUrl } from "./url.js";
 
@@ -24,7 +24,9 @@ export interface GraphClientOptions {
   maxPageBytes: number;
   /** GRAPH_MAX_PAGES_PER_WINDOW: a window linking to more pages is refused as endless. */
   maxPagesPerWindow: number;
-  metrics?: Metrics;
+  metrics?: StreamMetrics;
+  /** Whose turn among the pacer's waiters this client's requests take (the stream's name). */
+  lane?: string;
   /** Where refused answers, and Retry-Afters longer than the pacer's cap, are reported. */
   logger?: Logger;
   /** For the 403 message: whose permission is missing. */
@@ -62,12 +64,17 @@ export class GraphClient {
   }
 
   /**
-   * This client reading another API version. It shares the tokens, the pacer and the turns of
-   * large bodies: Graph's budget is per tenant across versions and functions, and so is memory.
+   * This client for one stream: its API version, its turn at the pacer, its metrics. It shares the
+   * tokens, the pacer and the turns of large bodies: Graph's budget is per tenant across versions
+   * and functions, and so is memory.
    */
-  withApiVersion(apiVersion: string): GraphClient {
-    if (apiVersion === this.options.apiVersion) return this;
-    return new GraphClient({ ...this.options, apiVersion }, this.largeBodies);
+  forStream(stream: {
+    lane: string;
+    apiVersion: string;
+    metrics?: StreamMetrics;
+    logger?: Logger;
+  }): GraphClient {
+    return new GraphClient({ ...this.options, ...stream }, this.largeBodies);
   }
 
   functionUrl(fn: string, from: Date, to: Date): string {
@@ -177,30 +184,29 @@ export class GraphClient {
   }
 
   /**
-   * Sends one request through the gate: waits for the pacer, gets a token (which may mean a token
-   * request), then asks the pacer again and sends in the same synchronous step. A hold set while
-   * the token was being fetched (another request's 429) is therefore seen before this one goes.
+   * Sends one request through the gate: takes a slot of the pacer in the stream's turn, gets a
+   * token (which may mean a token request), then waits out any Retry-After hold and sends in the
+   * same synchronous step as the last look at it. A hold set while the token was being fetched
+   * (another request's 429) is therefore seen before this one goes.
    */
   private async send(
     url: string,
     signal: AbortSignal | undefined,
   ): Promise<{ token: string; response: Promise<Dispatcher.ResponseData> }> {
     const { pacer, tokens } = this.options;
-    for (;;) {
-      await pacer.ready(signal);
-      const token = await tokens.getToken();
-      signal?.throwIfAborted();
-      if (pacer.admit() > 0) continue;
-      const response = request(url, {
-        method: "GET",
-        dispatcher: this.options.dispatcher,
-        headers: { authorization: `Bearer ${token}`, accept: "application/json" },
-        headersTimeout: this.options.headersTimeoutMs,
-        bodyTimeout: this.options.bodyTimeoutMs,
-        signal,
-      });
-      return { token, response };
-    }
+    await pacer.take(signal, this.options.lane);
+    const token = await tokens.getToken();
+    for (let held = pacer.heldMs(); held > 0; held = pacer.heldMs()) await sleepChunked(held, signal);
+    signal?.throwIfAborted();
+    const response = request(url, {
+      method: "GET",
+      dispatcher: this.options.dispatcher,
+      headers: { authorization: `Bearer ${token}`, accept: "application/json" },
+      headersTimeout: this.options.headersTimeoutMs,
+      bodyTimeout: this.options.bodyTimeoutMs,
+      signal,
+    });
+    return { token, response };
   }
 
   /**

@@ -40,13 +40,25 @@ export interface PacerOptions {
   maxHoldMs?: number;
 }
 
+interface Waiter {
+  resolve: () => void;
+}
+
+/** The waiters of one lane, and the turn it was last served in (0: never). */
+interface Lane {
+  waiters: Waiter[];
+  served: number;
+}
+
 /**
  * A token bucket that spaces Graph requests so the app stays under its budget instead of reacting
  * to 429s. With capacity C and rate r a minute, any 60 s window admits at most C + r requests.
  * Also holds the "not before" instant the last Retry-After set: every request waits for it.
  *
- * `admit` is synchronous so that the caller can send in the same turn of the event loop: nothing
- * (a 429 read meanwhile, another request) runs between the decision and the send.
+ * Waiters take slots in turn by lane (a stream), first come first served within a lane: the next
+ * slot goes to the waiting lane served longest ago. A stream with many requests queued (a backfill)
+ * gets no more slots than one with a single request (live polling) while both wait, so the budget
+ * is shared fairly and none is starved. Lanes are few (the streams), and each is kept for its turn.
  */
 export class RequestPacer {
   readonly maxHoldMs: number;
@@ -54,6 +66,9 @@ export class RequestPacer {
   private last: number;
   private notBefore = 0;
   private readonly perMs: number;
+  private readonly lanes = new Map<string, Lane>();
+  private turns = 0;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly requestsPerMinute: number,
@@ -78,6 +93,11 @@ export class RequestPacer {
     return { heldMs, clamped };
   }
 
+  /** Ms until the Retry-After hold ends (0: none). */
+  heldMs(): number {
+    return Math.max(0, this.notBefore - this.now());
+  }
+
   /** 0 when a request may go now (it takes a slot), else the ms to wait before asking again. */
   admit(): number {
     const wait = this.waitMs();
@@ -97,13 +117,60 @@ export class RequestPacer {
     return Math.ceil((1 - this.tokens) / this.perMs);
   }
 
-  /** Waits until a request could go (without taking its slot). */
-  async ready(signal?: AbortSignal): Promise<void> {
-    for (let wait = this.waitMs(); wait > 0; wait = this.waitMs()) await sleepChunked(wait, signal);
+  /** Waits for a slot, in turn with the other lanes' waiters, and takes it. */
+  take(signal?: AbortSignal, lane = ""): Promise<void> {
+    signal?.throwIfAborted();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const waiters = this.lanes.get(lane)?.waiters ?? [];
+        const at = waiters.indexOf(waiter);
+        if (at >= 0) waiters.splice(at, 1);
+        reject(signal?.reason);
+        this.serve();
+      };
+      const waiter: Waiter = {
+        resolve: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const known = this.lanes.get(lane);
+      if (known) known.waiters.push(waiter);
+      else this.lanes.set(lane, { waiters: [waiter], served: 0 });
+      this.serve();
+    });
   }
 
-  /** Waits for a slot and takes it. */
-  async take(signal?: AbortSignal): Promise<void> {
-    for (let wait = this.admit(); wait > 0; wait = this.admit()) await sleepChunked(wait, signal);
+  /** Hands the slots available now to waiters, lane by lane; sets a timer for the next slot. */
+  private serve(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    for (let lane = this.nextLane(); lane !== undefined; lane = this.nextLane()) {
+      const wait = this.admit();
+      if (wait > 0) {
+        this.timer = setTimeout(
+          () => {
+            this.timer = undefined;
+            this.serve();
+          },
+          Math.min(wait, MAX_TIMER_MS),
+        );
+        return;
+      }
+      lane.served = ++this.turns;
+      (lane.waiters.shift() as Waiter).resolve();
+    }
+  }
+
+  /** The lane with waiters that was served longest ago (the first such lane on a tie). */
+  private nextLane(): Lane | undefined {
+    let next: Lane | undefined;
+    for (const lane of this.lanes.values()) {
+      if (lane.waiters.length > 0 && (next === undefined || lane.served < next.served)) next = lane;
+    }
+    return next;
   }
 }

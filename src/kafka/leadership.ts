@@ -1,13 +1,13 @@
 import type { Consumer, GroupPartitionsAssigner } from "@platformatic/kafka";
 import type { Logger } from "../log.js";
-import type { Metrics } from "../metrics/index.js";
+import type { StreamMetrics } from "../metrics/index.js";
 import type { Election, ElectionSpec } from "../sink.js";
 import type { Kafka } from "./index.js";
 
 export interface LeadershipOptions extends ElectionSpec {
   kafka: Kafka;
   logger: Logger;
-  metrics?: Metrics;
+  metrics?: StreamMetrics;
 }
 
 const PROTOCOL = "pstn-sticky-leader";

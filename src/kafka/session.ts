@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { CompressionAlgorithmValue, Producer } from "@platformatic/kafka";
 import type { Logger } from "../log.js";
-import type { Metrics } from "../metrics/index.js";
+import type { StreamMetrics } from "../metrics/index.js";
 import type { CommitBatch, SessionSpec, SinkSession } from "../sink.js";
 import { barrierKey, encodeBarrier } from "../state/records.js";
 import type { StateTracker } from "../state/tracker.js";
@@ -18,7 +18,7 @@ export interface KafkaSessionOptions {
   compression: CompressionAlgorithmValue;
   restoreTimeoutMs?: number;
   transactionTimeoutMs?: number;
-  metrics?: Metrics;
+  metrics?: StreamMetrics;
   logger?: Logger;
 }
 

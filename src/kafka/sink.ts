@@ -1,6 +1,5 @@
 import type { CompressionAlgorithmValue } from "@platformatic/kafka";
 import type { Logger } from "../log.js";
-import type { Metrics } from "../metrics/index.js";
 import type { Election, ElectionSpec, SessionSpec, Sink, SinkSession, SourceTopics } from "../sink.js";
 import type { Kafka } from "./index.js";
 import { Leadership } from "./leadership.js";
@@ -10,7 +9,6 @@ import { ensureTopics } from "./topics.js";
 export interface KafkaSinkOptions {
   kafka: Kafka;
   logger: Logger;
-  metrics?: Metrics;
   /** Partitions of a data topic the sink creates. */
   dataPartitions?: number;
   /** Compression of every record batch (KAFKA_COMPRESSION); the client compresses in libuv's thread pool. */
@@ -42,19 +40,19 @@ export class KafkaSink implements Sink {
   }
 
   openSession(spec: SessionSpec): Promise<SinkSession> {
-    const { kafka, logger, metrics, compression, restoreTimeoutMs, transactionTimeoutMs } = this.options;
+    const { kafka, logger, compression, restoreTimeoutMs, transactionTimeoutMs } = this.options;
     return KafkaSession.open(spec, {
       kafka,
       compression: compression ?? "zstd",
       logger,
-      metrics,
+      metrics: spec.metrics,
       restoreTimeoutMs,
       transactionTimeoutMs,
     });
   }
 
   joinElection(spec: ElectionSpec): Promise<Election> {
-    const { kafka, logger, metrics } = this.options;
-    return Leadership.join({ ...spec, kafka, logger, metrics });
+    const { kafka, logger } = this.options;
+    return Leadership.join({ ...spec, kafka, logger });
   }
 }

@@ -1,5 +1,11 @@
 export type Dependency = "token" | "graph" | "kafka" | "registry";
 
+/** What /readyz asks: one stream's Health, or all of them together (StreamsHealth). */
+export interface Readiness {
+  ready(): boolean;
+  snapshot(): object;
+}
+
 /**
  * What /readyz reports: each dependency's last known state, and whether the connector's sessions
  * keep failing. A standby replica never asks for a token or calls Graph; it is ready once Kafka and
@@ -46,6 +52,44 @@ export class Health {
       kafka: this.state.get("kafka") ?? null,
       registry: this.state.get("registry") ?? null,
       sessionFailing: this.failing ?? null,
+    };
+  }
+}
+
+type HealthSnapshot = ReturnType<Health["snapshot"]>;
+
+/**
+ * What /readyz reports for several streams: ready when every stream is; each dependency as the
+ * worst any stream saw (false over null over true), and each stream's own detail beside it.
+ */
+export class StreamsHealth {
+  constructor(private readonly streams: ReadonlyMap<string, Health>) {}
+
+  /** The health of one stream. */
+  of(stream: string): Health | undefined {
+    return this.streams.get(stream);
+  }
+
+  ready(): boolean {
+    return [...this.streams.values()].every((health) => health.ready());
+  }
+
+  snapshot(): HealthSnapshot & { streams: Record<string, HealthSnapshot> } {
+    const each = [...this.streams].map(([name, health]) => [name, health.snapshot()] as const);
+    const worst = (dependency: Dependency): boolean | null => {
+      const seen = each.map(([, snapshot]) => snapshot[dependency]);
+      if (seen.includes(false)) return false;
+      return seen.includes(null) || seen.length === 0 ? null : true;
+    };
+    return {
+      role: each.some(([, snapshot]) => snapshot.role === "active") ? "active" : "standby",
+      token: worst("token"),
+      graph: worst("graph"),
+      kafka: worst("kafka"),
+      registry: worst("registry"),
+      sessionFailing:
+        each.find(([, snapshot]) => snapshot.sessionFailing !== null)?.[1].sessionFailing ?? null,
+      streams: Object.fromEntries(each),
     };
   }
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { Health } from "./health.js";
+import type { Readiness } from "./health.js";
 import type { Metrics } from "./index.js";
 
 export interface MetricsServer {
@@ -49,7 +49,7 @@ export const DEFAULT_METRICS_LIMITS: MetricsServerLimits = {
  */
 export async function startMetricsServer(
   metrics: Metrics,
-  health: Health,
+  health: Readiness,
   port: number,
   host?: string,
   limits: Partial<MetricsServerLimits> = {},
@@ -137,7 +137,12 @@ class Deadlines {
   }
 }
 
-function answer(metrics: Metrics, health: Health, request: IncomingMessage, response: ServerResponse): void {
+function answer(
+  metrics: Metrics,
+  health: Readiness,
+  request: IncomingMessage,
+  response: ServerResponse,
+): void {
   const path = (request.url ?? "/").split("?")[0];
   if (request.method !== "GET" && request.method !== "HEAD") {
     response.writeHead(405, { allow: "GET, HEAD" }).end();

@@ -8,7 +8,7 @@ import pRetry from "p-retry";
 import { ErrorCode, GRAPH_REFUSED_CODES, isFinal, isPstnError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Health } from "../metrics/health.js";
-import type { Metrics } from "../metrics/index.js";
+import type { StreamMetrics } from "../metrics/index.js";
 
 /** The wait after the first failure, at most (jitter draws it in [half, all]); each further one doubles it. */
 export const FIRST_RESTART_MS = 1000;
@@ -31,7 +31,7 @@ export function isRefusedAnswer(error: unknown): boolean {
 }
 
 export interface SessionFailuresOptions {
-  metrics: Metrics;
+  metrics: StreamMetrics;
   health: Health;
 }
 

@@ -4,13 +4,13 @@ import { ErrorCode, isPstnError, PstnError } from "../errors.js";
 import type { GraphClient } from "../graph/client.js";
 import type { Logger } from "../log.js";
 import { Health } from "../metrics/health.js";
-import type { Metrics } from "../metrics/index.js";
+import type { Metrics, StreamMetrics } from "../metrics/index.js";
 import type { SchemaRegistrar } from "../registry.js";
 import type { Sink, SinkSession, SourceTopics } from "../sink.js";
 import type { StateRecord } from "../state/records.js";
 import { apiVersionFor, type StreamDefinition, type StreamName } from "../streams/index.js";
 import { planPoll, type Window } from "../windows/planner.js";
-import { SPLIT_AFTER_PAGES, WindowSlicer } from "../windows/slicer.js";
+import { SPLIT_AFTER_ROWS, WindowSlicer } from "../windows/slicer.js";
 import { BatchBuilder, type EncodingTally } from "./batch.js";
 import { Committer } from "./committer.js";
 import { type DecodedPage, InlinePageDecoder, type PageDecoder, WorkerPageDecoder } from "./page-decoder.js";
@@ -98,8 +98,10 @@ export class Source {
   readonly health: Health;
   readonly unit: SourceUnit;
   private readonly options: SourceOptions;
-  /** Graph at the API version this stream reads (apiVersionFor). */
+  /** Graph at the API version this stream reads (apiVersionFor), in this stream's turn. */
   readonly graph: GraphClient;
+  /** This stream's series of the connector's metrics. */
+  readonly metrics: StreamMetrics;
   private readonly now: () => number;
   private decoder: PageDecoder | undefined;
   private schemaId: number | undefined;
@@ -117,15 +119,18 @@ export class Source {
 
   constructor(options: SourceOptions) {
     const { stream } = options.unit;
+    // Every line of a source says which stream it is about.
+    const logger = options.logger.child({ stream: stream.name });
     const apiVersion = apiVersionFor(stream, options.graph.apiVersion);
     if (apiVersion !== options.graph.apiVersion) {
-      options.logger.info(
-        { stream: stream.name, apiVersion, configured: options.graph.apiVersion },
+      logger.info(
+        { apiVersion, configured: options.graph.apiVersion },
         `${stream.function} is served by ${stream.apiVersions.join(" and ")} only: the ${stream.name} stream reads ${apiVersion}`,
       );
     }
-    this.graph = options.graph.withApiVersion(apiVersion);
-    this.options = options;
+    this.metrics = options.metrics.forStream(stream.name);
+    this.graph = options.graph.forStream({ lane: stream.name, apiVersion, metrics: this.metrics, logger });
+    this.options = { ...options, logger };
     this.unit = options.unit;
     this.now = options.now ?? Date.now;
     this.health = options.health ?? new Health();
@@ -189,7 +194,7 @@ export class Source {
             lookbackMs: this.options.lookbackMs,
           });
           await this.readWindows(session, this.slicer(range.from, range.to), this.options.lookbackMs, signal);
-          this.options.metrics.lastSuccess.set(this.now() / 1000);
+          this.metrics.lastSuccess.set(this.now() / 1000);
         });
         await sleep(this.options.pollIntervalMs, undefined, { signal }).catch(() => undefined);
       }
@@ -214,7 +219,7 @@ export class Source {
         if (watermark && watermark >= to) return;
         const resumeAt = watermark && watermark > from ? watermark : from;
         await this.readWindows(session, this.slicer(resumeAt, to), 0, signal);
-        this.options.metrics.lastSuccess.set(this.now() / 1000);
+        this.metrics.lastSuccess.set(this.now() / 1000);
       });
       return true;
     } catch (error) {
@@ -226,7 +231,7 @@ export class Source {
   }
 
   /** The parts a wrapper (standby election) shares with the source. */
-  get settings(): Pick<SourceOptions, "sink" | "logger" | "metrics"> {
+  get settings(): Pick<SourceOptions, "sink" | "logger"> {
     return this.options;
   }
 
@@ -243,7 +248,7 @@ export class Source {
     return retrySessions(session, {
       what,
       signal,
-      metrics: this.options.metrics,
+      metrics: this.metrics,
       health: this.health,
       logger: this.options.logger,
       maxBackoffMs: this.options.maxRestartBackoffMs ?? DEFAULT_MAX_RESTART_BACKOFF_MS,
@@ -264,6 +269,7 @@ export class Source {
       topics: this.unit.topics,
       lookbackMs,
       start,
+      metrics: this.metrics,
     });
     this.health.set("kafka", true);
     const state = this.session.state;
@@ -273,8 +279,8 @@ export class Source {
     }
     this.progress.start = state.start;
     this.progress.watermark = state.watermark;
-    if (state.watermark) this.options.metrics.watermark.set(state.watermark.getTime() / 1000);
-    this.options.metrics.dedupeIds.set(state.ids.size);
+    if (state.watermark) this.metrics.watermark.set(state.watermark.getTime() / 1000);
+    this.metrics.dedupeIds.set(state.ids.size);
     return this.session;
   }
 
@@ -302,7 +308,8 @@ export class Source {
     lookbackMs: number,
     signal: AbortSignal,
   ): Promise<void> {
-    const { metrics, logger } = this.options;
+    const { logger } = this.options;
+    const metrics = this.metrics;
     const graph = this.graph;
     const decoder = this.decoder!;
     const maxBatchRows = this.options.maxBatchRows ?? 5000;
@@ -372,7 +379,7 @@ export class Source {
             }
             if (batch.size >= maxBatchRows) await commit();
             if (
-              windowPages >= SPLIT_AFTER_PAGES &&
+              windowRows >= SPLIT_AFTER_ROWS &&
               page.nextLink !== undefined &&
               windows.split(window, windowRows)
             ) {
@@ -424,14 +431,14 @@ export class Source {
   }
 
   private published(batch: BatchBuilder): void {
-    this.options.metrics.rowsPublished.inc(batch.data.length);
+    this.metrics.rowsPublished.inc(batch.data.length);
     this.progress.published += batch.data.length;
     this.progress.deadLettered += batch.dlq.length;
     this.options.onProgress?.(this.progress);
   }
 
   private countSelected(fetched: number, duplicates: number): void {
-    const { metrics } = this.options;
+    const metrics = this.metrics;
     metrics.rowsFetched.inc(fetched);
     if (duplicates > 0) metrics.rowsDuplicate.inc(duplicates);
     this.progress.fetched += fetched;
@@ -439,7 +446,7 @@ export class Source {
   }
 
   private countEncoded(tally: EncodingTally): void {
-    const { metrics } = this.options;
+    const metrics = this.metrics;
     if (tally.unknownProperties > 0) metrics.rowsUnknownProperties.inc(tally.unknownProperties);
     for (const reason of tally.deadReasons) metrics.rowsDeadLettered.inc({ reason: reasonLabel(reason) });
   }

@@ -26,6 +26,7 @@ export async function runWithStandby(
     groupId: `${transactionalIdOf(topics.state, source.identity())}:leader`,
     topic: topics.state,
     sessionTimeoutMs: options.sessionTimeoutMs,
+    metrics: source.metrics,
   });
   try {
     while (!signal.aborted) {

@@ -13,11 +13,12 @@ export const GRAPH_PAGE_ROWS = 1000;
 export const TARGET_WINDOW_ROWS = 10 * GRAPH_PAGE_ROWS;
 
 /**
- * Pages after which a window is cut shorter (WindowSlicer.split): twice what it aims at, so that a
- * density the last window foretold badly (a quiet spell, then a busy one) neither holds the
- * watermark for long nor runs into GRAPH_MAX_PAGES_PER_WINDOW.
+ * Rows after which a window is cut shorter (WindowSlicer.split): twice what it aims at (20 of
+ * Graph's full pages), so that a density the last window foretold badly (a quiet spell, then a
+ * busy one) neither holds the watermark for long nor runs into GRAPH_MAX_PAGES_PER_WINDOW. Counted
+ * in rows, not pages: a Graph that pages by fewer rows is not made to split windows it reads well.
  */
-export const SPLIT_AFTER_PAGES = (2 * TARGET_WINDOW_ROWS) / GRAPH_PAGE_ROWS;
+export const SPLIT_AFTER_ROWS = 2 * TARGET_WINDOW_ROWS;
 
 /** A window is at most this many times longer than the one before: a guess never runs away. */
 const MAX_GROWTH = 4;

@@ -11,14 +11,12 @@ import { startGraphSimulator } from "../../tools/simulator/index.js";
 import { CliProcess, cleanEnv, parseEnvLines, runCli } from "../support/cli.js";
 import { waitFor } from "../support/connector.js";
 import { consumeAll, uniqueName } from "../support/kafka.js";
-import { freePort } from "../support/processes.js";
+import { freePort, sampleOf } from "../support/processes.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
-async function metricValue(port: number, name: string): Promise<number> {
+async function metricValue(port: number, selector: string): Promise<number> {
   const response = await request(`http://127.0.0.1:${port}/metrics`);
-  const text = await response.body.text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line ? Number(line.split(" ").pop()) : Number.NaN;
+  return sampleOf(await response.body.text(), selector) ?? Number.NaN;
 }
 
 describe("pstn-connector commands as processes: simulate, check, run, demo", () => {
@@ -88,7 +86,30 @@ describe("pstn-connector commands as processes: simulate, check, run, demo", () 
     const lines = result.stdout.trim().split("\n");
     assert.deepEqual(
       lines.map((line) => line.split(":")[0]),
-      ["ok   token", "ok   graph", "ok   kafka", "ok   registry"],
+      ["ok   token", "ok   graph pstn", "ok   kafka", "ok   registry"],
+    );
+  });
+
+  test("check with three streams: a Graph line per stream, sms read in beta and saying so", async () => {
+    const result = await runCli(["check"], connectorEnv({ CONNECTOR_STREAMS: "pstn,directRouting,sms" }));
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.trim().split("\n");
+    assert.deepEqual(
+      lines.map((line) => line.split(":")[0]),
+      [
+        "ok   token",
+        "ok   graph pstn",
+        "ok   graph directRouting",
+        "ok   graph sms",
+        "ok   kafka",
+        "ok   registry",
+      ],
+    );
+    assert.match(lines[1] ?? "", /\/v1\.0 getPstnCalls answered/);
+    assert.match(lines[2] ?? "", /\/v1\.0 getDirectRoutingCalls answered/);
+    assert.match(
+      lines[3] ?? "",
+      /\/beta getSmsLog answered \(\d+ rows in the last minute\) \(getSmsLog exists only in beta: read there whatever GRAPH_API_VERSION says\)$/,
     );
   });
 
@@ -243,11 +264,28 @@ describe("pstn-connector commands as processes: simulate, check, run, demo", () 
         KAFKA_BROKERS: stack.brokers.join(","),
         SCHEMA_REGISTRY_URL: stack.registryUrl,
         KAFKA_TOPIC: uniqueName("demo-calls"),
+        KAFKA_TOPIC_DIRECT_ROUTING: uniqueName("demo-direct-routing"),
+        KAFKA_TOPIC_SMS: uniqueName("demo-sms"),
       }),
     );
     assert.equal(result.code, 0, result.stderr.slice(-2000));
     const published = Number(/^demo: stopped\. .*published (\d+)/m.exec(result.stdout)?.[1] ?? "0");
     assert.ok(published > 50, result.stdout);
+    // The three streams side by side: each named in the summary with what it published.
+    const perStream = /^demo: stopped\. .*published \d+ \(([^)]*)\)/m.exec(result.stdout)?.[1] ?? "";
+    const counts = new Map(
+      perStream.split(", ").map((entry) => {
+        const [name, count] = entry.split(" ");
+        return [name, Number(count)] as const;
+      }),
+    );
+    assert.deepEqual([...counts.keys()], ["pstn", "directRouting", "sms"], result.stdout);
+    for (const [name, count] of counts) assert.ok(count > 0, `${name} published ${count}: ${result.stdout}`);
+    assert.equal(
+      [...counts.values()].reduce((a, b) => a + b, 0),
+      published,
+      "the total is the streams' sum",
+    );
     await sleep(0);
   });
 });

@@ -11,9 +11,11 @@ after(async () => {
   await stack?.stop();
 });
 
-test("SIGKILL at random moments during a backfill and during live polling: read_committed sees every row once", async (t) => {
+test("SIGKILL at random moments during a backfill and during live polling, three streams at once: read_committed sees every row of each once", async (t) => {
+  const streams = ["pstn", "directRouting", "sms"] as const;
   const result = await crashLoop({
     stack,
+    streams: [...streams],
     backfillKills: 3,
     liveKills: 3,
     historyDays: 20,
@@ -30,5 +32,14 @@ test("SIGKILL at random moments during a backfill and during live polling: read_
     { duplicates: 0, missing: 0, extra: 0 },
   );
   assert.equal(result.rowsOnTopic, result.rowsExpected);
+  for (const stream of streams) {
+    const count = result.streams[stream];
+    assert.ok(count && count.rowsExpected > 500, `${stream}: ${JSON.stringify(count)}`);
+    assert.deepEqual(
+      { stream, duplicates: count.duplicates, missing: count.missing, extra: count.extra },
+      { stream, duplicates: 0, missing: 0, extra: 0 },
+    );
+    assert.equal(count.rowsOnTopic, count.rowsExpected, stream);
+  }
   assert.equal(result.retryAfterViolations, 0);
 });

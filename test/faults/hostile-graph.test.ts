@@ -28,7 +28,7 @@ import {
   createTestApp,
   waitFor,
 } from "../support/connector.js";
-import { freePort, writeCaFile } from "../support/processes.js";
+import { freePort, sampleOf, writeCaFile } from "../support/processes.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
 const DAY = 86_400_000;
@@ -318,9 +318,9 @@ describe("hostile Graph: nothing leaks, nothing grows, what was published stays 
       "the refusals and the watermark past the last row",
       async () => {
         const metrics = await scrape(port);
-        const watermark = sample(metrics, "pstn_connector_watermark_timestamp_seconds");
+        const watermark = sampleOf(metrics, "pstn_connector_watermark_timestamp_seconds");
         return (
-          (sample(metrics, `${REFUSED}{code="${ErrorCode.GRAPH_BODY_TOO_LARGE}"}`) ?? 0) >= 8 &&
+          (sampleOf(metrics, `${REFUSED}{code="${ErrorCode.GRAPH_BODY_TOO_LARGE}"}`) ?? 0) >= 8 &&
           (watermark ?? 0) * 1000 >= s.dataEnd
         );
       },
@@ -360,7 +360,3 @@ async function scrape(port: number): Promise<string> {
 }
 
 /** The value of the sample named exactly `series` (a name with its labels, if any). */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}

@@ -104,7 +104,7 @@ test("4 concurrent windows, 429s and 503s with Retry-After, revoked tokens and s
     maxRetries: 40,
     // Fast pacing: the budget's 429s, not the pacer, decide; a short backoff leaves the wait to Retry-After.
     pacer: new RequestPacer(6000, 20),
-    metrics,
+    metrics: metrics.forStream("pstn"),
     backoff: { minMs: 20, maxMs: 100 },
   });
 

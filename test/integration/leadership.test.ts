@@ -70,7 +70,7 @@ describe("Leadership: one active member per group, on the real broker", () => {
       topic,
       sessionTimeoutMs: SESSION_TIMEOUT_MS,
       logger: createLogger("silent"),
-      metrics,
+      metrics: metrics.forStream("pstn"),
     });
     t.after(() => leadership.leave());
     return { name, leadership, metrics };

@@ -273,10 +273,10 @@ describe("docker-compose.yml", () => {
       assert.ok(!SECRET_VARIABLES.has(name), `${name} is a secret and must not be in the file`);
     }
     const config = loadConfig({ env: { ...env, AZURE_CLIENT_SECRET: "from-the-shell" } });
-    assert.equal(config.kafka.topic, "teams.pstn-calls");
+    assert.equal(config.kafka.topics.pstn.data, "teams.pstn-calls");
     assert.notEqual(
       environmentOf(service(compose, "connector")).KAFKA_TOPIC,
-      config.kafka.topic,
+      config.kafka.topics.pstn.data,
       "demo rows elsewhere",
     );
   });

@@ -20,7 +20,7 @@ import { request } from "undici";
 import { CliProcess, cleanEnv, parseEnvLines } from "../support/cli.js";
 import { waitFor } from "../support/connector.js";
 import { uniqueName } from "../support/kafka.js";
-import { freePort, waitForMetric } from "../support/processes.js";
+import { freePort, sampleOf, waitForMetric } from "../support/processes.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 import {
   type AlertRule,
@@ -49,10 +49,7 @@ const UNDERLYING_ONLY: Record<string, string> = {
 async function metricLine(port: number, series: string): Promise<number | undefined> {
   try {
     const response = await request(`http://127.0.0.1:${port}/metrics`, { headersTimeout: 2000 });
-    const text = await response.body.text();
-    const prefix = series.endsWith("{") ? series : `${series} `;
-    const line = text.split("\n").find((l) => l.startsWith(prefix));
-    return line ? Number(line.split(" ").pop()) : undefined;
+    return sampleOf(await response.body.text(), series);
   } catch {
     return undefined;
   }
@@ -180,8 +177,8 @@ describe("a real Prometheus scraping running connectors answers every dashboard 
         return (
           [...states].sort().join() === "0,1" &&
           (await anyHas("pstn_connector_rows_published_total")) &&
-          (await anyHas("pstn_connector_rows_dead_lettered_total{")) &&
-          (await anyHas("pstn_connector_graph_retries_total{"))
+          (await anyHas("pstn_connector_rows_dead_lettered_total")) &&
+          (await anyHas("pstn_connector_graph_retries_total"))
         );
       },
       90_000,

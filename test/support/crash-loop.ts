@@ -1,10 +1,12 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startGraphSimulator } from "../../tools/simulator/index.js";
+import { STREAMS, type StreamName } from "../../src/streams/index.js";
+import { type GraphSimulator, startGraphSimulator } from "../../tools/simulator/index.js";
 import { CliProcess, cleanEnv } from "./cli.js";
 import { connectorEnv } from "./connector.js";
 import { readTopicWithJava } from "./java-reader.js";
+import { uniqueName } from "./kafka.js";
 import { freePort, scrapeMetric, waitForMetric, writeCaFile } from "./processes.js";
 import type { TestStack } from "./stack.js";
 
@@ -21,6 +23,8 @@ export interface CrashLoopOptions {
   log?: (line: string) => void;
   /** Where each instance's log goes (run-N.log), for reading a failure afterwards. */
   logDir?: string;
+  /** The streams one process reads at once (CONNECTOR_STREAMS); pstn alone by default. */
+  streams?: StreamName[];
 }
 
 export interface KillRecord {
@@ -29,13 +33,19 @@ export interface KillRecord {
   watermark: string | null;
 }
 
-export interface CrashLoopResult {
-  kills: KillRecord[];
+/** What one stream's topic holds against the simulator's truth. */
+export interface TopicCount {
   rowsExpected: number;
   rowsOnTopic: number;
   duplicates: number;
   missing: number;
   extra: number;
+}
+
+export interface CrashLoopResult extends TopicCount {
+  kills: KillRecord[];
+  /** Each stream's count; the fields above are their sums. */
+  streams: Partial<Record<StreamName, TopicCount>>;
   retryAfterViolations: number;
   graphRequests: number;
   elapsedMs: number;
@@ -48,6 +58,7 @@ export interface CrashLoopResult {
  */
 export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopResult> {
   const log = options.log ?? (() => undefined);
+  const streams = options.streams ?? ["pstn"];
   const started = Date.now();
   // Live calls (one a second, up to 5 s late) start at once and never stop: however long the
   // backfill takes, the live kills land while late rows arrive. The check covers rows that
@@ -72,6 +83,9 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
         POLL_INTERVAL: "1s",
         LOOKBACK: "30s",
         WINDOW_SLICE: "1d",
+        CONNECTOR_STREAMS: streams.join(","),
+        KAFKA_TOPIC_DIRECT_ROUTING: uniqueName("direct-routing-calls"),
+        KAFKA_TOPIC_SMS: uniqueName("sms-log"),
         GRAPH_MAX_REQUESTS_PER_MINUTE: "1200",
         CONNECTOR_FAILOVER_TIMEOUT: "2s",
         LOG_LEVEL: options.logDir ? "info" : "warn",
@@ -132,32 +146,27 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
     if (exit.code !== 0)
       throw new Error(`the last instance exited ${exit.code}: ${exit.stderr.slice(-1500)}`);
 
-    const truth = sim.visibleRows(undefined, new Date(cutoff), "v1.0");
-    const startOf = new Map<string, number>();
-    for (const row of sim.allRows(undefined, new Date(Date.now() + 60_000), "v1.0")) {
-      startOf.set(row.id as string, Date.parse(row.startDateTime as string));
+    const topics: Record<StreamName, string> = {
+      pstn: env.KAFKA_TOPIC!,
+      directRouting: env.KAFKA_TOPIC_DIRECT_ROUTING!,
+      sms: env.KAFKA_TOPIC_SMS!,
+    };
+    const counts: Partial<Record<StreamName, TopicCount>> = {};
+    for (const stream of streams) {
+      counts[stream] = await countTopic(sim, options.stack, stream, topics[stream], cutoff);
+      log(`${stream}: ${JSON.stringify(counts[stream])}`);
     }
-    // Read by Kafka's Java consumer, not by the client that wrote: a short read is compared all the
-    // same, so that the figures say what is missing.
-    const { records: messages } = await readTopicWithJava(options.stack.brokers, env.KAFKA_TOPIC!, {
-      expected: truth.length,
-      timeoutMs: 180_000,
-      settleMs: 5_000,
-    });
-    const keys = messages.map((m) => m.key?.toString() ?? "");
-    const beforeCutoff = keys.filter((key) => (startOf.get(key) ?? Number.POSITIVE_INFINITY) <= cutoff);
-    const unique = new Set(keys);
-    const truthIds = new Set(truth.map((row) => row.id as string));
+    const total = (field: keyof TopicCount) =>
+      Object.values(counts).reduce((sum, count) => sum + count[field], 0);
     const stats = sim.stats();
     return {
       kills,
-      rowsExpected: truth.length,
-      rowsOnTopic: beforeCutoff.length,
-      duplicates: keys.length - unique.size,
-      missing: [...truthIds].filter((id) => !unique.has(id)).length,
-      extra:
-        [...new Set(beforeCutoff)].filter((id) => !truthIds.has(id)).length +
-        keys.filter((k) => !startOf.has(k)).length,
+      streams: counts,
+      rowsExpected: total("rowsExpected"),
+      rowsOnTopic: total("rowsOnTopic"),
+      duplicates: total("duplicates"),
+      missing: total("missing"),
+      extra: total("extra"),
       retryAfterViolations: stats.retryAfterViolations,
       graphRequests: stats.graphRequests,
       elapsedMs: Date.now() - started,
@@ -165,6 +174,52 @@ export async function crashLoop(options: CrashLoopOptions): Promise<CrashLoopRes
   } finally {
     await sim.close();
   }
+}
+
+/**
+ * One stream's topic, read by Kafka's Java consumer (not by the client that wrote) with
+ * read_committed, against the rows the simulator made visible up to `cutoff`. A short read is
+ * compared all the same, so that the figures say what is missing.
+ */
+async function countTopic(
+  sim: GraphSimulator,
+  stack: TestStack,
+  stream: StreamName,
+  topic: string,
+  cutoff: number,
+): Promise<TopicCount> {
+  const truthOf = sim.streams[stream];
+  // The version each stream reads by default: getSmsLog exists in beta only.
+  const version = stream === "sms" ? "beta" : "v1.0";
+  // Graph excludes getDirectRoutingCalls' toDateTime: ask for the rows up to the cutoff inclusive.
+  const truth = truthOf.visibleRows(undefined, new Date(cutoff + 1), version) as Array<
+    Record<string, unknown>
+  >;
+  const startField = STREAMS[stream].startField;
+  const startOf = new Map<string, number>();
+  for (const row of truthOf.allRows(undefined, new Date(Date.now() + 60_000), version) as Array<
+    Record<string, unknown>
+  >) {
+    startOf.set(row.id as string, Date.parse(row[startField] as string));
+  }
+  const { records: messages } = await readTopicWithJava(stack.brokers, topic, {
+    expected: truth.length,
+    timeoutMs: 180_000,
+    settleMs: 5_000,
+  });
+  const keys = messages.map((m) => m.key?.toString() ?? "");
+  const beforeCutoff = keys.filter((key) => (startOf.get(key) ?? Number.POSITIVE_INFINITY) <= cutoff);
+  const unique = new Set(keys);
+  const truthIds = new Set(truth.map((row) => row.id as string));
+  return {
+    rowsExpected: truth.length,
+    rowsOnTopic: beforeCutoff.length,
+    duplicates: keys.length - unique.size,
+    missing: [...truthIds].filter((id) => !unique.has(id)).length,
+    extra:
+      [...new Set(beforeCutoff)].filter((id) => !truthIds.has(id)).length +
+      keys.filter((k) => !startOf.has(k)).length,
+  };
 }
 
 async function scrapeWatermark(port: number): Promise<number | undefined> {

@@ -6,19 +6,37 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import type { CliProcess } from "./cli.js";
 
-/** Reads one sample (without labels) from a connector's /metrics; undefined when unreachable. */
-export async function scrapeMetric(port: number, name: string): Promise<number | undefined> {
+/**
+ * Reads a metric from a connector's /metrics; undefined when unreachable or absent. `selector` is a
+ * name, or a name with labels that the series must carry (`pstn_connector_active{stream="sms"}`).
+ * Several series (one per stream) combine as a sum for counters (`_total`) and as the minimum
+ * otherwise: every stream active, every stream's watermark past an instant.
+ */
+export async function scrapeMetric(port: number, selector: string): Promise<number | undefined> {
   try {
     const response = await request(`http://127.0.0.1:${port}/metrics`, {
       headersTimeout: 1000,
       bodyTimeout: 1000,
     });
-    const text = await response.body.text();
-    const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-    return line ? Number(line.split(" ")[1]) : undefined;
+    return sampleOf(await response.body.text(), selector);
   } catch {
     return undefined;
   }
+}
+
+/** The value of `selector` in a Prometheus text (see scrapeMetric). */
+export function sampleOf(text: string, selector: string): number | undefined {
+  const [, name, wanted = ""] = /^([^{]+)(?:\{(.*)\})?$/.exec(selector) ?? [];
+  const required = wanted.split(",").filter(Boolean);
+  const values: number[] = [];
+  for (const line of text.split("\n")) {
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (sample === null || sample[1] !== name) continue;
+    const labels = (sample[2] ?? "").split(",");
+    if (required.every((label) => labels.includes(label))) values.push(Number(sample[3]));
+  }
+  if (values.length === 0) return undefined;
+  return name?.endsWith("_total") ? values.reduce((sum, v) => sum + v, 0) : Math.min(...values);
 }
 
 /** Polls a metric of a child connector until `predicate` holds; fails early if the child exits. */

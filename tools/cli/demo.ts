@@ -5,30 +5,50 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { MessagesStreamModes } from "@platformatic/kafka";
 import { pino } from "pino";
 import { createApp } from "../../src/app.js";
-import { decodedToGraphJson } from "../../src/avro/index.js";
+import { decodedToGraphJson, rowSchema } from "../../src/avro/index.js";
 import { type Command, parseCommandArgs, parseIntegerOption } from "../../src/cli/command.js";
 import { shutdownSignal } from "../../src/cli/runtime.js";
 import { loadConfig } from "../../src/config/index.js";
 import { ErrorCode, PstnError } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";
 import { startMetricsServer } from "../../src/metrics/server.js";
-import { type DemoEvent, readCounters, renderView } from "../demo/view.js";
+import {
+  type DemoEvent,
+  eventOf,
+  inLastMinute,
+  readCounters,
+  renderProgressLine,
+  renderSummary,
+  renderView,
+  type StreamView,
+  withEvent,
+} from "../demo/view.js";
 import { startGraphSimulator } from "../simulator/index.js";
 import { stackDown, stackUp } from "../stack/index.js";
 
 const DAY = 86_400_000;
+/** The streams the demo reads unless CONNECTOR_STREAMS says otherwise: all three, side by side. */
+const DEMO_STREAMS = "pstn,directRouting,sms";
+/** Latest events the view keeps of each stream. */
+const EVENTS_PER_STREAM = 4;
 
 const help = `Usage: pstn-connector demo [options]
 
 The embedded default, end to end on this machine: starts the Graph simulator (HTTPS, Entra ID token
-endpoint and getPstnCalls with late rows, throttling, 503s and token revocation), the local Kafka and
-schema registry (unless KAFKA_BROKERS and SCHEMA_REGISTRY_URL are set), and the connector, then shows
-live progress and the latest events decoded from the topic. Ctrl-C stops everything it started.
+endpoint, and getPstnCalls, getDirectRoutingCalls and getSmsLog (beta) of one tenant, with late rows,
+throttling, 503s and token revocation), the local Kafka and schema registry (unless KAFKA_BROKERS and
+SCHEMA_REGISTRY_URL are set), and the connector reading the three streams (pstn, directRouting, sms;
+CONNECTOR_STREAMS chooses others) side by side, each into its own topic. It shows, per stream, live
+progress and the latest events decoded from its topic, and the Graph budget the streams share
+(requests in the last minute against GRAPH_MAX_REQUESTS_PER_MINUTE, and 429s). Ctrl-C stops
+everything it started.
 
 Options:
   --days <n>             history the simulated tenant has, read as a backfill first (default 100)
-  --calls-per-hour <n>   the tenant's call rate over its history (default 60)
-  --live-calls-per-hour <n>  the call rate from start-up on, arriving up to 20 s late (default 1800)
+  --calls-per-hour <n>   the tenant's PSTN call rate over its history (default 60); Direct Routing
+                         calls come at a quarter of it, SMS at a tenth
+  --live-calls-per-hour <n>  the PSTN call rate from start-up on, arriving up to 20 s late (default
+                         1800); Direct Routing calls and SMS speed up by the same factor
   --duration <seconds>   stop by itself after this long and print a summary (default: until Ctrl-C)
   -h, --help             this help
 `;
@@ -105,6 +125,7 @@ export const demoCommand: Command = {
           AZURE_CLIENT_CERTIFICATE_PATH: "",
           AZURE_AUTHORITY_HOST: sim.url,
           GRAPH_ENDPOINT: sim.url,
+          CONNECTOR_STREAMS: process.env.CONNECTOR_STREAMS ?? DEMO_STREAMS,
           KAFKA_BROKERS: brokers,
           SCHEMA_REGISTRY_URL: registryUrl,
           CONNECTOR_START: process.env.CONNECTOR_START ?? `${days}d`,
@@ -127,7 +148,7 @@ export const demoCommand: Command = {
       ).catch(() => undefined);
       if (server) cleanups.push(() => server.close());
 
-      const events: DemoEvent[] = [];
+      let events: DemoEvent[] = [];
       // Through the connector's own client, so that the tail reads with the same Kafka security.
       const tail = app.kafka.consumer({
         groupId: `pstn-demo-tail-${process.pid}-${now}`,
@@ -139,65 +160,106 @@ export const demoCommand: Command = {
       const stop = new AbortController();
       shutdown.signal.addEventListener("abort", () => stop.abort(), { once: true });
       if (durationS !== undefined) setTimeout(() => stop.abort(), durationS * 1000).unref();
-      const running = app.source.run(stop.signal);
 
-      await app.source.prepare().catch(() => undefined);
-      const messages = await tail.consume({ topics: [config.kafka.topic], mode: MessagesStreamModes.LATEST });
-      const show = async (value: Buffer | undefined): Promise<void> => {
-        if (!value || value.length === 0) return;
-        const row = decodedToGraphJson((await app.registry.decode(value)) as Record<string, unknown>);
-        events.unshift({
-          id: String(row.id),
-          startDateTime: String(row.startDateTime),
-          callType: String(row.callType ?? "-"),
-          callerNumber: String(row.callerNumber ?? "-"),
-          calleeNumber: String(row.calleeNumber ?? "-"),
-          duration: String(row.duration ?? "-"),
-          charge: row.charge === null ? "-" : `${row.charge} ${row.currency ?? ""}`,
-        });
-        events.length = Math.min(events.length, 8);
+      // Topics and schemas first (a failure here is retried by run), so that the tail finds them.
+      await Promise.all(app.sources.map((source) => source.prepare().catch(() => undefined)));
+      const runningSince = Date.now();
+      // Every stream runs until stop; one that ends with an error stops the others too.
+      const running = Promise.allSettled(
+        app.sources.map((source) =>
+          source.run(stop.signal).catch((error: unknown) => {
+            stop.abort();
+            throw error;
+          }),
+        ),
+      );
+
+      const streamOfTopic = new Map(
+        app.sources.map((source) => [
+          source.unit.topics.data,
+          { name: source.unit.stream.name, schema: rowSchema(source.unit.stream.schemaFile).schema },
+        ]),
+      );
+      const messages = await tail.consume({
+        topics: [...streamOfTopic.keys()],
+        mode: MessagesStreamModes.LATEST,
+      });
+      const show = async (topic: string, value: Buffer | undefined): Promise<void> => {
+        const stream = streamOfTopic.get(topic);
+        if (!stream || !value || value.length === 0) return;
+        const decoded = (await app.registry.decode(value)) as Record<string, unknown>;
+        const event = eventOf(stream.name, decodedToGraphJson(decoded, stream.schema));
+        if (event) events = withEvent(events, event, EVENTS_PER_STREAM);
       };
-      messages.on("data", (message) => void show(message.value).catch(() => undefined));
+      messages.on("data", (message) => void show(message.topic, message.value).catch(() => undefined));
 
-      const header = `pstn-connector demo: Graph simulator ${sim.url} -> Kafka ${brokers} topic ${config.kafka.topic} (registry ${registryUrl})`;
+      const header = `pstn-connector demo: Graph simulator ${sim.url} -> Kafka ${brokers} (registry ${registryUrl})`;
+      const topics = app.sources.map((source) => ({
+        stream: source.unit.stream.name,
+        topic: source.unit.topics.data,
+      }));
+      const maxRequestsPerMinute = config.graph.maxRequestsPerMinute;
       const tty = process.stdout.isTTY === true;
-      let last = { at: Date.now(), fetched: 0 };
+      let last = { at: Date.now(), fetched: app.sources.map((source) => source.stats.fetched) };
+      /** Graph requests so far, all streams, over the last minute: the shared budget's use. */
+      const requestSamples = [{ at: runningSince, total: 0 }];
       let lastPrint = 0;
       const paint = async () => {
         const at = Date.now();
-        const progress = app.source.stats;
-        const rate = ((progress.fetched - last.fetched) * 1000) / Math.max(1, at - last.at);
-        last = { at, fetched: progress.fetched };
         const counters = await readCounters(app.metrics);
-        const lines = renderView({
-          header,
-          progress,
-          ...counters,
-          rowsPerSecond: rate,
-          events,
-          now: at,
-          logFile,
+        requestSamples.push({ at, total: counters.graphRequests });
+        // The newest sample a minute old stays: the minute's requests are counted from it.
+        while ((requestSamples[1]?.at ?? at) <= at - 60_000) requestSamples.shift();
+        const streams: StreamView[] = app.sources.map((source, i) => {
+          const name = source.unit.stream.name;
+          const progress = source.stats;
+          const stream = counters.streams[name];
+          return {
+            name,
+            progress,
+            rowsPerSecond: ((progress.fetched - (last.fetched[i] ?? 0)) * 1000) / Math.max(1, at - last.at),
+            graphRequests: stream?.graphRequests ?? 0,
+            throttled: stream?.throttled ?? 0,
+          };
         });
-        if (tty) process.stdout.write(`\x1b[H\x1b[2J${lines.join("\n")}\n`);
-        else if (at - lastPrint >= 5000) {
+        last = { at, fetched: streams.map((stream) => stream.progress.fetched) };
+        const budget = {
+          requestsLastMinute: inLastMinute(requestSamples, at),
+          maxRequestsPerMinute,
+          graphByCode: counters.graphByCode,
+          throttled: counters.throttled,
+        };
+        if (tty) {
+          const lines = renderView({
+            header,
+            topics,
+            streams,
+            budget,
+            tokensIssued: counters.tokensIssued,
+            unknownProperties: counters.unknownProperties,
+            events,
+            now: at,
+            logFile,
+          });
+          process.stdout.write(`\x1b[H\x1b[2J${lines.join("\n")}\n`);
+        } else if (at - lastPrint >= 5000) {
           lastPrint = at;
-          process.stdout.write(
-            `fetched ${progress.fetched} published ${progress.published} duplicates ${progress.duplicates} dead-lettered ${progress.deadLettered} watermark ${progress.watermark?.toISOString() ?? "-"}\n`,
-          );
+          process.stdout.write(`${renderProgressLine({ streams, budget })}\n`);
         }
       };
       while (!stop.signal.aborted) {
         await paint();
         await sleep(1000, undefined, { signal: stop.signal }).catch(() => undefined);
       }
-      await running;
-      const stats = app.source.stats;
+      const failed = (await running).find((result) => result.status === "rejected");
+      if (failed) throw failed.reason;
       const counters = await readCounters(app.metrics);
-      process.stdout.write(
-        `demo: stopped. fetched ${stats.fetched}, published ${stats.published}, duplicates dropped ${stats.duplicates}, ` +
-          `dead-lettered ${stats.deadLettered}, Graph requests ${JSON.stringify(counters.graphByCode)}, ` +
-          `watermark ${stats.watermark?.toISOString() ?? "-"}; logs in ${logFile}\n`,
-      );
+      const summary = renderSummary({
+        streams: app.sources.map((source) => ({ name: source.unit.stream.name, progress: source.stats })),
+        graphByCode: counters.graphByCode,
+        logFile,
+      });
+      process.stdout.write(`${summary}\n`);
       return 0;
     } finally {
       for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);

@@ -34,9 +34,15 @@ test("the smallest valid environment gets every default", () => {
     },
     kafka: {
       brokers: ["localhost:9092"],
-      topic: "teams.pstn-calls",
-      dlqTopic: "teams.pstn-calls.dlq",
-      stateTopic: "teams.pstn-calls.state",
+      topics: {
+        pstn: { data: "teams.pstn-calls", dlq: "teams.pstn-calls.dlq", state: "teams.pstn-calls.state" },
+        directRouting: {
+          data: "teams.direct-routing-calls",
+          dlq: "teams.direct-routing-calls.dlq",
+          state: "teams.direct-routing-calls.state",
+        },
+        sms: { data: "teams.sms-log", dlq: "teams.sms-log.dlq", state: "teams.sms-log.state" },
+      },
       clientId: "pstn-connector",
       compression: "zstd",
       ssl: false,
@@ -45,6 +51,7 @@ test("the smallest valid environment gets every default", () => {
     },
     schemaRegistry: { url: "http://localhost:8081" },
     connector: {
+      streams: ["pstn"],
       name: "default",
       start: { kind: "ago", ms: D },
       pollIntervalMs: 300_000,
@@ -596,14 +603,11 @@ test("registry credentials over http are a problem unless opted in; https or no 
 
 test("topics: derived from KAFKA_TOPIC unless set, valid names, each its own", () => {
   const derived = loadConfig({ env: validEnv({ KAFKA_TOPIC: "calls" }) }).kafka;
-  assert.deepEqual(
-    [derived.topic, derived.dlqTopic, derived.stateTopic],
-    ["calls", "calls.dlq", "calls.state"],
-  );
+  assert.deepEqual(derived.topics.pstn, { data: "calls", dlq: "calls.dlq", state: "calls.state" });
   const explicit = loadConfig({
     env: validEnv({ KAFKA_TOPIC: "calls", KAFKA_DLQ_TOPIC: "dead", KAFKA_STATE_TOPIC: "progress" }),
   }).kafka;
-  assert.deepEqual([explicit.topic, explicit.dlqTopic, explicit.stateTopic], ["calls", "dead", "progress"]);
+  assert.deepEqual(explicit.topics.pstn, { data: "calls", dlq: "dead", state: "progress" });
 
   assert.deepEqual(
     problemsOf(() =>
@@ -626,6 +630,67 @@ test("topics: derived from KAFKA_TOPIC unless set, valid names, each its own", (
   assert.match(
     problems[0] ?? "",
     /^KAFKA_STATE_TOPIC: "t+…" \(derived from KAFKA_TOPIC\) is not a valid topic name/,
+  );
+});
+
+test("streams: pstn by default; CONNECTOR_STREAMS chooses, in any case, each once, each with topics of its own", () => {
+  const plain = loadConfig({ env: validEnv() });
+  assert.deepEqual(plain.connector.streams, ["pstn"]);
+  const all = loadConfig({ env: validEnv({ CONNECTOR_STREAMS: " PSTN, directrouting ,sms" }) });
+  assert.deepEqual(all.connector.streams, ["pstn", "directRouting", "sms"]);
+  assert.deepEqual(all.kafka.topics.directRouting, {
+    data: "teams.direct-routing-calls",
+    dlq: "teams.direct-routing-calls.dlq",
+    state: "teams.direct-routing-calls.state",
+  });
+  const own = loadConfig({ env: validEnv({ CONNECTOR_STREAMS: "sms", KAFKA_TOPIC_SMS: "texts" }) });
+  assert.deepEqual(own.kafka.topics.sms, { data: "texts", dlq: "texts.dlq", state: "texts.state" });
+
+  assert.deepEqual(
+    problemsOf(() => loadConfig({ env: validEnv({ CONNECTOR_STREAMS: "pstn,direct-routing,pstn,smss" }) })),
+    [
+      'CONNECTOR_STREAMS: "direct-routing" is not a stream; use pstn, directRouting and sms; did you mean directRouting?',
+      "CONNECTOR_STREAMS: names pstn twice",
+      'CONNECTOR_STREAMS: "smss" is not a stream; use pstn, directRouting and sms; did you mean sms?',
+    ],
+  );
+  assert.deepEqual(
+    problemsOf(() => loadConfig({ env: validEnv({ CONNECTOR_STREAMS: " , " }) })),
+    ['CONNECTOR_STREAMS: "," names no stream; use pstn, directRouting and sms'],
+  );
+  assert.deepEqual(
+    problemsOf(() =>
+      loadConfig({
+        env: validEnv({ CONNECTOR_STREAMS: "pstn,sms", KAFKA_TOPIC_SMS: "teams.pstn-calls" }),
+      }),
+    ),
+    [
+      "KAFKA_TOPIC_SMS: makes \"teams.pstn-calls\" (KAFKA_TOPIC_SMS) the sms stream's, but it is already the pstn stream's (KAFKA_TOPIC); each stream needs topics of its own",
+      "KAFKA_TOPIC_SMS: makes \"teams.pstn-calls.dlq\" (KAFKA_TOPIC_SMS.dlq) the sms stream's, but it is already the pstn stream's (KAFKA_DLQ_TOPIC); each stream needs topics of its own",
+      "KAFKA_TOPIC_SMS: makes \"teams.pstn-calls.state\" (KAFKA_TOPIC_SMS.state) the sms stream's, but it is already the pstn stream's (KAFKA_STATE_TOPIC); each stream needs topics of its own",
+    ],
+  );
+  // A pstn dead-letter topic named like the sms stream's data topic would mix the two as well.
+  assert.deepEqual(
+    problemsOf(() =>
+      loadConfig({ env: validEnv({ CONNECTOR_STREAMS: "sms,pstn", KAFKA_DLQ_TOPIC: "teams.sms-log" }) }),
+    ),
+    [
+      "KAFKA_TOPIC: makes \"teams.sms-log\" (KAFKA_DLQ_TOPIC) the pstn stream's, but it is already the sms stream's (KAFKA_TOPIC_SMS); each stream needs topics of its own",
+    ],
+  );
+  // A stream not read may share a name: it writes nothing.
+  assert.deepEqual(loadConfig({ env: validEnv({ KAFKA_TOPIC_SMS: "teams.pstn-calls" }) }).connector.streams, [
+    "pstn",
+  ]);
+  const long = "t".repeat(245);
+  assert.deepEqual(
+    problemsOf(() => loadConfig({ env: validEnv({ CONNECTOR_STREAMS: "sms", KAFKA_TOPIC_SMS: long }) })).map(
+      (line) => line.replace(/"t+…"/, '"t…"'),
+    ),
+    [
+      'KAFKA_TOPIC_SMS: "t…" (derived from it) is not a valid topic name; use up to 249 letters, digits, ".", "_" or "-"',
+    ],
   );
 });
 

@@ -34,6 +34,9 @@ const CONTRACT: ReadonlyArray<[string, string | undefined]> = [
   ["LOOKBACK", "48h"],
   ["METRICS_PORT", "9464"],
   ["METRICS_HOST", "all interfaces"],
+  ["CONNECTOR_STREAMS", "pstn"],
+  ["KAFKA_TOPIC_DIRECT_ROUTING", "teams.direct-routing-calls"],
+  ["KAFKA_TOPIC_SMS", "teams.sms-log"],
   ["LOG_LEVEL", "info"],
 ];
 

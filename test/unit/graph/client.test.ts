@@ -67,7 +67,7 @@ async function setup(
     pacer,
     maxPageBytes: 64 * 1024 * 1024,
     maxPagesPerWindow: 10_000,
-    metrics,
+    metrics: metrics.forStream("pstn"),
     backoff: { minMs: 10, maxMs: 50 },
     ...options,
   });

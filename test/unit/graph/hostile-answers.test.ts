@@ -51,7 +51,7 @@ async function setup(
     pacer: new RequestPacer(60_000, 1000),
     maxPageBytes: MiB,
     maxPagesPerWindow: 100,
-    metrics,
+    metrics: metrics.forStream("pstn"),
     logger: createLogger("info", { write: (line: string) => void logs.push(line) }),
     backoff: { minMs: 10, maxMs: 20 },
     ...options,

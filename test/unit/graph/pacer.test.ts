@@ -179,6 +179,41 @@ describe("RequestPacer", () => {
     clock.assertFast();
   });
 
+  test("waiters take slots in turn by lane: a lane with many waiters does not starve one with few", async (t) => {
+    const clock = fakeTime(t);
+    const pacer = new RequestPacer(60, 1, clock.now); // one a second
+    const order: string[] = [];
+    const takes = (lane: string, count: number) =>
+      Array.from({ length: count }, (_, i) =>
+        pacer.take(undefined, lane).then(() => order.push(`${lane}${i}`)),
+      );
+    // A backfill queues six requests first; live polling comes with two, then a third lane with one.
+    const backfill = takes("dr", 6);
+    const live = takes("pstn", 2);
+    const sms = takes("sms", 1);
+    await clock.advance(8000, 100);
+    await Promise.all([...backfill, ...live, ...sms]);
+    assert.deepEqual(order, ["dr0", "pstn0", "sms0", "dr1", "pstn1", "dr2", "dr3", "dr4", "dr5"]);
+    clock.assertFast();
+  });
+
+  test("a waiter that gives up leaves its lane's turn to the next", async (t) => {
+    const clock = fakeTime(t);
+    const pacer = new RequestPacer(60, 1, clock.now);
+    await pacer.take(undefined, "a");
+    const stop = new AbortController();
+    const order: string[] = [];
+    const gone = pacer.take(stop.signal, "a");
+    const next = pacer.take(undefined, "b").then(() => order.push("b"));
+    const last = pacer.take(undefined, "a").then(() => order.push("a"));
+    stop.abort();
+    await assert.rejects(gone, { name: "AbortError" });
+    await clock.advance(2000, 100);
+    await Promise.all([next, last]);
+    assert.deepEqual(order, ["b", "a"]);
+    clock.assertFast();
+  });
+
   test("an aborted signal stops a waiting take", async (t) => {
     const clock = fakeTime(t);
     const pacer = new RequestPacer(60, 1, clock.now);

@@ -46,7 +46,7 @@ async function retried(
     {
       ...options,
       signal: options.signal ?? new AbortController().signal,
-      metrics,
+      metrics: metrics.forStream("pstn"),
       health,
       logger: silent,
       what: "poll",
@@ -135,7 +135,7 @@ describe("session failures", () => {
   test("counted by code; /readyz false after repeated failures, true again after a success", async () => {
     const metrics = new Metrics({ defaultMetrics: false });
     const health = readyHealth();
-    const failures = new SessionFailures({ metrics, health });
+    const failures = new SessionFailures({ metrics: metrics.forStream("pstn"), health });
     for (let i = 1; i < UNHEALTHY_AFTER_FAILURES; i++) {
       failures.failed(unavailable);
       assert.equal(health.ready(), true, `still ready after ${i} failure(s)`);
@@ -156,7 +156,7 @@ describe("session failures", () => {
     for (const code of GRAPH_REFUSED_CODES) {
       const health = readyHealth();
       const failures = new SessionFailures({
-        metrics: new Metrics({ defaultMetrics: false }),
+        metrics: new Metrics({ defaultMetrics: false }).forStream("pstn"),
         health,
       });
       failures.failed(new PstnError(code, "refused"));
@@ -166,7 +166,7 @@ describe("session failures", () => {
     const health = readyHealth();
     const cause = new PstnError(ErrorCode.GRAPH_BODY_TOO_LARGE, "too large", { retriable: true });
     new SessionFailures({
-      metrics: new Metrics({ defaultMetrics: false }),
+      metrics: new Metrics({ defaultMetrics: false }).forStream("pstn"),
       health,
     }).failed(new PstnError(ErrorCode.GRAPH_RETRIES_EXHAUSTED, "gave up", { cause }));
     assert.equal(health.snapshot().sessionFailing, ErrorCode.GRAPH_BODY_TOO_LARGE, "also as the last cause");
@@ -181,9 +181,15 @@ describe("session failures", () => {
   });
 
   test("every code is exported at 0 from the start, so that a first failure is an increase", async () => {
-    const values = (await new Metrics({ defaultMetrics: false }).sessionFailures.get()).values;
-    const codes = new Set(values.map((v) => v.labels.code));
-    for (const code of [...Object.values(ErrorCode), "other"]) assert.ok(codes.has(code), code);
+    const metrics = new Metrics({ defaultMetrics: false });
+    metrics.forStream("pstn");
+    metrics.forStream("sms");
+    const values = (await metrics.sessionFailures.get()).values;
+    for (const stream of ["pstn", "sms"]) {
+      const codes = new Set(values.filter((v) => v.labels.stream === stream).map((v) => v.labels.code));
+      for (const code of [...Object.values(ErrorCode), "other"])
+        assert.ok(codes.has(code), `${stream} ${code}`);
+    }
     assert.ok(values.every((v) => v.value === 0));
   });
 

@@ -22,6 +22,8 @@ const HOUR = 3_600_000;
 const NOW = Date.parse("2026-06-10T12:00:00Z");
 const START = new Date(NOW - 72 * HOUR);
 const PAGE_ROWS = 7;
+/** Rows per page the fake Graph serves; a test may page as Graph does (1,000). */
+let pageRows = PAGE_ROWS;
 
 /** One row every 20 minutes over the three days, one malformed, one repeated under its id. */
 const ROWS: Record<string, unknown>[] = Array.from({ length: 216 }, (_, i) => ({
@@ -63,9 +65,9 @@ const server = createServer((req, res) => {
     return at >= from && (exclusive ? at < to : at <= to);
   });
   const skip = Number(url.searchParams.get("$skip") ?? 0);
-  const value = inWindow.slice(skip, skip + PAGE_ROWS);
+  const value = inWindow.slice(skip, skip + pageRows);
   const next =
-    skip + PAGE_ROWS < inWindow.length ? `${base}${url.pathname}?$skip=${skip + PAGE_ROWS}` : undefined;
+    skip + pageRows < inWindow.length ? `${base}${url.pathname}?$skip=${skip + pageRows}` : undefined;
   res.writeHead(200, { "content-type": "application/json" });
   res.end(JSON.stringify({ value, ...(next ? { "@odata.nextLink": next } : {}) }));
 });
@@ -316,16 +318,18 @@ describe("Source on an in-memory sink", () => {
       id: `quiet-${day}`,
       startDateTime: new Date(from.getTime() + day * 24 * HOUR + 5000).toISOString(),
     }));
-    const busy = Array.from({ length: 1400 }, (_, i) => ({
+    // More than a window may hold before it is cut (SPLIT_AFTER_ROWS), in Graph's full pages.
+    const busy = Array.from({ length: 25_000 }, (_, i) => ({
       ...SEED_ROW,
-      id: `busy-${String(i).padStart(4, "0")}`,
-      startDateTime: new Date(busyStart + i * 60_000).toISOString(),
+      id: `busy-${String(i).padStart(5, "0")}`,
+      startDateTime: new Date(busyStart + i * 4000).toISOString(),
     }));
     served = [...quiet, ...busy];
+    pageRows = 1000;
     paths.length = 0;
     try {
       const sink = new MemorySink();
-      const options = optionsOn(sink, { sliceMs: 24 * HOUR, maxBatchRows: 500 });
+      const options = optionsOn(sink, { sliceMs: 24 * HOUR, maxBatchRows: 5000 });
       const source = new Source(options);
       const to = new Date(busyStart + 2 * 24 * HOUR);
       assert.equal(await source.backfill(from, to, new AbortController().signal), true);
@@ -347,6 +351,7 @@ describe("Source on an in-memory sink", () => {
       );
     } finally {
       served = ROWS;
+      pageRows = PAGE_ROWS;
     }
   });
 

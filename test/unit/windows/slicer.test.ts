@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { MAX_GRAPH_RANGE_MS, sliceRange, type Window } from "../../../src/windows/planner.js";
-import { GRAPH_PAGE_ROWS, SPLIT_AFTER_PAGES, WindowSlicer } from "../../../src/windows/slicer.js";
+import { GRAPH_PAGE_ROWS, SPLIT_AFTER_ROWS, WindowSlicer } from "../../../src/windows/slicer.js";
+
+const SPLIT_AFTER_PAGES = SPLIT_AFTER_ROWS / GRAPH_PAGE_ROWS;
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -11,7 +13,7 @@ const T0 = Date.parse("2026-01-01T00:00:00Z");
  * Reads `[from, to]` the way the Source does: `ahead` windows in flight, the next one asked for
  * after the oldest ended. Rows are spread evenly at `rowsPerDay` (taken at the window's start); a
  * window costs its full pages plus one that is not full (an empty window costs one request). A
- * window with more than SPLIT_AFTER_PAGES pages is split after that many: those requests are
+ * window with more than SPLIT_AFTER_ROWS rows is split after that many pages: those requests are
  * spent, the windows in flight are dropped, and reading starts again at its start.
  */
 function read(

@@ -1,0 +1,94 @@
+/**
+ * Several streams in one process: each stream's series carry its `stream` label, the shared ones
+ * carry none, and /readyz is ready only when every stream is.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { Health, StreamsHealth } from "../../../src/metrics/health.js";
+import { Metrics } from "../../../src/metrics/index.js";
+
+function readyHealth(): Health {
+  const health = new Health();
+  for (const dependency of ["token", "graph", "kafka", "registry"] as const) health.set(dependency, true);
+  return health;
+}
+
+describe("metrics of several streams", () => {
+  test("a stream's series carry its label; two streams count apart; shared metrics carry none", async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const pstn = metrics.forStream("pstn");
+    const sms = metrics.forStream("sms");
+    assert.equal(metrics.forStream("pstn"), pstn, "one view per stream");
+    pstn.rowsPublished.inc(3);
+    sms.rowsPublished.inc(2);
+    sms.graphRequests.inc({ code: "200" });
+    sms.rowsDeadLettered.inc({ reason: "charge" });
+    pstn.watermark.set(100);
+    metrics.tokenRequests.inc({ outcome: "issued" });
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^pstn_connector_rows_published_total\{stream="pstn"\} 3$/m);
+    assert.match(text, /^pstn_connector_rows_published_total\{stream="sms"\} 2$/m);
+    assert.match(text, /^pstn_connector_graph_requests_total\{code="200",stream="sms"\} 1$/m);
+    assert.match(text, /^pstn_connector_rows_dead_lettered_total\{reason="charge",stream="sms"\} 1$/m);
+    assert.match(text, /^pstn_connector_watermark_timestamp_seconds\{stream="pstn"\} 100$/m);
+    assert.match(text, /^pstn_connector_token_requests_total\{outcome="issued"\} 1$/m);
+    // A stream's counters exist at 0 before its first row, so that increase() sees the first one.
+    assert.match(text, /^pstn_connector_rows_fetched_total\{stream="sms"\} 0$/m);
+    const unlabelled = text
+      .split("\n")
+      .filter((line) =>
+        /^pstn_connector_(rows|graph|kafka_(produce|transactions)|session|watermark|dedupe)/.test(line),
+      )
+      .filter((line) => !line.includes('stream="'));
+    assert.deepEqual(unlabelled, [], "every series of a stream's metric names its stream");
+  });
+});
+
+describe("readiness of several streams", () => {
+  test("ready only when every stream is; each dependency as the worst stream saw it; each stream's detail", () => {
+    const pstn = readyHealth();
+    const sms = readyHealth();
+    const health = new StreamsHealth(
+      new Map([
+        ["pstn", pstn],
+        ["sms", sms],
+      ]),
+    );
+    assert.equal(health.ready(), true);
+    sms.set("graph", false);
+    sms.setSessionFailing("PSTN_GRAPH_FORBIDDEN");
+    assert.equal(health.ready(), false, "one stream failing makes the process not ready");
+    const snapshot = health.snapshot();
+    assert.equal(snapshot.graph, false);
+    assert.equal(snapshot.kafka, true);
+    assert.equal(snapshot.sessionFailing, "PSTN_GRAPH_FORBIDDEN");
+    assert.equal(snapshot.streams.pstn?.graph, true);
+    assert.equal(snapshot.streams.sms?.sessionFailing, "PSTN_GRAPH_FORBIDDEN");
+
+    const fresh = new StreamsHealth(
+      new Map([
+        ["pstn", pstn],
+        ["directRouting", new Health()],
+      ]),
+    );
+    assert.equal(fresh.snapshot().graph, null, "a stream that has not reached Graph yet: unknown");
+    assert.equal(fresh.ready(), false);
+  });
+
+  test("a replica standing by for one stream and active for another reports both", () => {
+    const active = readyHealth();
+    const standby = new Health();
+    standby.setRole("standby");
+    standby.set("kafka", true);
+    standby.set("registry", true);
+    const health = new StreamsHealth(
+      new Map([
+        ["pstn", active],
+        ["sms", standby],
+      ]),
+    );
+    assert.equal(health.ready(), true, "the standby stream needs only Kafka and the registry");
+    assert.equal(health.snapshot().role, "active");
+    assert.equal(health.snapshot().streams.sms?.role, "standby");
+  });
+});
