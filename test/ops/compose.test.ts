@@ -407,7 +407,7 @@ describe("docker-compose.yml's simulator and connector, run as composed against 
         .trim()
         .split("\n")
         .map((line) => line.split(":")[0]),
-      ["ok   token", "ok   graph", "ok   kafka", "ok   registry"],
+      ["ok   token", "ok   graph pstn", "ok   kafka", "ok   registry"],
     );
   });
 });
