@@ -48,7 +48,9 @@ const MAX_FILE_BYTES = 16 * 1024 * 1024;
 const MAX_NAME_LENGTH = 256;
 
 /** The tenants of the file, or the problems that make it unusable (never both). */
-export type TenantsResult = { tenants: TenantConfig[]; problems?: undefined } | { tenants?: undefined; problems: string[] };
+export type TenantsResult =
+  | { tenants: TenantConfig[]; problems?: undefined }
+  | { tenants?: undefined; problems: string[] };
 
 /**
  * Reads the tenants file. `env` resolves `{ env: NAME }` references; `{ file: PATH }` ones are read

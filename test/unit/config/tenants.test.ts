@@ -152,7 +152,9 @@ tenants:
 
   test("a file that is not a tenants list: one line saying what it needs", () => {
     assert.deepEqual(problems("tenants: {"), [`${WHERE}, line 1: is not YAML or JSON (BAD_INDENT)`]);
-    assert.deepEqual(problems("tenants: []\ntenants: []"), [`${WHERE}, line 2: is not YAML or JSON (DUPLICATE_KEY)`]);
+    assert.deepEqual(problems("tenants: []\ntenants: []"), [
+      `${WHERE}, line 2: is not YAML or JSON (DUPLICATE_KEY)`,
+    ]);
     assert.deepEqual(problems("- id: contoso.onmicrosoft.com"), [
       `${WHERE}: needs a list "tenants:" of entries, each with an id`,
     ]);
