@@ -3,6 +3,7 @@ import { SchemaRegistry } from "@kafkajs/confluent-schema-registry";
 import { Agent, type Dispatcher } from "undici";
 import { MsalTokenSource, type TokenSource } from "./auth/token-provider.js";
 import { type ConnectorConfig, resolveStart } from "./config/index.js";
+import type { TenantConfig } from "./config/tenants.js";
 import { GraphClient } from "./graph/client.js";
 import { RequestPacer } from "./graph/pacer.js";
 import { createKafka, type Kafka, KafkaSink } from "./kafka/index.js";
@@ -30,15 +31,28 @@ export interface AppOptions {
   pageDecoder?: "worker" | "inline";
 }
 
+/** One tenant's part of the app: its own token, its own Graph budget, its streams. */
+export interface TenantApp {
+  tenant: TenantConfig;
+  tokens: TokenSource;
+  /** Graph for this tenant, with its own pacer and Retry-After gate. */
+  graph: GraphClient;
+  /** One source per stream of the tenant, in its order. */
+  sources: Source[];
+}
+
 export interface App {
   config: ConnectorConfig;
-  /** One source per stream of CONNECTOR_STREAMS, in its order. */
+  /** Each tenant read (config.tenants), in order. */
+  tenants: TenantApp[];
+  /** Every source: each tenant's streams, tenant by tenant. */
   sources: Source[];
-  /** The first of `sources`: the only one when one stream is read. */
+  /** The first of `sources`: the only one when one tenant's one stream is read. */
   source: Source;
   metrics: Metrics;
   health: StreamsHealth;
   logger: Logger;
+  /** The first tenant's token source and Graph client. */
   tokens: TokenSource;
   graph: GraphClient;
   kafka: Kafka;
@@ -63,37 +77,6 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     },
     keepAliveTimeout: 30_000,
   });
-  const tokens = new MsalTokenSource({
-    tenantId: config.azure.tenantId,
-    clientId: config.azure.clientId,
-    clientSecret: config.azure.clientSecret,
-    clientCertificatePath: config.azure.clientCertificatePath,
-    authorityHost: config.azure.authorityHost,
-    scope: config.graph.scope,
-    dispatcher,
-    timeoutMs: config.graph.headersTimeoutMs,
-    metrics,
-    now,
-  });
-  const graph = new GraphClient({
-    endpoint: config.graph.endpoint,
-    apiVersion: config.graph.apiVersion,
-    tokens,
-    dispatcher,
-    headersTimeoutMs: config.graph.headersTimeoutMs,
-    bodyTimeoutMs: config.graph.bodyTimeoutMs,
-    maxRetries: config.graph.maxRetries,
-    pacer: new RequestPacer(config.graph.maxRequestsPerMinute, options.pacerBurst ?? 10, now, {
-      maxHoldMs: config.graph.maxRetryAfterMs,
-    }),
-    maxPageBytes: config.graph.maxPageBytes,
-    maxPagesPerWindow: config.graph.maxPagesPerWindow,
-    logger,
-    clientId: config.azure.clientId,
-    tenantId: config.azure.tenantId,
-    backoff: options.graphBackoff,
-    now,
-  });
   const kafka = createKafka(config.kafka, { dispatcher, logger, metrics, now });
   const registry = new SchemaRegistry({
     host: config.schemaRegistry.url,
@@ -102,45 +85,88 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
       : {}),
   });
   const sink = new KafkaSink({ kafka, logger, compression: config.kafka.compression });
-  const start = resolveStart(config.connector.start, new Date(now()));
-  const sources = config.connector.streams.map(
-    (stream) =>
-      new Source({
-        unit: {
-          tenantId: config.azure.tenantId,
-          stream: STREAMS[stream],
-          name: config.connector.name,
-          topics: config.kafka.topics[stream],
-          start,
-        },
-        pollIntervalMs: config.connector.pollIntervalMs,
-        maxRestartBackoffMs: config.connector.maxRestartBackoffMs,
-        lookbackMs: config.connector.lookbackMs,
-        sliceMs: config.connector.windowSliceMs,
-        maxBatchRows: options.maxBatchRows,
-        pageDecoder: options.pageDecoder,
-        graph,
-        sink,
-        registry: registrarOf(registry),
-        metrics,
-        logger,
-        health: new Health(),
-        now,
-        onProgress: options.onProgress,
+  // With a tenants file the tenants share the topics: metrics and records say whose they are.
+  const fleet = config.tenantsFile !== undefined;
+  const tenants = config.tenants.map((tenant): TenantApp => {
+    const tenantLogger = fleet ? logger.child({ tenant: tenant.tenantId }) : logger;
+    const tokens = new MsalTokenSource({
+      tenantId: tenant.tenantId,
+      clientId: tenant.credentials.clientId,
+      clientSecret: tenant.credentials.clientSecret,
+      clientCertificatePath: tenant.credentials.clientCertificatePath,
+      authorityHost: config.azure.authorityHost,
+      scope: config.graph.scope,
+      dispatcher,
+      timeoutMs: config.graph.headersTimeoutMs,
+      metrics,
+      metricsTenant: fleet ? tenant.tenantId : undefined,
+      now,
+    });
+    const graph = new GraphClient({
+      endpoint: config.graph.endpoint,
+      apiVersion: config.graph.apiVersion,
+      tokens,
+      dispatcher,
+      headersTimeoutMs: config.graph.headersTimeoutMs,
+      bodyTimeoutMs: config.graph.bodyTimeoutMs,
+      maxRetries: config.graph.maxRetries,
+      // Graph's budget is per app and tenant: each tenant has its own.
+      pacer: new RequestPacer(config.graph.maxRequestsPerMinute, options.pacerBurst ?? 10, now, {
+        maxHoldMs: config.graph.maxRetryAfterMs,
       }),
-  );
+      maxPageBytes: config.graph.maxPageBytes,
+      maxPagesPerWindow: config.graph.maxPagesPerWindow,
+      logger: tenantLogger,
+      clientId: tenant.credentials.clientId,
+      tenantId: tenant.tenantId,
+      backoff: options.graphBackoff,
+      now,
+    });
+    const start = resolveStart(tenant.start, new Date(now()));
+    const sources = tenant.streams.map(
+      (stream) =>
+        new Source({
+          unit: {
+            tenantId: tenant.tenantId,
+            stream: STREAMS[stream],
+            name: config.connector.name,
+            topics: config.kafka.topics[stream],
+            start,
+            tenantTag: fleet ? tenant.tenantId : undefined,
+          },
+          pollIntervalMs: config.connector.pollIntervalMs,
+          maxRestartBackoffMs: config.connector.maxRestartBackoffMs,
+          lookbackMs: config.connector.lookbackMs,
+          sliceMs: config.connector.windowSliceMs,
+          maxBatchRows: options.maxBatchRows,
+          pageDecoder: options.pageDecoder,
+          graph,
+          sink,
+          registry: registrarOf(registry),
+          metrics,
+          logger: tenantLogger,
+          health: new Health(),
+          now,
+          onProgress: options.onProgress,
+        }),
+    );
+    return { tenant, tokens, graph, sources };
+  });
+  const sources = tenants.flatMap((tenant) => tenant.sources);
   const health = new StreamsHealth(
-    new Map(sources.map((source) => [source.unit.stream.name, source.health])),
+    new Map(sources.map((source) => [unitName(source, fleet), source.health])),
   );
+  const first = tenants[0] as TenantApp;
   return {
     config,
+    tenants,
     sources,
     source: sources[0] as Source,
     metrics,
     health,
     logger,
-    tokens,
-    graph,
+    tokens: first.tokens,
+    graph: first.graph,
     kafka,
     sink,
     registry,
@@ -150,4 +176,10 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
       await dispatcher.close();
     },
   };
+}
+
+/** How /readyz names a source: its stream, and its tenant when several share the process. */
+function unitName(source: Source, fleet: boolean): string {
+  const stream = source.unit.stream.name;
+  return fleet ? `${source.unit.tenantId}/${stream}` : stream;
 }

@@ -30,6 +30,8 @@ export interface MsalTokenSourceOptions {
   /** Largest answer read from the authority; default 1 MiB. */
   maxResponseBytes?: number;
   metrics?: Metrics;
+  /** The tenant label of its token metrics, when several tenants share the process. */
+  metricsTenant?: string;
   now?: () => number;
 }
 
@@ -41,6 +43,7 @@ export class MsalTokenSource implements TokenSource {
   private readonly network: AuthorityNetworkModule;
   private readonly scope: string;
   private readonly metrics: Metrics | undefined;
+  private readonly tenantLabel: { tenant?: string };
   private readonly now: () => number;
   private readonly describe: string;
   private current: { token: string; expiresAt: number } | undefined;
@@ -82,6 +85,7 @@ export class MsalTokenSource implements TokenSource {
     });
     this.scope = options.scope;
     this.metrics = options.metrics;
+    this.tenantLabel = options.metricsTenant === undefined ? {} : { tenant: options.metricsTenant };
     this.now = options.now ?? Date.now;
     this.describe = `app ${options.clientId} in tenant ${options.tenantId}`;
   }
@@ -117,7 +121,7 @@ export class MsalTokenSource implements TokenSource {
       // error says what happened, and it is final (the same metadata would be refused again).
       const failure = this.network.takeFailure();
       const refused = failure?.code === ErrorCode.AUTH_ENDPOINT_REFUSED;
-      this.metrics?.tokenRequests.inc({ outcome: refused ? "refused" : "error" });
+      this.metrics?.tokenRequests.inc({ ...this.tenantLabel, outcome: refused ? "refused" : "error" });
       if (failure !== undefined) {
         throw new PstnError(failure.code, `${failure.message} (${this.describe})`, {
           cause: error,
@@ -127,12 +131,12 @@ export class MsalTokenSource implements TokenSource {
       throw tokenError(error, this.describe);
     }
     if (!result?.accessToken) {
-      this.metrics?.tokenRequests.inc({ outcome: "error" });
+      this.metrics?.tokenRequests.inc({ ...this.tenantLabel, outcome: "error" });
       throw new PstnError(ErrorCode.AUTH_FAILED, `Entra ID returned no access token for ${this.describe}`, {
         retriable: true,
       });
     }
-    this.metrics?.tokenRequests.inc({ outcome: result.fromCache ? "cache" : "issued" });
+    this.metrics?.tokenRequests.inc({ ...this.tenantLabel, outcome: result.fromCache ? "cache" : "issued" });
     this.forceRefresh = false;
     this.current = {
       token: result.accessToken,

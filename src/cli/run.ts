@@ -1,6 +1,6 @@
-import { createApp } from "../app.js";
+import { type App, createApp, type TenantApp } from "../app.js";
 import { type ConnectorConfig, cleartextCredentials } from "../config/index.js";
-import { ErrorCode, PstnError } from "../errors.js";
+import { ErrorCode, isFinal, isPstnError, PstnError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { startMetricsServer } from "../metrics/server.js";
 import type { Source } from "../pipeline/source.js";
@@ -14,7 +14,8 @@ Polls Graph every POLL_INTERVAL, reading [watermark - LOOKBACK, now], and publis
 to its stream's topic until stopped, for each stream of CONNECTOR_STREAMS. Replicas with the same
 identity (tenant, stream, CONNECTOR_NAME) elect one active instance per stream; the others stand by
 and take over within CONNECTOR_FAILOVER_TIMEOUT of its loss. A final error in one stream (a
-permission Graph refuses) stops them all and exits 1. SIGTERM/SIGINT: stops taking new work,
+permission Graph refuses) stops them all and exits 1; with CONNECTOR_TENANTS_FILE it stops that
+tenant's streams only (exit 1 once no tenant is left). SIGTERM/SIGINT: stops taking new work,
 abandons the open transactions (their rows are read again by the next active instance), closes
 cleanly, exits 0.
 
@@ -52,9 +53,12 @@ export const runCommand: Command = {
       "starting",
     );
     try {
-      await untilFirstFailure(app.sources, shutdown.signal, (source, signal) =>
+      const stopped = await eachTenant(app, shutdown.signal, (source, signal) =>
         runWithStandby(source, signal, { sessionTimeoutMs: config.connector.failoverTimeoutMs }),
       );
+      // Tenants stopped by their own final errors leave the others running: only when none is left
+      // is the run a failure.
+      if (stopped.length === app.tenants.length) return 1;
       app.logger.info("stopped");
       return 0;
     } finally {
@@ -109,15 +113,16 @@ export const backfillCommand: Command = {
     warnCleartext(app.logger, config);
     app.logger.info({ from, to }, "backfill starting");
     try {
-      const results = await untilFirstFailure(app.sources, shutdown.signal, async (source, signal) => {
+      const results: boolean[] = [];
+      const stopped = await eachTenant(app, shutdown.signal, async (source, signal) => {
         const finished = await source.backfill(from, to, signal);
         app.logger.info(
-          { stream: source.unit.stream.name, ...source.stats },
+          { tenant: source.unit.tenantId, stream: source.unit.stream.name, ...source.stats },
           finished ? "backfill done" : "backfill stopped before the end",
         );
-        return finished;
+        results.push(finished);
       });
-      const done = results.every(Boolean);
+      const done = stopped.length === 0 && results.every(Boolean);
       if (!done)
         process.stderr.write(
           "pstn-connector backfill: stopped before the range was done; run it again to resume\n",
@@ -154,6 +159,41 @@ async function untilFirstFailure<T>(
   const failure = settled.find((result) => result.status === "rejected");
   if (failure) throw failure.reason;
   return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
+}
+
+/**
+ * Runs `work` for every source. With one tenant, the first final error stops every source and is
+ * thrown. With a tenants file, a tenant's final error (consent revoked, a wrong secret, a tenant
+ * deleted) stops that tenant's sources only, says why in the log and in /readyz, and the others go
+ * on; the tenants stopped are returned once the rest are done.
+ */
+async function eachTenant(
+  app: App,
+  signal: AbortSignal,
+  work: (source: Source, signal: AbortSignal) => Promise<unknown>,
+): Promise<TenantApp[]> {
+  if (app.config.tenantsFile === undefined) {
+    await untilFirstFailure(app.sources, signal, work);
+    return [];
+  }
+  const stopped: TenantApp[] = [];
+  await Promise.all(
+    app.tenants.map(async (tenant) => {
+      try {
+        await untilFirstFailure(tenant.sources, signal, work);
+      } catch (error) {
+        if (!isFinal(error)) throw error;
+        stopped.push(tenant);
+        const code = isPstnError(error) ? error.code : "other";
+        for (const source of tenant.sources) source.health.setStopped(code);
+        app.logger.error(
+          { tenant: tenant.tenant.tenantId, name: tenant.tenant.name, err: error },
+          "tenant stopped: its sources cannot go on without an operator; the other tenants go on",
+        );
+      }
+    }),
+  );
+  return stopped;
 }
 
 /** The operator allowed clear-text credentials: say which ones go that way, at every start. */

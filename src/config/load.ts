@@ -2,8 +2,9 @@
 import type { z } from "zod";
 import { ConfigError } from "./errors.js";
 import { quote, withoutCredentials } from "./fields.js";
-import { CONFIG_SCHEMA } from "./schema.js";
+import { CONFIG_SCHEMA, sharedApp } from "./schema.js";
 import { type Origin, readConfigFile, type Setting, unknownProblems } from "./sources.js";
+import { loadTenantsFile, type TenantConfig } from "./tenants.js";
 import type { ConnectorConfig } from "./types.js";
 import { CONFIG_VARIABLES, SECRET_VARIABLES, VARIABLE_NAMES } from "./variables.js";
 
@@ -42,7 +43,47 @@ export function loadConfig(options: LoadConfigOptions = {}): ConnectorConfig {
   );
   if (!parsed.success) problems.push(...problemLines(parsed.error.issues, settings));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
-  return parsed.data;
+  const config = parsed.data;
+  if (config.tenantsFile === undefined) return config;
+  const values = Object.fromEntries([...env, ...overrides].map(([name, { value }]) => [name, value]));
+  const tenants = loadTenantsFile(
+    config.tenantsFile,
+    {
+      streams: config.connector.streams,
+      start: config.connector.start,
+      credentials: sharedApp(config.azure),
+    },
+    {
+      ...Object.fromEntries([...(file?.entries ?? [])].map(([name, { value }]) => [name, value])),
+      ...values,
+    },
+  );
+  if (tenants.problems) throw new ConfigError(tenants.problems);
+  const shared = sharedTopics(config, tenants.tenants);
+  if (shared.length > 0) throw new ConfigError(shared);
+  return { ...config, tenants: tenants.tenants };
+}
+
+/**
+ * The rules checked that CONNECTOR_STREAMS' streams have topics of their own; a tenant may read a
+ * stream beside those, whose topics must not be another stream's either.
+ */
+function sharedTopics(config: ConnectorConfig, tenants: readonly TenantConfig[]): string[] {
+  const streams = [...new Set([...config.connector.streams, ...tenants.flatMap((tenant) => tenant.streams)])];
+  if (streams.length === config.connector.streams.length) return [];
+  const owners = new Map<string, string>();
+  const problems: string[] = [];
+  for (const stream of streams) {
+    for (const [role, topic] of Object.entries(config.kafka.topics[stream])) {
+      const owner = owners.get(topic);
+      if (owner !== undefined && !owner.startsWith(`${stream} `))
+        problems.push(
+          `CONNECTOR_TENANTS_FILE: a tenant reads ${stream}, whose ${role} topic ${quote(topic)} is already the ${owner} topic; each stream needs topics of its own`,
+        );
+      owners.set(topic, `${stream} stream's ${role}`);
+    }
+  }
+  return problems;
 }
 
 function layer(values: Readonly<Record<string, string | undefined>>, origin: Origin): Map<string, Setting> {

@@ -32,6 +32,7 @@ const OPT_IN = "or set CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS=true if the network
 
 export function crossFieldRules(values: Values, ctx: z.RefinementCtx<Values>): void {
   const rules = new Rules(values, ctx);
+  rules.tenantSource();
   rules.azureCredential();
   rules.topics();
   rules.streamTopics();
@@ -73,6 +74,30 @@ class Rules {
   /** Whether no variable starting with `prefix` has a problem. */
   private clean(prefix: string): boolean {
     return !this.ctx.issues.some((issue) => String(issue.path?.[0]).startsWith(prefix));
+  }
+
+  /** The tenants come from AZURE_TENANT_ID or from CONNECTOR_TENANTS_FILE: exactly one of them. */
+  tenantSource(): void {
+    const single = this.given("AZURE_TENANT_ID");
+    const file = this.given("CONNECTOR_TENANTS_FILE");
+    if (!single && !file) {
+      this.problem(
+        "AZURE_TENANT_ID",
+        "required (the tenant GUID or domain), or CONNECTOR_TENANTS_FILE listing the tenants",
+      );
+    } else if (single && file) {
+      this.problem(
+        "AZURE_TENANT_ID",
+        "set together with CONNECTOR_TENANTS_FILE, which lists the tenants; remove AZURE_TENANT_ID (or add it to the file)",
+      );
+    }
+    const oauth = this.value("KAFKA_SASL_MECHANISM") === "oauthbearer";
+    if (file && oauth && !this.given("KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL")) {
+      this.problem(
+        "KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL",
+        "required with CONNECTOR_TENANTS_FILE and KAFKA_SASL_MECHANISM=oauthbearer: Kafka's tokens would come from Entra ID for AZURE_TENANT_ID, which the file replaces",
+      );
+    }
   }
 
   azureCredential(): void {

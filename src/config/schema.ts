@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { NATIONAL_CLOUDS } from "./clouds.js";
 import { crossFieldRules } from "./rules.js";
+import type { TenantCredentials } from "./tenants.js";
 import type { ConfigVariable, ConnectorConfig, KafkaSasl, StreamTopics } from "./types.js";
 import {
   CONFIG_VARIABLES,
@@ -108,6 +109,19 @@ function assemble(v: Values): ConnectorConfig {
       username: v.SCHEMA_REGISTRY_USERNAME,
       password: v.SCHEMA_REGISTRY_PASSWORD,
     }),
+    tenantsFile: v.CONNECTOR_TENANTS_FILE === undefined ? undefined : resolve(v.CONNECTOR_TENANTS_FILE),
+    tenants:
+      v.AZURE_TENANT_ID === undefined
+        ? []
+        : [
+            {
+              tenantId: v.AZURE_TENANT_ID,
+              name: v.AZURE_TENANT_ID,
+              streams: v.CONNECTOR_STREAMS,
+              start: v.CONNECTOR_START,
+              credentials: sharedApp(azure),
+            },
+          ],
     connector: {
       streams: v.CONNECTOR_STREAMS,
       name: v.CONNECTOR_NAME,
@@ -150,7 +164,8 @@ function sasl(v: Values, azure: ConnectorConfig["azure"]): KafkaSasl | undefined
   const tokenEndpoint = {
     kind: "entra",
     authorityHost: azure.authorityHost,
-    tenantId: azure.tenantId,
+    // The rules require AZURE_TENANT_ID for tokens from Entra ID.
+    tenantId: azure.tenantId as string,
   } as const;
   const identity =
     clientId === undefined
@@ -166,6 +181,15 @@ function sasl(v: Values, azure: ConnectorConfig["azure"]): KafkaSasl | undefined
 /** The object without its `undefined` properties: an unset optional value is left out. */
 function withoutUnset<T extends object>(object: T): T {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
+}
+
+/** The app every tenant is read with unless its entry in the tenants file names its own. */
+export function sharedApp(azure: ConnectorConfig["azure"]): TenantCredentials {
+  return withoutUnset({
+    clientId: azure.clientId,
+    clientSecret: azure.clientSecret,
+    clientCertificatePath: azure.clientCertificatePath,
+  });
 }
 
 /** A stream's topics from its data topic: `<topic>.dlq` and `<topic>.state`. */

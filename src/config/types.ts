@@ -1,6 +1,7 @@
 /** The connector's configuration: one typed object, loaded and validated once at start-up. */
 import type { z } from "zod";
 import type { StreamName } from "../streams/index.js";
+import type { TenantConfig } from "./tenants.js";
 
 export const GRAPH_CLOUDS = ["global", "usgov", "dod", "china"] as const;
 export type GraphCloud = (typeof GRAPH_CLOUDS)[number];
@@ -65,7 +66,8 @@ export type StartSpec = { kind: "instant"; at: Date } | { kind: "ago"; ms: numbe
 
 export interface ConnectorConfig {
   azure: {
-    tenantId: string;
+    /** AZURE_TENANT_ID: the single tenant; undefined when CONNECTOR_TENANTS_FILE lists them. */
+    tenantId?: string;
     clientId: string;
     clientSecret?: string;
     clientCertificatePath?: string;
@@ -104,6 +106,13 @@ export interface ConnectorConfig {
     requestTimeoutMs: number;
   };
   schemaRegistry: { url: string; username?: string; password?: string };
+  /**
+   * Every tenant read, in the order given: the tenants file's, or the single tenant of
+   * AZURE_TENANT_ID with the environment's streams, start and app.
+   */
+  tenants: TenantConfig[];
+  /** CONNECTOR_TENANTS_FILE, resolved; undefined for the single tenant of the environment. */
+  tenantsFile?: string;
   connector: {
     /** CONNECTOR_STREAMS: the streams read, in the order given. */
     streams: StreamName[];

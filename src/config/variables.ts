@@ -76,8 +76,9 @@ const TABLE = [
   {
     name: "AZURE_TENANT_ID",
     group: "Azure",
-    description: "Entra ID tenant to read call records from: its GUID or one of its domains.",
-    required: "the tenant GUID or domain",
+    description:
+      "Entra ID tenant to read call records from: its GUID or one of its domains. Required unless CONNECTOR_TENANTS_FILE lists the tenants.",
+    default: "none: required, unless CONNECTOR_TENANTS_FILE is set",
     example: "contoso.onmicrosoft.com",
     schema: check.tenant,
   },
@@ -442,6 +443,15 @@ const TABLE = [
     default: DEFAULTS.CONNECTOR_STREAMS,
     example: "pstn,directRouting",
     schema: check.nameList(Object.keys(STREAMS) as StreamName[], "stream"),
+  },
+  {
+    name: "CONNECTOR_TENANTS_FILE",
+    group: "Connector",
+    description:
+      "A YAML or JSON file listing the tenants to read instead of AZURE_TENANT_ID: under `tenants:`, each entry's `id` (GUID or domain) and optionally `name`, `streams` (else CONNECTOR_STREAMS), `start` (else CONNECTOR_START) and `credentials` (else the shared app: AZURE_CLIENT_ID with its secret or certificate): `clientId` with `clientSecret` or `clientCertificate`, each by reference only, `{ env: NAME }` or `{ file: PATH }` (a mounted Secret), never written in the file. Each tenant has its own token, Graph budget and pacer; every tenant's rows of a stream go to that stream's topics, with the tenant in the `pstn.tenant` header.",
+    default: "none: the single tenant of AZURE_TENANT_ID",
+    example: "/etc/pstn-connector/tenants.yaml",
+    schema: check.text,
   },
   {
     name: "CONNECTOR_NAME",

@@ -16,6 +16,8 @@ export class Health {
   private role: "active" | "standby" = "active";
   /** The code of the failure that made sessions unhealthy; undefined while they are not. */
   private failing: string | undefined;
+  /** The code of the final error that stopped this source while the process goes on. */
+  private stopped: string | undefined;
 
   set(dependency: Dependency, ok: boolean): void {
     this.state.set(dependency, ok);
@@ -34,18 +36,28 @@ export class Health {
     this.failing = code;
   }
 
+  /**
+   * The source was stopped for good by `code` (its tenant's consent revoked, say) while the other
+   * tenants' sources go on: reported, and no longer a reason for the process not to be ready.
+   */
+  setStopped(code: string): void {
+    this.stopped = code;
+  }
+
   ready(): boolean {
+    if (this.stopped !== undefined) return true;
     const needed: readonly Dependency[] =
       this.role === "standby" ? ["kafka", "registry"] : ["token", "graph", "kafka", "registry"];
     if (this.role === "active" && this.failing !== undefined) return false;
     return needed.every((d) => this.state.get(d) === true);
   }
 
-  snapshot(): { role: "active" | "standby"; sessionFailing: string | null } & Record<
+  snapshot(): { role: "active" | "standby"; sessionFailing: string | null; stopped?: string } & Record<
     Dependency,
     boolean | null
   > {
     return {
+      ...(this.stopped === undefined ? {} : { stopped: this.stopped }),
       role: this.role,
       token: this.state.get("token") ?? null,
       graph: this.state.get("graph") ?? null,

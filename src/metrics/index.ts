@@ -7,25 +7,25 @@ import { ErrorCode, GRAPH_REFUSED_CODES } from "../errors.js";
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly rowsFetched: Counter<"stream">;
-  readonly rowsPublished: Counter<"stream">;
-  readonly rowsDuplicate: Counter<"stream">;
-  readonly rowsDeadLettered: Counter<"stream" | "reason">;
-  readonly rowsUnknownProperties: Counter<"stream">;
-  readonly graphRequests: Counter<"stream" | "code">;
-  readonly graphThrottled: Counter<"stream">;
-  readonly graphRetries: Counter<"stream" | "reason">;
-  readonly graphRequestDuration: Histogram<"stream">;
-  readonly graphResponsesRefused: Counter<"stream" | "code">;
-  readonly tokenRequests: Counter<"outcome">;
-  readonly kafkaProduceDuration: Histogram<"stream">;
-  readonly kafkaTransactions: Counter<"stream" | "outcome">;
+  readonly rowsFetched: Counter<"tenant" | "stream">;
+  readonly rowsPublished: Counter<"tenant" | "stream">;
+  readonly rowsDuplicate: Counter<"tenant" | "stream">;
+  readonly rowsDeadLettered: Counter<"tenant" | "stream" | "reason">;
+  readonly rowsUnknownProperties: Counter<"tenant" | "stream">;
+  readonly graphRequests: Counter<"tenant" | "stream" | "code">;
+  readonly graphThrottled: Counter<"tenant" | "stream">;
+  readonly graphRetries: Counter<"tenant" | "stream" | "reason">;
+  readonly graphRequestDuration: Histogram<"tenant" | "stream">;
+  readonly graphResponsesRefused: Counter<"tenant" | "stream" | "code">;
+  readonly tokenRequests: Counter<"tenant" | "outcome">;
+  readonly kafkaProduceDuration: Histogram<"tenant" | "stream">;
+  readonly kafkaTransactions: Counter<"tenant" | "stream" | "outcome">;
   readonly kafkaOAuthTokens: Counter<"outcome">;
-  readonly watermark: Gauge<"stream">;
-  readonly lastSuccess: Gauge<"stream">;
-  readonly sessionFailures: Counter<"stream" | "code">;
-  readonly dedupeIds: Gauge<"stream">;
-  readonly active: Gauge<"stream">;
+  readonly watermark: Gauge<"tenant" | "stream">;
+  readonly lastSuccess: Gauge<"tenant" | "stream">;
+  readonly sessionFailures: Counter<"tenant" | "stream" | "code">;
+  readonly dedupeIds: Gauge<"tenant" | "stream">;
+  readonly active: Gauge<"tenant" | "stream">;
   private readonly streams = new Map<string, StreamMetrics>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -34,81 +34,81 @@ export class Metrics {
     this.rowsFetched = new Counter({
       name: `${p}rows_fetched_total`,
       help: "Rows read from Graph, duplicates included",
-      labelNames: ["stream"],
+      labelNames: ["tenant", "stream"],
       registers,
     });
     this.rowsPublished = new Counter({
       name: `${p}rows_published_total`,
       help: "Rows committed to the topic",
-      labelNames: ["stream"],
+      labelNames: ["tenant", "stream"],
       registers,
     });
     this.rowsDuplicate = new Counter({
       name: `${p}rows_duplicate_total`,
       help: "Rows dropped because their id was already published",
-      labelNames: ["stream"],
+      labelNames: ["tenant", "stream"],
       registers,
     });
     this.rowsDeadLettered = new Counter({
       name: `${p}rows_dead_lettered_total`,
       help: "Rows that could not be encoded, committed to the dead-letter topic with the reason",
-      labelNames: ["stream", "reason"],
+      labelNames: ["tenant", "stream", "reason"],
       registers,
     });
     this.rowsUnknownProperties = new Counter({
       name: `${p}rows_unknown_properties_total`,
       help: "Properties Graph sent that the schema does not carry (ignored)",
-      labelNames: ["stream"],
+      labelNames: ["tenant", "stream"],
       registers,
     });
     this.graphRequests = new Counter({
       name: `${p}graph_requests_total`,
       help: "Graph requests by HTTP status (or 'network' when none came back)",
-      labelNames: ["stream", "code"],
+      labelNames: ["tenant", "stream", "code"],
       registers,
     });
     this.graphThrottled = new Counter({
       name: `${p}graph_throttled_total`,
       help: "Graph answers 429",
-      labelNames: ["stream"],
+      labelNames: ["tenant", "stream"],
       registers,
     });
     this.graphRetries = new Counter({
       name: `${p}graph_retries_total`,
       help: "Graph requests retried, by reason",
-      labelNames: ["stream", "reason"],
+      labelNames: ["tenant", "stream", "reason"],
       registers,
     });
     this.graphRequestDuration = new Histogram({
       name: `${p}graph_request_duration_seconds`,
       help: "Time to a complete Graph page, by attempt",
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
-      labelNames: ["stream"],
+      labelNames: ["tenant", "stream"],
       registers,
     });
     this.graphResponsesRefused = new Counter({
       name: `${p}graph_responses_refused_total`,
       help: "Graph answers refused as hostile or broken (a link out of scope or looping, a body too large, not JSON, too many rows, too deep), by error code",
-      labelNames: ["stream", "code"],
+      labelNames: ["tenant", "stream", "code"],
       registers,
     });
     this.tokenRequests = new Counter({
       name: `${p}token_requests_total`,
       help: "Access tokens from Entra ID by outcome: issued, cache, error, refused (a request off the authority host, never sent)",
-      labelNames: ["outcome"],
+      labelNames: ["tenant", "outcome"],
       registers,
     });
     this.kafkaProduceDuration = new Histogram({
       name: `${p}kafka_produce_duration_seconds`,
       help: "Time to send and commit one batch (one Kafka transaction)",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      labelNames: ["stream"],
+      labelNames: ["tenant", "stream"],
       registers,
     });
     this.kafkaTransactions = new Counter({
       name: `${p}kafka_transactions_total`,
       help: "Kafka transactions by outcome",
-      labelNames: ["stream", "outcome"],
+      labelNames: ["tenant", "stream", "outcome"],
       registers,
     });
     this.kafkaOAuthTokens = new Counter({
@@ -121,42 +121,46 @@ export class Metrics {
     this.watermark = new Gauge({
       name: `${p}watermark_timestamp_seconds`,
       help: "Every window up to this instant has been read and its rows published",
-      labelNames: ["stream"],
+      labelNames: ["tenant", "stream"],
       registers,
     });
     this.lastSuccess = new Gauge({
       name: `${p}last_success_timestamp_seconds`,
       help: "When the last poll (or backfill slice) completed",
-      labelNames: ["stream"],
+      labelNames: ["tenant", "stream"],
       registers,
     });
     this.sessionFailures = new Counter({
       name: `${p}session_failures_total`,
       help: "Polls (or backfill runs) that failed and ended their session, by error code (other: not the connector's own error)",
-      labelNames: ["stream", "code"],
+      labelNames: ["tenant", "stream", "code"],
       registers,
     });
     this.dedupeIds = new Gauge({
       name: `${p}dedupe_ids`,
       help: "Row ids remembered for dedupe (those inside the lookback horizon)",
-      labelNames: ["stream"],
+      labelNames: ["tenant", "stream"],
       registers,
     });
     this.active = new Gauge({
       name: `${p}active`,
       help: "1 while this instance is the elected active one of its identity, 0 while it stands by",
-      labelNames: ["stream"],
+      labelNames: ["tenant", "stream"],
       registers,
     });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: p });
   }
 
-  /** The metrics of one stream: each series carries `stream="<name>"`. */
-  forStream(stream: string): StreamMetrics {
-    let view = this.streams.get(stream);
+  /**
+   * The metrics of one stream: each series carries `stream="<name>"`, and `tenant="<id>"` when
+   * `tenant` is given (several tenants in one process).
+   */
+  forStream(stream: string, tenant?: string): StreamMetrics {
+    const key = `${tenant ?? ""}/${stream}`;
+    let view = this.streams.get(key);
     if (view === undefined) {
-      view = new StreamMetrics(this, stream);
-      this.streams.set(stream, view);
+      view = new StreamMetrics(this, stream, tenant);
+      this.streams.set(key, view);
     }
     return view;
   }
@@ -167,9 +171,16 @@ export interface LabelledCounter<L extends string> {
   inc(labels: Record<L, string>, value?: number): void;
 }
 
-function labelled<L extends string>(counter: Counter<"stream" | L>, stream: string): LabelledCounter<L> {
+/** The labels of one unit's series: its stream, and its tenant when several share the process. */
+type UnitLabels = { stream: string; tenant?: string };
+
+function labelled<L extends string>(
+  counter: Counter<"tenant" | "stream" | L>,
+  unit: UnitLabels,
+): LabelledCounter<L> {
   return {
-    inc: (labels, value = 1) => counter.inc({ ...labels, stream } as LabelValues<"stream" | L>, value),
+    inc: (labels, value = 1) =>
+      counter.inc({ ...labels, ...unit } as LabelValues<"tenant" | "stream" | L>, value),
   };
 }
 
@@ -183,36 +194,37 @@ export class StreamMetrics {
   readonly graphRequests: LabelledCounter<"code">;
   readonly graphThrottled: Counter.Internal;
   readonly graphRetries: LabelledCounter<"reason">;
-  readonly graphRequestDuration: Histogram.Internal<"stream">;
+  readonly graphRequestDuration: Histogram.Internal<"tenant" | "stream">;
   readonly graphResponsesRefused: LabelledCounter<"code">;
-  readonly kafkaProduceDuration: Histogram.Internal<"stream">;
+  readonly kafkaProduceDuration: Histogram.Internal<"tenant" | "stream">;
   readonly kafkaTransactions: LabelledCounter<"outcome">;
-  readonly watermark: Gauge.Internal<"stream">;
-  readonly lastSuccess: Gauge.Internal<"stream">;
+  readonly watermark: Gauge.Internal<"tenant" | "stream">;
+  readonly lastSuccess: Gauge.Internal<"tenant" | "stream">;
   readonly sessionFailures: LabelledCounter<"code">;
-  readonly dedupeIds: Gauge.Internal<"stream">;
-  readonly active: Gauge.Internal<"stream">;
+  readonly dedupeIds: Gauge.Internal<"tenant" | "stream">;
+  readonly active: Gauge.Internal<"tenant" | "stream">;
 
   constructor(
     readonly all: Metrics,
     readonly stream: string,
+    readonly tenant?: string,
   ) {
-    const labels = { stream };
+    const labels: UnitLabels = tenant === undefined ? { stream } : { tenant, stream };
     this.rowsFetched = all.rowsFetched.labels(labels);
     this.rowsPublished = all.rowsPublished.labels(labels);
     this.rowsDuplicate = all.rowsDuplicate.labels(labels);
-    this.rowsDeadLettered = labelled(all.rowsDeadLettered, stream);
+    this.rowsDeadLettered = labelled(all.rowsDeadLettered, labels);
     this.rowsUnknownProperties = all.rowsUnknownProperties.labels(labels);
-    this.graphRequests = labelled(all.graphRequests, stream);
+    this.graphRequests = labelled(all.graphRequests, labels);
     this.graphThrottled = all.graphThrottled.labels(labels);
-    this.graphRetries = labelled(all.graphRetries, stream);
+    this.graphRetries = labelled(all.graphRetries, labels);
     this.graphRequestDuration = all.graphRequestDuration.labels(labels);
-    this.graphResponsesRefused = labelled(all.graphResponsesRefused, stream);
+    this.graphResponsesRefused = labelled(all.graphResponsesRefused, labels);
     this.kafkaProduceDuration = all.kafkaProduceDuration.labels(labels);
-    this.kafkaTransactions = labelled(all.kafkaTransactions, stream);
+    this.kafkaTransactions = labelled(all.kafkaTransactions, labels);
     this.watermark = all.watermark.labels(labels);
     this.lastSuccess = all.lastSuccess.labels(labels);
-    this.sessionFailures = labelled(all.sessionFailures, stream);
+    this.sessionFailures = labelled(all.sessionFailures, labels);
     this.dedupeIds = all.dedupeIds.labels(labels);
     this.active = all.active.labels(labels);
     // Every code exists from the start at 0, so that increase() sees a code's first one too.

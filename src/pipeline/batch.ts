@@ -31,6 +31,8 @@ export class BatchBuilder {
   constructor(
     private readonly tracker: StateTracker,
     private readonly now: () => number = Date.now,
+    /** Headers every record carries (the tenant's, when several share the topics). */
+    private readonly headers?: Readonly<Record<string, string>>,
   ) {}
 
   /** Rows chosen for this batch (published or dead-lettered once settled). */
@@ -88,9 +90,14 @@ export class BatchBuilder {
         if (next !== undefined && next.at === at) {
           dead++;
           tally.deadReasons.push(next.reason);
-          this.dlq.push({ key, value: next.value, headers: { "pstn.reason": next.reason.slice(0, 500) } });
+          this.dlq.push({
+            key,
+            value: next.value,
+            headers: { ...this.headers, "pstn.reason": next.reason.slice(0, 500) },
+          });
         } else {
-          this.data.push({ key, value: Buffer.from(encoded.buffer, begin, end - begin) });
+          const value = Buffer.from(encoded.buffer, begin, end - begin);
+          this.data.push(this.headers ? { key, value, headers: { ...this.headers } } : { key, value });
         }
         begin = end;
       }

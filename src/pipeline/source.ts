@@ -26,6 +26,11 @@ export interface SourceUnit {
   topics: SourceTopics;
   /** Where a first run begins (fixed by the identity's first run). */
   start: Date;
+  /**
+   * Set when several tenants share the process and the topics: the tenant's series carry
+   * `tenant="<id>"`, and each record it writes the header `pstn.tenant`.
+   */
+  tenantTag?: string;
 }
 
 /** The identity of a source: the prefix of its state keys and of its transactional id. */
@@ -78,6 +83,9 @@ export interface Progress {
   watermark: Date | undefined;
 }
 
+/** The header naming a record's tenant, when several tenants share the topics. */
+export const TENANT_HEADER = "pstn.tenant";
+
 /** Windows fetched at once; the pacer keeps their requests within Graph's budget. */
 const READ_AHEAD_WINDOWS = 4;
 /**
@@ -120,7 +128,11 @@ export class Source {
   constructor(options: SourceOptions) {
     const { stream } = options.unit;
     // Every line of a source says which stream it is about.
-    const logger = options.logger.child({ stream: stream.name });
+    const logger = options.logger.child(
+      options.unit.tenantTag === undefined
+        ? { stream: stream.name }
+        : { tenant: options.unit.tenantTag, stream: stream.name },
+    );
     const apiVersion = apiVersionFor(stream, options.graph.apiVersion);
     if (apiVersion !== options.graph.apiVersion) {
       logger.info(
@@ -128,12 +140,18 @@ export class Source {
         `${stream.function} is served by ${stream.apiVersions.join(" and ")} only: the ${stream.name} stream reads ${apiVersion}`,
       );
     }
-    this.metrics = options.metrics.forStream(stream.name);
+    this.metrics = options.metrics.forStream(stream.name, options.unit.tenantTag);
     this.graph = options.graph.forStream({ lane: stream.name, apiVersion, metrics: this.metrics, logger });
     this.options = { ...options, logger };
     this.unit = options.unit;
     this.now = options.now ?? Date.now;
     this.health = options.health ?? new Health();
+  }
+
+  /** Headers every record of this source carries. */
+  private get recordHeaders(): Record<string, string> | undefined {
+    const tenant = this.unit.tenantTag;
+    return tenant === undefined ? undefined : { [TENANT_HEADER]: tenant };
   }
 
   identity(suffix = ""): string {
@@ -315,13 +333,13 @@ export class Source {
     const maxBatchRows = this.options.maxBatchRows ?? 5000;
     const tracker = session.state;
     const committer = new Committer(session, (tally) => this.countEncoded(tally));
-    let batch = new BatchBuilder(tracker, this.now);
+    let batch = new BatchBuilder(tracker, this.now, this.recordHeaders);
     // The checkpoint of the last finished window, until a transaction carries it.
     let checkpoint: { records: StateRecord[]; watermark: Date } | undefined;
     const commit = async () => {
       const committed = batch;
       const carried = checkpoint;
-      batch = new BatchBuilder(tracker, this.now);
+      batch = new BatchBuilder(tracker, this.now, this.recordHeaders);
       checkpoint = undefined;
       const dedupeIds = tracker.ids.size;
       await committer.submit(committed, carried?.records ?? [], () => {

@@ -116,6 +116,8 @@ export async function runUntil(
 export interface ReadBack {
   key: Buffer | null;
   value: Buffer | null;
+  /** The record's headers, where the reader gives them (Kafka's Java consumer does). */
+  headers?: [string, Buffer | null][];
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -63,6 +64,15 @@ test("the smallest valid environment gets every default", () => {
     metricsPort: 9464,
     allowCleartextCredentials: false,
     logLevel: "info",
+    tenants: [
+      {
+        tenantId: TENANT,
+        name: TENANT,
+        streams: ["pstn"],
+        start: { kind: "ago", ms: D },
+        credentials: { clientId: CLIENT_ID, clientSecret: SECRET },
+      },
+    ],
   };
   assert.deepEqual(config, expected);
   assert.ok(!("metricsHost" in config), "all interfaces unless METRICS_HOST is set");
@@ -76,7 +86,7 @@ test("an empty value counts as not set", () => {
   assert.equal(config.logLevel, "info");
   assert.deepEqual(
     problemsOf(() => loadConfig({ env: validEnv({ AZURE_TENANT_ID: "" }) })),
-    ["AZURE_TENANT_ID: required (the tenant GUID or domain)"],
+    ["AZURE_TENANT_ID: required (the tenant GUID or domain), or CONNECTOR_TENANTS_FILE listing the tenants"],
   );
 });
 
@@ -694,6 +704,59 @@ test("streams: pstn by default; CONNECTOR_STREAMS chooses, in any case, each onc
   );
 });
 
+test("tenants: from CONNECTOR_TENANTS_FILE instead of AZURE_TENANT_ID, each with the environment's defaults", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pstn-config-tenants-"));
+  try {
+    const file = join(dir, "tenants.yaml");
+    writeFileSync(
+      file,
+      "tenants:\n  - id: contoso.onmicrosoft.com\n  - id: fabrikam.example.com\n    streams: [sms]\n    credentials:\n      clientId: 22222222-3333-4444-5555-666666666666\n      clientSecret: { env: FABRIKAM_SECRET }\n",
+    );
+    const config = loadConfig({
+      env: validEnv({
+        AZURE_TENANT_ID: undefined,
+        CONNECTOR_TENANTS_FILE: file,
+        CONNECTOR_STREAMS: "pstn,directRouting",
+        FABRIKAM_SECRET: "fabrikam-secret",
+      }),
+    });
+    assert.equal(config.tenantsFile, file);
+    assert.equal(config.azure.tenantId, undefined);
+    assert.deepEqual(
+      config.tenants.map((tenant) => [tenant.tenantId, tenant.streams, tenant.credentials.clientId]),
+      [
+        ["contoso.onmicrosoft.com", ["pstn", "directRouting"], CLIENT_ID],
+        ["fabrikam.example.com", ["sms"], "22222222-3333-4444-5555-666666666666"],
+      ],
+    );
+    assert.equal(config.tenants[1]?.credentials.clientSecret, "fabrikam-secret");
+
+    assert.deepEqual(
+      problemsOf(() => loadConfig({ env: validEnv({ AZURE_TENANT_ID: undefined }) })),
+      [
+        "AZURE_TENANT_ID: required (the tenant GUID or domain), or CONNECTOR_TENANTS_FILE listing the tenants",
+      ],
+    );
+    assert.deepEqual(
+      problemsOf(() => loadConfig({ env: validEnv({ CONNECTOR_TENANTS_FILE: file }) })),
+      [
+        "AZURE_TENANT_ID: set together with CONNECTOR_TENANTS_FILE, which lists the tenants; remove AZURE_TENANT_ID (or add it to the file)",
+      ],
+    );
+    // The file's problems come after the environment's are fixed, one line each.
+    assert.deepEqual(
+      problemsOf(() =>
+        loadConfig({ env: validEnv({ AZURE_TENANT_ID: undefined, CONNECTOR_TENANTS_FILE: file }) }),
+      ),
+      [
+        `CONNECTOR_TENANTS_FILE (${file}) tenants[1].credentials.clientSecret: env: FABRIKAM_SECRET is not set`,
+      ],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // --- registry, connector, operations ----------------------------------------------------------------
 
 test("schema registry: http(s) URL, basic auth in pairs, never in the URL", () => {
@@ -897,7 +960,11 @@ test("every problem is reported, one line each, in the documented order", () => 
     ],
   );
   assert.ok(problems.includes('POLL_INTERVAL: "5 minutes" is not a duration; use e.g. 5m, 30s or PT5M'));
-  assert.ok(problems.includes("AZURE_TENANT_ID: required (the tenant GUID or domain)"));
+  assert.ok(
+    problems.includes(
+      "AZURE_TENANT_ID: required (the tenant GUID or domain), or CONNECTOR_TENANTS_FILE listing the tenants",
+    ),
+  );
   assert.ok(problems.includes("LOOKBAK: unknown variable; did you mean LOOKBACK?"));
 });
 

@@ -43,7 +43,7 @@ test("unknown variables with the connector's own prefixes are problems", () => {
   );
   assert.ok(
     problems.includes(
-      "CONNECTOR_ID: unknown variable; the CONNECTOR_ variables are CONNECTOR_STREAMS, CONNECTOR_NAME, CONNECTOR_START, CONNECTOR_FAILOVER_TIMEOUT, CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS, CONNECTOR_MAX_RESTART_BACKOFF",
+      "CONNECTOR_ID: unknown variable; the CONNECTOR_ variables are CONNECTOR_STREAMS, CONNECTOR_TENANTS_FILE, CONNECTOR_NAME, CONNECTOR_START, CONNECTOR_FAILOVER_TIMEOUT, CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS, CONNECTOR_MAX_RESTART_BACKOFF",
     ),
   );
   assert.ok(problems.includes("WINDOW_SIZE: unknown variable; the WINDOW_ variables are WINDOW_SLICE"));
