@@ -88,7 +88,25 @@ export class AuthorityNetworkModule implements INetworkModule {
     } catch {
       body = { error: "invalid_response", error_description: `non-JSON body (HTTP ${response.statusCode})` };
     }
+    this.noteUnknownTenant(method, response.statusCode, body);
     return { headers, body: body as T, status: response.statusCode };
+  }
+
+  /**
+   * An authority whose metadata msal discovers (any host but Microsoft's clouds) answers a tenant
+   * it does not know (AADSTS90002) before any token request: msal reports only that it could not
+   * resolve the endpoints, which would be retried for ever. Remembered as final, as the same answer
+   * to the token request is.
+   */
+  private noteUnknownTenant(method: string, status: number, body: unknown): void {
+    if (method !== "GET" || status < 400 || status >= 500) return;
+    const description = (body as { error_description?: unknown }).error_description;
+    if (typeof description !== "string" || !/AADSTS90002/.test(description)) return;
+    this.failure = new PstnError(
+      ErrorCode.AUTH_FAILED,
+      `Entra ID does not know the tenant: ${description.split(/ Trace ID:|\n/)[0]?.slice(0, 300)}`,
+      { final: true },
+    );
   }
 
   /** Throws, and remembers, a refusal for any URL the credentials must not go to. */

@@ -9,7 +9,8 @@ const help = `Usage: pstn-connector check [options]
 
 Validates the configuration, then reaches each dependency once: an access token from Entra ID, one
 page from Graph (the last minute) for each stream of CONNECTOR_STREAMS, at the API version the
-stream reads (sms: beta only), the Kafka cluster, the schema registry. Prints one line per check;
+stream reads (sms: beta only), the Kafka cluster, the schema registry. With CONNECTOR_TENANTS_FILE,
+the token and Graph lines repeat for each tenant, each naming it. Prints one line per check;
 exits 0 when all pass, 2 with one line per problem otherwise.
 
 Options:
@@ -46,23 +47,28 @@ export const checkCommand: Command = {
       }
     };
     try {
-      await attempt("token", async () => {
-        await app.tokens.getToken();
-        return `access token for ${config.graph.scope} from ${config.azure.authorityHost}`;
-      });
-      for (const source of app.sources) {
-        const { stream } = source.unit;
-        await attempt(`graph ${stream.name}`, async () => {
-          const to = new Date();
-          const from = new Date(to.getTime() - 60_000);
-          const { graph } = source;
-          const page = await graph.getPage(graph.functionUrl(stream.function, from, to));
-          const version =
-            graph.apiVersion === config.graph.apiVersion
-              ? ""
-              : ` (${stream.function} exists only in ${stream.apiVersions.join(" and ")}: read there whatever GRAPH_API_VERSION says)`;
-          return `${config.graph.endpoint}/${graph.apiVersion} ${stream.function} answered (${page.rows.length} rows in the last minute)${version}`;
+      // With a tenants file every tenant is checked, each line naming its tenant.
+      const fleet = config.tenantsFile !== undefined;
+      for (const tenant of app.tenants) {
+        const whose = fleet ? ` ${tenant.tenant.tenantId}` : "";
+        await attempt(`token${whose}`, async () => {
+          await tenant.tokens.getToken();
+          return `access token for ${config.graph.scope} from ${config.azure.authorityHost}`;
         });
+        for (const source of tenant.sources) {
+          const { stream } = source.unit;
+          await attempt(`graph${fleet ? `${whose}/` : " "}${stream.name}`, async () => {
+            const to = new Date();
+            const from = new Date(to.getTime() - 60_000);
+            const { graph } = source;
+            const page = await graph.getPage(graph.functionUrl(stream.function, from, to));
+            const version =
+              graph.apiVersion === config.graph.apiVersion
+                ? ""
+                : ` (${stream.function} exists only in ${stream.apiVersions.join(" and ")}: read there whatever GRAPH_API_VERSION says)`;
+            return `${config.graph.endpoint}/${graph.apiVersion} ${stream.function} answered (${page.rows.length} rows in the last minute)${version}`;
+          });
+        }
       }
       await attempt("kafka", async () => {
         const { brokers } = await app.sink.describeCluster();

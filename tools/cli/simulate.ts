@@ -26,6 +26,9 @@ Data:
   --live-calls-per-hour <n>     call rate from start-up on (default: the history's)
   --late <duration>             rows become visible up to this long after they start (default 0s)
   --page-size <n>               rows per page (default 1000)
+  --tenants <n>                 serve n tenants (default 1): the main one and tenant-2.example.com
+                                ... tenant-<n>.example.com, each its own rows and budget, all
+                                sharing the app's credentials (a multi-tenant app)
 Credentials:
   --client-secret <text>        the app's secret (default: a random one, printed)
   --client-certificate <file>   also accept assertions signed by this PEM certificate's key
@@ -60,6 +63,7 @@ export const simulateCommand: Command = {
       "live-calls-per-hour": { type: "string" },
       late: { type: "string" },
       "page-size": { type: "string" },
+      tenants: { type: "string" },
       "client-secret": { type: "string" },
       "client-certificate": { type: "string" },
       "throttle-rate": { type: "string" },
@@ -91,6 +95,7 @@ export const simulateCommand: Command = {
       10_000_000,
     );
     const budget = parseIntegerOption("budget", values.budget, 1, 1_000_000);
+    const tenantCount = parseIntegerOption("tenants", values.tenants, 1, 100_000) ?? 1;
     const secret = values["client-secret"] ?? randomBytes(18).toString("base64url");
     const certificate = values["client-certificate"]
       ? await readFile(resolve(values["client-certificate"]), "utf8")
@@ -109,6 +114,9 @@ export const simulateCommand: Command = {
         : { live: { since: new Date(now), callsPerHour: liveCallsPerHour } }),
       visibilityDelayMs: { min: 0, max: lateMs },
       pageSize: parseIntegerOption("page-size", values["page-size"], 1, 100_000) ?? 1000,
+      tenants: Array.from({ length: tenantCount - 1 }, (_, i) => ({
+        tenantId: `tenant-${i + 2}.example.com`,
+      })),
       faults: {
         throttleRate: rateOption("throttle-rate", values["throttle-rate"]),
         retryAfterSeconds: parseIntegerOption("retry-after", values["retry-after"], 0, 3600) ?? 1,
@@ -141,6 +149,14 @@ export const simulateCommand: Command = {
         "",
       ].join("\n"),
     );
+    if (tenantCount > 1) {
+      const extra = sim.tenants().slice(1);
+      const shown =
+        extra.length > 3 ? `${extra.slice(0, 2).join(", ")} ... ${extra.at(-1)}` : extra.join(", ");
+      process.stderr.write(
+        `simulate: ${tenantCount} tenants: ${sim.tenantId} (AZURE_TENANT_ID) and ${shown}, same app and secret; ground truth per tenant: ?tenant=<id>\n`,
+      );
+    }
     process.stderr.write(
       `simulate: serving ${sim.url} (ground truth: ${sim.url}/_sim/visible, ${sim.url}/_sim/stats); Ctrl-C stops\n`,
     );
@@ -150,7 +166,7 @@ export const simulateCommand: Command = {
     );
     shutdown.dispose();
     await sim.close();
-    process.stderr.write(`simulate: stopped; ${JSON.stringify(sim.stats())}\n`);
+    process.stderr.write(`simulate: stopped; ${JSON.stringify(sim.totalStats())}\n`);
     return 0;
   },
 };

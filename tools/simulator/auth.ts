@@ -5,14 +5,17 @@
 import { constants, randomUUID, verify } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RegisteredCertificate } from "./certificates.js";
-import type { SimulatorContext } from "./context.js";
+import type { SharedContext, SimulatorContext } from "./context.js";
 import { header, readBody, sendJson } from "./http.js";
+import { CALL_RECORDS_PERMISSION } from "./options.js";
 
 const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const CLOCK_SKEW_SECONDS = 300;
 
-export function isKnownTenant(ctx: SimulatorContext, tenant: string): boolean {
-  return tenant.toLowerCase() === ctx.options.tenantId.toLowerCase();
+/** The tenant Entra knows by `tenant` (any case): undefined when it never existed or was removed. */
+export function knownTenant(shared: SharedContext, tenant: string): SimulatorContext | undefined {
+  const ctx = shared.tenants.get(tenant.toLowerCase());
+  return ctx === undefined || ctx.removed ? undefined : ctx;
 }
 
 /** Entra's error JSON: `error`, an AADSTS `error_description` with trace lines, codes, ids. */
@@ -54,11 +57,7 @@ export function unknownTenant(ctx: SimulatorContext, res: ServerResponse, tenant
 }
 
 /** `GET /{tenant}/v2.0/.well-known/openid-configuration` */
-export function openIdConfiguration(ctx: SimulatorContext, res: ServerResponse, tenant: string): void {
-  if (!isKnownTenant(ctx, tenant)) {
-    unknownTenant(ctx, res, tenant);
-    return;
-  }
+export function openIdConfiguration(ctx: SimulatorContext, res: ServerResponse): void {
   const base = `${ctx.url}/${ctx.options.tenantId}`;
   const host = new URL(ctx.url).host;
   sendJson(res, 200, {
@@ -100,10 +99,23 @@ export function openIdConfiguration(ctx: SimulatorContext, res: ServerResponse, 
   });
 }
 
-/** `GET /common/discovery/instance`: where msal finds the tenant's metadata. */
-export function instanceDiscovery(ctx: SimulatorContext, res: ServerResponse): void {
+/**
+ * `GET /common/discovery/instance`: where msal finds the tenant's metadata; the tenant of the
+ * `authorization_endpoint` asked about when Entra knows it, else `ctx`'s (the main tenant).
+ */
+export function instanceDiscovery(ctx: SimulatorContext, res: ServerResponse, url: URL): void {
+  const asked = /^https?:\/\/[^/]+\/([^/]+)\/oauth2\/v2\.0\/authorize/i.exec(
+    url.searchParams.get("authorization_endpoint") ?? "",
+  );
+  let tenant: string | undefined;
+  try {
+    tenant = asked ? decodeURIComponent(asked[1] as string) : undefined;
+  } catch {
+    tenant = undefined;
+  }
+  const named = (tenant === undefined ? undefined : knownTenant(ctx.shared, tenant)) ?? ctx;
   sendJson(res, 200, {
-    tenant_discovery_endpoint: `${ctx.url}/${ctx.options.tenantId}/v2.0/.well-known/openid-configuration`,
+    tenant_discovery_endpoint: `${ctx.url}/${named.options.tenantId}/v2.0/.well-known/openid-configuration`,
     "api-version": "1.1",
     metadata: [],
   });
@@ -229,7 +241,10 @@ export function checkClientAssertion(
   return undefined;
 }
 
-/** `POST /{tenant}/oauth2/v2.0/token` */
+/**
+ * `POST /{tenant}/oauth2/v2.0/token`: `ctx` is the tenant's, or (for a tenant Entra does not
+ * know, or no longer) the main tenant's, whose stats count the request.
+ */
 export async function tokenEndpoint(
   ctx: SimulatorContext,
   req: IncomingMessage,
@@ -244,7 +259,7 @@ export async function tokenEndpoint(
     entraError(ctx, res, status, error, code, description, correlationId);
 
   const form = new URLSearchParams(await readBody(req));
-  if (!isKnownTenant(ctx, tenant)) {
+  if (knownTenant(ctx.shared, tenant) !== ctx) {
     unknownTenant(ctx, res, tenant);
     return;
   }
@@ -345,8 +360,12 @@ export async function tokenEndpoint(
     return;
   }
   const lifetime = ctx.options.tokenLifetimeSeconds;
-  const accessToken = ctx.tokens.issue(ctx.options.clientId, ctx.options.grantedPermissions, lifetime);
-  ctx.stats.tokensIssued = ctx.tokens.issued;
+  // Consent revoked: Entra still issues the app a token, without the role Graph wants.
+  const roles = ctx.consentRevoked
+    ? ctx.options.grantedPermissions.filter((role) => role !== CALL_RECORDS_PERMISSION)
+    : ctx.options.grantedPermissions;
+  const accessToken = ctx.tokens.issue(ctx.key, ctx.options.clientId, roles, lifetime);
+  ctx.stats.tokensIssued++;
   sendJson(res, 200, {
     token_type: "Bearer",
     expires_in: lifetime,

@@ -43,13 +43,45 @@ export interface FaultsInjected {
   hostile: number;
 }
 
-export interface SimulatorContext {
+/** What the tenants of one simulator share: the server, the token store, the hostile modes. */
+export interface SharedContext {
+  /** The top-level options (the main tenant's). */
   readonly options: ResolvedOptions;
   /** `https://127.0.0.1:<port>`, set once listening. */
   url: string;
-  faults: SimulatorFaults;
-  /** The hostile Graph's modes, if any (option `hostile`). */
+  /** The hostile Graph's modes, if any (option `hostile`); the same for every tenant. */
   hostile: HostileOptions | undefined;
+  /** Every tenant's tokens, each remembering the tenant it was issued for. */
+  readonly tokens: TokenStore;
+  /** Signs Kafka OAUTHBEARER tokens, when the option kafkaTokens is set. */
+  readonly kafkaTokens: KafkaTokenIssuer | undefined;
+  /** Pending latency and stall timers, cleared on close. */
+  readonly timers: Set<NodeJS.Timeout>;
+  /** Every Graph request, when the option recordRequests is on. */
+  readonly requestLog: LoggedRequest[];
+  /** Every tenant by its id in lower case (Entra matches tenant ids without regard to case), removed ones too. */
+  readonly tenants: Map<string, SimulatorContext>;
+  /** The tenant of the top-level options: requests no tenant can be told for (no token) count here. */
+  main: SimulatorContext;
+}
+
+/**
+ * One tenant's state, as the endpoints see it: its own options (id, app, seed, rates), rows,
+ * faults, budget windows and stats, and the shared parts through `shared` (and the getters).
+ */
+export interface SimulatorContext {
+  readonly shared: SharedContext;
+  /** This tenant's options: the top-level ones with its own id, app, seed and data. */
+  readonly options: ResolvedOptions;
+  /** Lower-case tenant id: its key in `shared.tenants` and in the token store. */
+  readonly key: string;
+  /** `https://127.0.0.1:<port>` (the shared URL). */
+  readonly url: string;
+  faults: SimulatorFaults;
+  /** Whether `faults` still follow the top-level ones (the tenant's entry gave none of its own). */
+  inheritsFaults: boolean;
+  /** The hostile Graph's modes, if any (shared by every tenant). */
+  readonly hostile: HostileOptions | undefined;
   /** Each call-log stream's rows. */
   readonly stores: StreamStores;
   readonly tokens: TokenStore;
@@ -61,7 +93,7 @@ export interface SimulatorContext {
   readonly stats: SimulatorStats;
   /** When each client (by bearer token) may come back, in clock ms. */
   readonly retryAfterUntil: Map<string, RetryAfterNote>;
-  /** Start times of the requests inside the budget window, per app. */
+  /** Start times of the requests inside the budget window, per app (the tenant's: per app per tenant). */
   readonly budgetWindows: Map<string, number[]>;
   /** 503s sent so far (every other one carries Retry-After). */
   unavailableCount: number;
@@ -71,8 +103,12 @@ export interface SimulatorContext {
   stallCount: number;
   /** Page bodies by request (function, range, skip), when the option cachePages is on. */
   readonly pageCache: Map<string, { body: string; rows: number }>;
-  /** Pending latency and stall timers, cleared on close. */
+  /** Pending latency and stall timers, cleared on close (shared). */
   readonly timers: Set<NodeJS.Timeout>;
-  /** Every Graph request, when the option recordRequests is on. */
+  /** Every Graph request, when the option recordRequests is on (shared). */
   readonly requestLog: LoggedRequest[];
+  /** An admin revoked the app's consent: Graph answers 403, Entra still issues tokens (without the role). */
+  consentRevoked: boolean;
+  /** The tenant was deleted: Entra no longer knows it, its tokens are no longer valid. */
+  removed: boolean;
 }

@@ -94,7 +94,9 @@ const SALT_FAULT = 0xd202;
 const SALT_ID = 0xd203;
 const SALT_TRUNKS = 0xd204;
 
+/** Trunks by seed, the oldest dropped past the bound (a pure function of the seed: rebuilt the same). */
 const trunkCache = new Map<number, readonly Trunk[]>();
+const MAX_TRUNK_SEEDS = 1024;
 
 /** The tenant's session border controllers, named in its own domain. */
 function trunks(seed: number): readonly Trunk[] {
@@ -109,6 +111,7 @@ function trunks(seed: number): readonly Trunk[] {
     fqdn: `sbc${i + 1}.${domain}`,
     mediaBypass: i < 2 ? i === 0 : random.chance(0.4),
   }));
+  if (trunkCache.size >= MAX_TRUNK_SEEDS) trunkCache.delete(trunkCache.keys().next().value as number);
   trunkCache.set(seed, list);
   return list;
 }

@@ -84,13 +84,16 @@ export function noteArrival(ctx: SimulatorContext, client: string, now: number):
   if (now - note.sentAt > IN_FLIGHT_GRACE_MS) ctx.stats.retryAfterViolations++;
 }
 
-/** Every N Graph requests all tokens issued so far are revoked (before this request is checked). */
+/**
+ * Every N Graph requests of a tenant, all tokens issued so far for it are revoked (before this
+ * request is checked); other tenants' tokens stay valid.
+ */
 export function maybeRevokeTokens(ctx: SimulatorContext): void {
   const every = ctx.faults.revokeTokensEveryRequests;
-  if (every !== undefined && ctx.stats.graphRequests % every === 0) ctx.tokens.revokeAll();
+  if (every !== undefined && ctx.stats.graphRequests % every === 0) ctx.tokens.revokeTenant(ctx.key);
 }
 
-/** The budget's answer for `app` at `now`: undefined to go on (the request takes a slot), or a 429. */
+/** The budget's answer for `app` in the tenant of `ctx` (Graph's limit: per app per tenant) at `now`: undefined to go on (the request takes a slot), or a 429. */
 export function checkBudget(ctx: SimulatorContext, app: string, now: number): FaultResponse | undefined {
   const budget = ctx.faults.budget;
   if (budget === undefined) return undefined;
@@ -221,6 +224,8 @@ export function latencyMs(ctx: SimulatorContext, draws: RequestDraws): number {
 export interface LoggedRequest {
   /** The request's client-request-id header, or the id the simulator gave it. */
   clientRequestId: string;
+  /** The tenant it was attributed to (its bearer token's; the main tenant's without one). */
+  tenantId: string;
   arrivedAt: number;
   status: number;
   /** The Retry-After header sent, if any. */

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { SimulatorContext } from "./context.js";
+import type { SharedContext, SimulatorContext } from "./context.js";
 import { deliver, later, type Outgoing } from "./delivery.js";
 import {
   bodyFault,
@@ -285,12 +285,13 @@ function answer(
       `Bearer realm="", authorization_uri="${ctx.url}/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`;
     return reply;
   }
-  if (!check.token.roles.includes(CALL_RECORDS_PERMISSION)) {
+  if (ctx.consentRevoked || !check.token.roles.includes(CALL_RECORDS_PERMISSION)) {
+    const roles = check.token.roles.filter((role) => !ctx.consentRevoked || role !== CALL_RECORDS_PERMISSION);
     return graphError(
       info,
       403,
       "Forbidden",
-      `Missing application roles. API required roles: ${CALL_RECORDS_PERMISSION}. Application roles: ${check.token.roles.join(",")}.`,
+      `Missing application roles. API required roles: ${CALL_RECORDS_PERMISSION}. Application roles: ${roles.join(",")}.`,
     );
   }
   const overBudget = checkBudget(ctx, check.token.clientId, info.now);
@@ -319,10 +320,21 @@ function answer(
 }
 
 /**
- * Answers one Graph request (after the configured latency). Transport faults hit pages only, after
- * the page is built: the rows a request is given depend on its URL alone, faulted or not.
+ * The tenant a Graph request belongs to: its bearer token's (valid or not, removed or not), else
+ * (no token, one never issued) the main tenant.
  */
-export function handleGraph(ctx: SimulatorContext, req: IncomingMessage, res: ServerResponse): void {
+export function tenantOfRequest(shared: SharedContext, req: IncomingMessage): SimulatorContext {
+  const tenant = shared.tokens.tenantOf(header(req, "authorization"));
+  return (tenant === undefined ? undefined : shared.tenants.get(tenant)) ?? shared.main;
+}
+
+/**
+ * Answers one Graph request (after the configured latency), as its token's tenant: that tenant's
+ * rows, faults, budget and stats. Transport faults hit pages only, after the page is built: the
+ * rows a request is given depend on its URL alone, faulted or not.
+ */
+export function handleGraph(shared: SharedContext, req: IncomingMessage, res: ServerResponse): void {
+  const ctx = tenantOfRequest(shared, req);
   ctx.stats.graphRequests++;
   const draws = drawRequest(ctx);
   const delay = latencyMs(ctx, draws);
@@ -369,6 +381,7 @@ export function handleGraph(ctx: SimulatorContext, req: IncomingMessage, res: Se
 function logRequest(ctx: SimulatorContext, info: RequestInfo, reply: GraphReply, out: Outgoing): void {
   const entry: LoggedRequest = {
     clientRequestId: info.clientRequestId,
+    tenantId: ctx.options.tenantId,
     arrivedAt: info.now,
     status: reply.status,
   };

@@ -14,7 +14,7 @@ export interface HostileOptions {
    * served as usual (and so are re-reads that end there). Default: every range.
    */
   after?: Date;
-  /** The first this many Graph requests are served as usual; default 0. */
+  /** The first this many Graph requests (of each tenant: its own count) are served as usual; default 0. */
   afterRequests?: number;
   /** Every page carries this `@odata.nextLink` (absolute or relative, any scheme), the last page too. */
   nextLink?: string;

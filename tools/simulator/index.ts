@@ -4,6 +4,8 @@
  * what Graph does, awkward parts included (late rows and `$skip` paging over them, both spellings
  * of nextLink, throttling one budget for all functions, revoked tokens, Direct Routing's exclusive
  * `toDateTime` and its failed calls without `endDateTime`, SMS's masked numbers and 12-digit charges).
+ * One simulator can serve many tenants (option `tenants`), each with its own rows, budget, faults
+ * and stats, its requests told apart by their tokens.
  */
 export { type ClientCertificate, generateClientCertificate } from "./certificates.js";
 export type { SimulatorStats } from "./context.js";
@@ -18,12 +20,15 @@ export {
   DEFAULT_TENANT_ID,
   type SimulatorFaults,
   type SimulatorOptions,
+  type TenantSimulation,
+  tenantSeed,
 } from "./options.js";
 export type { SimulatedRow } from "./rows.js";
 export { MISPLACED_START_MS, OVERLONG_ID_LENGTH } from "./rows.js";
 export {
   type GraphSimulator,
   type GraphVersion,
+  type SimulatedTenant,
   type StreamTruth,
   type StreamTruths,
   startGraphSimulator,

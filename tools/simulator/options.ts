@@ -1,5 +1,6 @@
 import { ErrorCode, PstnError } from "../../src/errors.js";
 import type { HostileOptions } from "./hostile.js";
+import { hash } from "./random.js";
 import type { StreamName } from "./streams.js";
 import type { KafkaTokenOptions } from "./tokens.js";
 
@@ -15,9 +16,15 @@ export interface SimulatorFaults {
   unavailableRate?: number;
   /** Probability of 504. */
   gatewayTimeoutRate?: number;
-  /** Sliding-window budget per app; past it: 429 with Retry-After = seconds until a slot frees. */
+  /**
+   * Sliding-window budget per app per tenant (as Graph's limit is); past it: 429 with Retry-After =
+   * seconds until a slot frees. Another tenant's requests, same app or not, take none of its slots.
+   */
   budget?: { requests: number; perMs: number };
-  /** Every N Graph requests, all tokens issued so far become invalid (401) before their expiry. */
+  /**
+   * Every N Graph requests (of a tenant), all tokens issued so far (for it) become invalid (401)
+   * before their expiry.
+   */
   revokeTokensEveryRequests?: number;
   /** Probability that a row carries a property Graph does not document (yet). */
   extraPropertyRate?: number;
@@ -143,12 +150,98 @@ export interface SimulatorOptions {
    */
   hostile?: HostileOptions;
 
+  /**
+   * More tenants, served beside the main one (`tenantId`) by the same Entra ID and Graph: each its
+   * own rows, budget, faults and stats, its tokens and requests told apart by tenant. Each knob an
+   * entry leaves out is the top-level option of the same name (its seed: derived from the
+   * top-level seed and its id), so `{ tenantId }` alone is a tenant like the main one with rows of
+   * its own, and one app (clientId and secret) serves them all, like a multi-tenant app. Rows are
+   * drawn lazily, per hour when read, so many tenants that are seldom read stay cheap.
+   */
+  tenants?: TenantSimulation[];
+
   // --- Pacing ---
   /**
    * Keep a log of every Graph request (arrival, status, and for a Retry-After the instant the
    * answer was sent and when the client may come back): GraphSimulator.requestLog(). For tests.
    */
   recordRequests?: boolean;
+}
+
+/**
+ * A tenant served beside the main one (option `tenants`). Every knob left out is the top-level
+ * option of the same name, except `seed`: derived from the top-level seed and the tenant id.
+ */
+export interface TenantSimulation {
+  /** The tenant's id, as clients name it in the authority (a GUID or a domain); case-insensitive. */
+  tenantId: string;
+  /** The app registered in this tenant; default: the top-level one (a multi-tenant app). */
+  clientId?: string;
+  /** Its secret; default the top-level `clientSecret`. */
+  clientSecret?: string;
+  /** PEM of its certificate; default the top-level `clientCertificatePem`. */
+  clientCertificatePem?: string;
+  /** What the tenant's admin consented to; default the top-level `grantedPermissions`. */
+  grantedPermissions?: string[];
+  /** Default: derived from the top-level seed and `tenantId`, so each tenant has rows of its own. */
+  seed?: number;
+  callsPerHour?: number;
+  directRoutingCallsPerHour?: number;
+  smsPerHour?: number;
+  dataStart?: Date;
+  dataEnd?: Date;
+  live?: { since: Date; callsPerHour: number };
+  visibilityDelayMs?: { min: number; max: number };
+  /** This tenant's faults (the budget among them: per app in this tenant); default the top-level ones. */
+  faults?: SimulatorFaults;
+}
+
+/** The per-tenant knobs of {@link TenantSimulation}, in the order they are copied. */
+const TENANT_KNOBS = [
+  "clientId",
+  "clientSecret",
+  "clientCertificatePem",
+  "grantedPermissions",
+  "seed",
+  "callsPerHour",
+  "directRoutingCallsPerHour",
+  "smsPerHour",
+  "dataStart",
+  "dataEnd",
+  "live",
+  "visibilityDelayMs",
+  "faults",
+] as const satisfies readonly (keyof TenantSimulation & keyof SimulatorOptions)[];
+
+/** A tenant's default seed: the top-level seed mixed with its id (lower case), never the main's by chance. */
+export function tenantSeed(seed: number, tenantId: string): number {
+  let h = hash(seed >>> 0, 0x7e2a);
+  for (const char of tenantId.toLowerCase()) h = hash(h, char.codePointAt(0) as number);
+  return h;
+}
+
+/** A tenant id Entra could name in a path: no slash, no whitespace, nothing to escape. */
+const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+
+/**
+ * The options a tenant is simulated with: the top-level ones, its own knobs over them, its seed
+ * derived when not given. `faults` says whether it has faults of its own.
+ */
+export function tenantOptions(
+  options: SimulatorOptions,
+  tenant: TenantSimulation,
+): { options: SimulatorOptions; ownFaults: boolean } {
+  if (typeof tenant?.tenantId !== "string" || !TENANT_ID.test(tenant.tenantId)) {
+    throw invalid(
+      `tenants: tenantId must be a GUID or a domain (letters, digits, '.', '-', '_'), got ${JSON.stringify(tenant?.tenantId)}`,
+    );
+  }
+  const merged: SimulatorOptions = { ...options, tenantId: tenant.tenantId, tenants: undefined };
+  for (const knob of TENANT_KNOBS) {
+    if (tenant[knob] !== undefined) (merged as unknown as Record<string, unknown>)[knob] = tenant[knob];
+  }
+  if (tenant.seed === undefined) merged.seed = tenantSeed(options.seed ?? 1, tenant.tenantId);
+  return { options: merged, ownFaults: tenant.faults !== undefined };
 }
 
 export const DEFAULT_TENANT_ID = "6f1e3c55-2b7a-4d8e-9c41-0a5b7d2e8f13";

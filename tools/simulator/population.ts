@@ -120,11 +120,25 @@ function ipv6(random: Random): string {
   return `2${random.int(0, 0xfff).toString(16).padStart(3, "0")}:${hex16(random)}:${hex16(random)}:${hex16(random)}::${hex16(random)}`;
 }
 
+/**
+ * Populations (about half a MB each) of the seeds read lately, the least recently used dropped
+ * past the bound: a simulator of many tenants keeps those it serves, not one per tenant ever read.
+ * A population is a pure function of its seed, so one dropped comes back the same.
+ */
 const cache = new Map<number, Population>();
+const MAX_POPULATIONS = 64;
+let lastSeed: number | undefined;
 
 export function population(seed: number): Population {
   const known = cache.get(seed);
-  if (known) return known;
+  if (known) {
+    if (seed !== lastSeed) {
+      cache.delete(seed);
+      cache.set(seed, known);
+      lastSeed = seed;
+    }
+    return known;
+  }
   const random = new Random(hash(seed, 0x7e4a));
   const tenantCountry = random.weighted(
     new Weighted(HOME_COUNTRIES.map((country, i) => [country, i === 0 ? 6 : 1])),
@@ -166,6 +180,8 @@ export function population(seed: number): Population {
   const serviceNumbers = Array.from({ length: 6 }, () => phoneNumber(random, tenantCountry));
   const bridgeNumbers = Array.from({ length: 3 }, () => phoneNumber(random, tenantCountry));
   const result: Population = { tenantCountry, users, serviceNumbers, bridgeNumbers };
+  if (cache.size >= MAX_POPULATIONS) cache.delete(cache.keys().next().value as number);
   cache.set(seed, result);
+  lastSeed = seed;
   return result;
 }

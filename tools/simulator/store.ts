@@ -78,6 +78,21 @@ const DIGITS = new Weighted([
 
 /** Rows whose bucket arrays stay cached (31 bytes each). */
 const MAX_BUCKET_ROWS = 2_000_000;
+/**
+ * Buckets of fewer rows keep their summary only (paging still steps over them), their arrays drawn
+ * again when needed: the arrays cost over a KB however few their rows, more than drawing a few rows
+ * again costs time. So a sparse log (a tenant of a few calls an hour, a thousand such tenants)
+ * holds a summary per hour read, and an empty hour one shared summary.
+ */
+const MIN_KEPT_ROWS = 32;
+const EMPTY_SUMMARY: BucketSummary = Object.freeze({
+  n: 0,
+  firstMs: 0,
+  firstSub: 0,
+  lastMs: 0,
+  lastSub: 0,
+  maxVisibleAt: 0,
+});
 
 /** Number of values in the sorted array `sorted` that are <= `value`. */
 function countAtMost(sorted: Float64Array, value: number): number {
@@ -134,14 +149,20 @@ export class RowStore<R> {
     }
     const bucket = this.generate(hour);
     const last = bucket.n - 1;
-    this.summaries.set(hour, {
-      n: bucket.n,
-      firstMs: bucket.ms[0] ?? 0,
-      firstSub: bucket.sub[0] ?? 0,
-      lastMs: bucket.ms[last] ?? 0,
-      lastSub: bucket.sub[last] ?? 0,
-      maxVisibleAt: bucket.sortedVisibleAt[last] ?? 0,
-    });
+    this.summaries.set(
+      hour,
+      bucket.n === 0
+        ? EMPTY_SUMMARY
+        : {
+            n: bucket.n,
+            firstMs: bucket.ms[0] ?? 0,
+            firstSub: bucket.sub[0] ?? 0,
+            lastMs: bucket.ms[last] ?? 0,
+            lastSub: bucket.sub[last] ?? 0,
+            maxVisibleAt: bucket.sortedVisibleAt[last] ?? 0,
+          },
+    );
+    if (bucket.n < MIN_KEPT_ROWS) return bucket;
     this.buckets.set(hour, bucket);
     this.bucketRows += bucket.n + 1;
     for (const [oldHour, old] of this.buckets) {

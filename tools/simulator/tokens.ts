@@ -2,10 +2,15 @@
 import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign } from "node:crypto";
 
 export interface IssuedToken {
+  /** The tenant it was issued for (its id in lower case): Graph attributes the request to it. */
+  tenant: string;
   clientId: string;
   roles: readonly string[];
   expiresAt: number;
+  /** The store's generation when issued: revokeAll() makes every older one invalid. */
   generation: number;
+  /** Its tenant's generation when issued: revokeTenant() makes that tenant's older ones invalid. */
+  tenantGeneration: number;
 }
 
 export type TokenCheck =
@@ -17,43 +22,69 @@ const PRUNE_AT = 10_000;
 export class TokenStore {
   private readonly tokens = new Map<string, IssuedToken>();
   private generation = 0;
+  /** Per tenant (lower case), the generation of its last revocation; 0 when never revoked. */
+  private readonly tenantGenerations = new Map<string, number>();
   issued = 0;
 
   constructor(private readonly now: () => number) {}
 
-  issue(clientId: string, roles: readonly string[], lifetimeSeconds: number): string {
+  private revoked(token: IssuedToken): boolean {
+    return (
+      token.generation < this.generation ||
+      token.tenantGeneration < (this.tenantGenerations.get(token.tenant) ?? 0)
+    );
+  }
+
+  issue(tenant: string, clientId: string, roles: readonly string[], lifetimeSeconds: number): string {
     const token = randomBytes(48).toString("base64url");
     const now = this.now();
     if (this.tokens.size >= PRUNE_AT) {
       for (const [key, value] of this.tokens) {
-        if (value.expiresAt <= now || value.generation < this.generation) this.tokens.delete(key);
+        if (value.expiresAt <= now || this.revoked(value)) this.tokens.delete(key);
       }
     }
     this.tokens.set(token, {
+      tenant,
       clientId,
       roles,
       expiresAt: now + lifetimeSeconds * 1000,
       generation: this.generation,
+      tenantGeneration: this.tenantGenerations.get(tenant) ?? 0,
     });
     this.issued++;
     return token;
   }
 
+  private lookup(authorization: string | undefined): IssuedToken | "missing" | "malformed" | "unknown" {
+    if (authorization === undefined || authorization.trim() === "") return "missing";
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!match) return "malformed";
+    return this.tokens.get(match[1] as string) ?? "unknown";
+  }
+
+  /** The tenant (lower case) a bearer token was issued for, valid or not; undefined when unknown. */
+  tenantOf(authorization: string | undefined): string | undefined {
+    const token = this.lookup(authorization);
+    return typeof token === "string" ? undefined : token.tenant;
+  }
+
   /** Checks an `Authorization` header value. */
   check(authorization: string | undefined): TokenCheck {
-    if (authorization === undefined || authorization.trim() === "") return { ok: false, reason: "missing" };
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (!match) return { ok: false, reason: "malformed" };
-    const token = this.tokens.get(match[1] as string);
-    if (token === undefined) return { ok: false, reason: "unknown" };
-    if (token.generation < this.generation) return { ok: false, reason: "revoked" };
+    const token = this.lookup(authorization);
+    if (typeof token === "string") return { ok: false, reason: token };
+    if (this.revoked(token)) return { ok: false, reason: "revoked" };
     if (token.expiresAt <= this.now()) return { ok: false, reason: "expired" };
     return { ok: true, token };
   }
 
-  /** Every token issued so far becomes invalid, whatever its expiry. */
+  /** Every token issued so far becomes invalid, whatever its expiry and tenant. */
   revokeAll(): void {
     this.generation++;
+  }
+
+  /** Every token issued so far for `tenant` (lower case) becomes invalid; other tenants' stay valid. */
+  revokeTenant(tenant: string): void {
+    this.tenantGenerations.set(tenant, (this.tenantGenerations.get(tenant) ?? 0) + 1);
   }
 }
 

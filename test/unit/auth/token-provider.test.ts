@@ -117,6 +117,35 @@ test("the simulator as the authority: the secret goes to its token endpoint (con
   assert.deepEqual(await outcomes(metrics), { issued: 1 });
 });
 
+test("a tenant the authority does not know (AADSTS90002 at discovery): final, saying so, the secret never in it", async (t) => {
+  const sim = await simulator(t);
+  const metrics = new Metrics({ defaultMetrics: false });
+  const tokens = new MsalTokenSource({
+    tenantId: "gone.example.com",
+    clientId: sim.clientId,
+    clientSecret: SECRET,
+    authorityHost: sim.url,
+    scope: GRAPH_SCOPE,
+    dispatcher: agentFor(t, sim),
+    timeoutMs: 5_000,
+    metrics,
+    metricsTenant: "gone.example.com",
+  });
+  const error = await tokens.getToken().then(
+    () => assert.fail("expected the token request to fail"),
+    (e: unknown) => e,
+  );
+  assert.ok(isPstnError(error, ErrorCode.AUTH_FAILED), `got ${String(error)}`);
+  assert.ok(isFinal(error), "a tenant that does not exist is not asked again");
+  assert.match(error.message, /does not know the tenant: AADSTS90002: Tenant 'gone\.example\.com' not found/);
+  assert.ok(!error.message.includes(SECRET));
+  const values = (await metrics.tokenRequests.get()).values;
+  assert.deepEqual(
+    values.map((v) => [v.labels.tenant, v.labels.outcome, v.value]),
+    [["gone.example.com", "error", 1]],
+  );
+});
+
 test("metadata naming an http token endpoint on another port: refused, nothing reaches it", async (t) => {
   const steal = await recorder(t);
   const sim = await simulator(t, { metadataTokenEndpoint: `${steal.url}/steal?x=1` });

@@ -7,15 +7,20 @@ import {
   X509Certificate,
 } from "node:crypto";
 import { before, test } from "node:test";
-import {
-  ConfidentialClientApplication,
-  type INetworkModule,
-  type NetworkRequestOptions,
-  type NetworkResponse,
-} from "@azure/msal-node";
+import { ConfidentialClientApplication } from "@azure/msal-node";
 import { type Agent, request } from "undici";
 import { type ClientCertificate, generateClientCertificate } from "../../../tools/simulator/index.js";
-import { call, graphGet, harness, postForm, pstnUrl, SECRET, token, tokenUrl } from "./support.js";
+import {
+  call,
+  graphGet,
+  harness,
+  networkModule,
+  postForm,
+  pstnUrl,
+  SECRET,
+  token,
+  tokenUrl,
+} from "./support.js";
 
 const DATA = {
   dataStart: new Date("2024-03-01T00:00:00Z"),
@@ -229,27 +234,6 @@ test("certificate: a wrong key, a wrong audience, another client, an expired ass
   }
   assert.equal(h.sim.stats().tokensIssued, 0);
 });
-
-/** msal-node's HTTP through undici with the simulator's CA. */
-function networkModule(agent: Agent): INetworkModule {
-  const send = async <T>(method: "GET" | "POST", url: string, options?: NetworkRequestOptions) => {
-    const response = await request(url, {
-      method,
-      dispatcher: agent,
-      headers: options?.headers,
-      body: options?.body,
-    });
-    const text = await response.body.text();
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(response.headers))
-      if (typeof value === "string") headers[name] = value;
-    return { headers, body: JSON.parse(text) as T, status: response.statusCode } satisfies NetworkResponse<T>;
-  };
-  return {
-    sendGetRequestAsync: (url, options) => send("GET", url, options),
-    sendPostRequestAsync: (url, options) => send("POST", url, options),
-  };
-}
 
 test("msal-node gets tokens from the simulator with a secret and with a certificate", async (t) => {
   const h = await harness(t, { ...DATA, clientCertificatePem: client.certificatePem });

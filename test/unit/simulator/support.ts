@@ -1,5 +1,6 @@
 /** Helpers for the simulator's tests: a trusting undici agent, tokens, Graph GETs and paging. */
 import type { TestContext } from "node:test";
+import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from "@azure/msal-node";
 import { Agent, request } from "undici";
 import {
   type GraphSimulator,
@@ -145,5 +146,26 @@ export function manualClock(startMs: number): {
     advance: (ms) => {
       current += ms;
     },
+  };
+}
+
+/** msal-node's HTTP through undici with the simulator's CA. */
+export function networkModule(agent: Agent): INetworkModule {
+  const send = async <T>(method: "GET" | "POST", url: string, options?: NetworkRequestOptions) => {
+    const response = await request(url, {
+      method,
+      dispatcher: agent,
+      headers: options?.headers,
+      body: options?.body,
+    });
+    const text = await response.body.text();
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(response.headers))
+      if (typeof value === "string") headers[name] = value;
+    return { headers, body: JSON.parse(text) as T, status: response.statusCode } satisfies NetworkResponse<T>;
+  };
+  return {
+    sendGetRequestAsync: (url, options) => send("GET", url, options),
+    sendPostRequestAsync: (url, options) => send("POST", url, options),
   };
 }

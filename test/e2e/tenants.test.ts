@@ -1,0 +1,131 @@
+/**
+ * Several tenants from CONNECTOR_TENANTS_FILE in one `run`: each tenant's rows reach its stream's
+ * topics once, with the tenant in the `pstn.tenant` header and in the metrics' `tenant` label. A
+ * tenant that cannot be read (here one Entra ID does not know) stops alone, with its reason in the
+ * log, the metrics and /readyz; the process stays up and ready, and the other tenant goes on.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { request } from "undici";
+import { startGraphSimulator } from "../../tools/simulator/index.js";
+import { CliProcess, cleanEnv } from "../support/cli.js";
+import { assertEachIdOnce, connectorEnv, waitFor } from "../support/connector.js";
+import { uniqueName } from "../support/kafka.js";
+import { freePort, sampleOf, writeCaFile } from "../support/processes.js";
+import { startTestStack, type TestStack } from "../support/stack.js";
+
+const DAY = 86_400_000;
+const GONE = "gone.example.com";
+
+let stack: TestStack;
+before(async () => {
+  stack = await startTestStack();
+});
+after(async () => {
+  await stack?.stop();
+});
+
+test("two tenants from the file: one read exactly once with its tenant named, one that cannot be read stops alone", async (t) => {
+  const now = Date.now();
+  const sim = await startGraphSimulator({
+    seed: 41,
+    clientSecret: "simulator-secret",
+    dataStart: new Date(now - 10 * DAY),
+    dataEnd: new Date(now - 60_000),
+    callsPerHour: 20,
+  });
+  t.after(() => sim.close());
+  const dir = mkdtempSync(join(tmpdir(), "pstn-tenants-e2e-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "tenants.yaml");
+  writeFileSync(
+    file,
+    `tenants:\n  - id: ${sim.tenantId}\n    name: Main\n  - id: ${GONE}\n    name: Gone\n    streams: [pstn]\n`,
+  );
+  const port = await freePort();
+  const base = connectorEnv(sim, stack, {
+    CONNECTOR_START: new Date(now - 10 * DAY).toISOString(),
+    CONNECTOR_STREAMS: "pstn,directRouting",
+    KAFKA_TOPIC_DIRECT_ROUTING: uniqueName("direct-routing-calls"),
+    POLL_INTERVAL: "1s",
+    LOOKBACK: "1m",
+    METRICS_PORT: String(port),
+    CONNECTOR_TENANTS_FILE: file,
+  });
+  delete base.AZURE_TENANT_ID;
+  const env = cleanEnv({ ...base, NODE_EXTRA_CA_CERTS: await writeCaFile(sim.caCertificatePem) });
+  const child = new CliProcess(["run"], env);
+  t.after(async () => {
+    child.kill("SIGKILL");
+    await child.done;
+  });
+  const metrics = async () => {
+    const response = await request(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+    return (await response?.body.text()) ?? "";
+  };
+  const watermarkOf = (text: string, stream: string) =>
+    sampleOf(
+      text,
+      `pstn_connector_watermark_timestamp_seconds{tenant="${sim.tenantId}",stream="${stream}"}`,
+    ) ?? 0;
+  await waitFor(
+    "the main tenant's streams past the last row",
+    async () => {
+      const text = await metrics();
+      return ["pstn", "directRouting"].every((stream) => watermarkOf(text, stream) * 1000 > now - 30_000);
+    },
+    120_000,
+  );
+
+  const text = await metrics();
+  t.diagnostic(
+    text
+      .split("\n")
+      .filter((line) => line.includes(GONE) && !line.endsWith(" 0"))
+      .join("\n"),
+  );
+  assert.ok(
+    (sampleOf(text, `pstn_connector_token_requests_total{tenant="${GONE}",outcome="error"}`) ?? 0) > 0,
+    "the tenant Entra ID does not know shows in its token metrics",
+  );
+  assert.ok(
+    (sampleOf(
+      text,
+      `pstn_connector_session_failures_total{tenant="${GONE}",stream="pstn",code="PSTN_AUTH_FAILED"}`,
+    ) ?? 0) > 0,
+  );
+  const ready = await request(`http://127.0.0.1:${port}/readyz`);
+  const body = (await ready.body.json()) as {
+    dependencies: { streams: Record<string, { stopped?: string; graph: boolean | null }> };
+  };
+  assert.equal(ready.statusCode, 200, "the replica stays ready: the other tenant is read");
+  assert.equal(body.dependencies.streams[`${GONE}/pstn`]?.stopped, "PSTN_AUTH_FAILED");
+  assert.equal(body.dependencies.streams[`${sim.tenantId}/pstn`]?.graph, true);
+  assert.equal(child.child.exitCode, null, "the process is still running");
+  assert.match(child.stderr, /tenant stopped/);
+  assert.ok(!child.stderr.includes("simulator-secret"), "no secret in the log");
+
+  child.kill("SIGTERM");
+  const exit = await child.done;
+  assert.equal(exit.code, 0, exit.stderr.slice(-1000));
+
+  for (const [stream, topic] of [
+    ["pstn", env.KAFKA_TOPIC as string],
+    ["directRouting", env.KAFKA_TOPIC_DIRECT_ROUTING as string],
+  ] as const) {
+    const truth = sim.streams[stream].visibleRows(undefined, undefined, "v1.0");
+    assert.ok(truth.length > 500, `${stream}: ${truth.length} rows`);
+    const records = await assertEachIdOnce(
+      stack.brokers,
+      topic,
+      truth.map((row) => String(row.id)),
+    );
+    const tenants = new Set(
+      records.map((record) => record.headers?.find(([name]) => name === "pstn.tenant")?.[1]?.toString()),
+    );
+    assert.deepEqual([...tenants], [sim.tenantId], `${stream}: every record names its tenant`);
+  }
+});
