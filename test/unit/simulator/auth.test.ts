@@ -8,7 +8,6 @@ import {
 } from "node:crypto";
 import { before, test } from "node:test";
 import { ConfidentialClientApplication } from "@azure/msal-node";
-import { type Agent, request } from "undici";
 import { type ClientCertificate, generateClientCertificate } from "../../../tools/simulator/index.js";
 import {
   call,

@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { createHash, sign, X509Certificate } from "node:crypto";
 import { before, test } from "node:test";
 import { ConfidentialClientApplication } from "@azure/msal-node";
-import { type Agent, request } from "undici";
 import {
   type ClientCertificate,
   DEFAULT_TENANT_ID,
