@@ -10,10 +10,11 @@ import { createKafka, type Kafka, KafkaSink } from "./kafka/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { Health, StreamsHealth } from "./metrics/health.js";
 import { Metrics } from "./metrics/index.js";
+import { DecoderThreads } from "./pipeline/page-decoder.js";
 import { type Progress, Source } from "./pipeline/source.js";
 import { registrarOf } from "./registry.js";
 import type { Sink } from "./sink.js";
-import { STREAMS } from "./streams/index.js";
+import { STREAMS, type StreamName } from "./streams/index.js";
 
 export interface AppOptions {
   /** A CA to trust besides the system's (the simulator's); in production NODE_EXTRA_CA_CERTS does this. */
@@ -87,6 +88,11 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
   const sink = new KafkaSink({ kafka, logger, compression: config.kafka.compression });
   // With a tenants file the tenants share the topics: metrics and records say whose they are.
   const fleet = config.tenantsFile !== undefined;
+  // One decoder thread per stream, whatever the number of tenants reading it.
+  const perStream: Partial<Record<StreamName, number>> = {};
+  for (const tenant of config.tenants)
+    for (const stream of tenant.streams) perStream[stream] = (perStream[stream] ?? 0) + 1;
+  const decoderThreads = new DecoderThreads(perStream);
   const tenants = config.tenants.map((tenant): TenantApp => {
     const tenantLogger = fleet ? logger.child({ tenant: tenant.tenantId }) : logger;
     const tokens = new MsalTokenSource({
@@ -140,6 +146,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
           sliceMs: config.connector.windowSliceMs,
           maxBatchRows: options.maxBatchRows,
           pageDecoder: options.pageDecoder,
+          decoderThreads,
           graph,
           sink,
           registry: registrarOf(registry),
@@ -173,6 +180,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     dispatcher,
     async close() {
       await Promise.all(sources.map((source) => source.close()));
+      await decoderThreads.close();
       await dispatcher.close();
     },
   };

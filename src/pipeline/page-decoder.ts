@@ -149,11 +149,15 @@ export class WorkerPageDecoder implements PageDecoder {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
 
-  /** `entry`: the thread's module, when not the one beside this file (tests). */
+  /**
+   * `entry`: the thread's module, when not the one beside this file (tests). `heapMb`: the cap of
+   * the thread's old generation, for a thread shared by several sources (DecoderThreads).
+   */
   constructor(
     private readonly schemaId: number,
     private readonly stream: StreamName = "pstn",
     private readonly entry?: URL,
+    private readonly heapMb = THREAD_HEAP_LIMITS.maxOldGenerationSizeMb,
   ) {}
 
   decode(body: Uint8Array, window?: WindowBounds): Promise<DecodedPage> {
@@ -198,7 +202,7 @@ export class WorkerPageDecoder implements PageDecoder {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = startThread({ schemaId: this.schemaId, stream: this.stream }, this.entry);
+    const worker = startThread({ schemaId: this.schemaId, stream: this.stream }, this.entry, this.heapMb);
     worker.unref();
     // A thread that dies before it said it was ready cannot run here at all (a missing file, a
     // broken install): that is not worth another Graph request, and the connector stops.
@@ -241,7 +245,7 @@ export class WorkerPageDecoder implements PageDecoder {
       first.reject(
         new PstnError(
           ErrorCode.GRAPH_BODY_TOO_LARGE,
-          `Graph sent a page whose rows outgrow the decoder thread's heap (${THREAD_HEAP_LIMITS.maxOldGenerationSizeMb} MB): not a call-log page, refused`,
+          `Graph sent a page whose rows outgrow the decoder thread's heap (${this.heapMb} MB): not a call-log page, refused`,
           { cause },
         ),
       );
@@ -264,8 +268,8 @@ export class WorkerPageDecoder implements PageDecoder {
  */
 const THREAD_HEAP_LIMITS = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 8 };
 
-function startThread(workerData: ThreadData, entry: URL | undefined): Worker {
-  const options = { workerData, resourceLimits: THREAD_HEAP_LIMITS };
+function startThread(workerData: ThreadData, entry: URL | undefined, heapMb: number): Worker {
+  const options = { workerData, resourceLimits: { ...THREAD_HEAP_LIMITS, maxOldGenerationSizeMb: heapMb } };
   if (entry) return new Worker(entry, options);
   if (!import.meta.url.endsWith(".ts")) {
     return new Worker(new URL("./page-decoder-thread.js", import.meta.url), options);
@@ -275,4 +279,79 @@ function startThread(workerData: ThreadData, entry: URL | undefined): Worker {
   const thread = JSON.stringify(new URL("./page-decoder-thread.ts", import.meta.url).href);
   const bootstrap = `import(${tsx}).then((tsx) => { tsx.register(); return import(${thread}); });`;
   return new Worker(bootstrap, { ...options, eval: true });
+}
+
+/** Each source beside the first that shares a thread adds this to its heap cap, up to the maximum. */
+const SHARED_HEAP_MB_PER_SOURCE = 32;
+const MAX_SHARED_HEAP_MB = 512;
+
+/**
+ * One decoder thread per stream (and schema) for the whole process, shared by every tenant's
+ * source of that stream: threads follow the streams, not the tenants. Each source gets a view
+ * that keeps its own pages apart, so that one source's releaseAll leaves the others' pages alone.
+ */
+export class DecoderThreads {
+  private readonly threads = new Map<string, WorkerPageDecoder>();
+
+  /** `sources`: how many sources of each stream will share its thread (its heap cap grows with them). */
+  constructor(private readonly sources: Readonly<Partial<Record<StreamName, number>>> = {}) {}
+
+  /** The threads it holds: one per stream and schema, whatever the number of sources. */
+  get size(): number {
+    return this.threads.size;
+  }
+
+  decoderFor(schemaId: number, stream: StreamName): PageDecoder {
+    const key = `${stream}:${schemaId}`;
+    let thread = this.threads.get(key);
+    if (thread === undefined) {
+      const sharing = Math.max(1, this.sources[stream] ?? 1);
+      const heapMb = Math.min(
+        MAX_SHARED_HEAP_MB,
+        THREAD_HEAP_LIMITS.maxOldGenerationSizeMb + SHARED_HEAP_MB_PER_SOURCE * (sharing - 1),
+      );
+      thread = new WorkerPageDecoder(schemaId, stream, undefined, heapMb);
+      this.threads.set(key, thread);
+    }
+    return new SharedPageDecoder(thread);
+  }
+
+  async close(): Promise<void> {
+    const threads = [...this.threads.values()];
+    this.threads.clear();
+    await Promise.all(threads.map((thread) => thread.close()));
+  }
+}
+
+/** One source's view of a shared decoder thread: the pages it holds, and only those. */
+class SharedPageDecoder implements PageDecoder {
+  private readonly held = new Map<number, DecodedPage>();
+
+  constructor(private readonly thread: PageDecoder) {}
+
+  async decode(body: Uint8Array, window?: WindowBounds): Promise<DecodedPage> {
+    const page = await this.thread.decode(body, window);
+    this.held.set(page.handle, page);
+    return page;
+  }
+
+  encode(page: DecodedPage, indexes: readonly number[], window: WindowText): Promise<EncodedRows> {
+    this.held.delete(page.handle);
+    return this.thread.encode(page, indexes, window);
+  }
+
+  release(page: DecodedPage): void {
+    this.held.delete(page.handle);
+    this.thread.release(page);
+  }
+
+  releaseAll(): void {
+    for (const page of this.held.values()) this.thread.release(page);
+    this.held.clear();
+  }
+
+  /** The thread is the owner's (DecoderThreads) to close; the view forgets its pages. */
+  async close(): Promise<void> {
+    this.releaseAll();
+  }
 }

@@ -13,7 +13,13 @@ import { planPoll, type Window } from "../windows/planner.js";
 import { SPLIT_AFTER_ROWS, WindowSlicer } from "../windows/slicer.js";
 import { BatchBuilder, type EncodingTally } from "./batch.js";
 import { Committer } from "./committer.js";
-import { type DecodedPage, InlinePageDecoder, type PageDecoder, WorkerPageDecoder } from "./page-decoder.js";
+import {
+  type DecodedPage,
+  type DecoderThreads,
+  InlinePageDecoder,
+  type PageDecoder,
+  WorkerPageDecoder,
+} from "./page-decoder.js";
 import { readAhead } from "./readahead.js";
 import { retrySessions } from "./restarts.js";
 
@@ -58,6 +64,8 @@ export interface SourceOptions {
    * event loop stays free for Graph's and Kafka's I/O, or inline on the main thread.
    */
   pageDecoder?: "worker" | "inline";
+  /** The process's decoder threads, one per stream, shared with the other tenants' sources. */
+  decoderThreads?: DecoderThreads;
   graph: GraphClient;
   sink: Sink;
   registry: SchemaRegistrar;
@@ -190,7 +198,8 @@ export class Source {
     this.decoder =
       this.options.pageDecoder === "inline"
         ? new InlinePageDecoder(this.schemaId, stream)
-        : new WorkerPageDecoder(this.schemaId, stream);
+        : (this.options.decoderThreads?.decoderFor(this.schemaId, stream) ??
+          new WorkerPageDecoder(this.schemaId, stream));
     this.options.logger.info({ schemaId: this.schemaId, subject: this.subject }, "schema registered");
   }
 

@@ -5,6 +5,7 @@ import { ErrorCode, isPstnError } from "../../../src/errors.js";
 import { BatchBuilder } from "../../../src/pipeline/batch.js";
 import { wireHeader } from "../../../src/pipeline/page-codec.js";
 import {
+  DecoderThreads,
   InlinePageDecoder,
   type PageDecoder,
   WorkerPageDecoder,
@@ -32,9 +33,13 @@ function pageBody(): Uint8Array {
   return new TextEncoder().encode(text);
 }
 
+const shared = new DecoderThreads({ pstn: 2 });
+after(() => shared.close());
+
 const decoders: [string, () => PageDecoder][] = [
   ["inline", () => new InlinePageDecoder(SCHEMA_ID)],
   ["worker thread", () => new WorkerPageDecoder(SCHEMA_ID)],
+  ["a view of a shared thread", () => shared.decoderFor(SCHEMA_ID, "pstn")],
 ];
 
 for (const [kind, make] of decoders) {
@@ -163,6 +168,29 @@ test("a page whose rows outgrow the decoder thread's heap is refused for good; t
     assert.equal((await decoder.decode(pageBody())).keys[0], "a");
   } finally {
     await decoder.close();
+  }
+});
+
+test("sources of one stream share one decoder thread, each releasing only its own pages", async () => {
+  const threads = new DecoderThreads({ pstn: 3 });
+  try {
+    const first = threads.decoderFor(SCHEMA_ID, "pstn");
+    const second = threads.decoderFor(SCHEMA_ID, "pstn");
+    threads.decoderFor(SCHEMA_ID + 1, "sms");
+    assert.equal(threads.size, 2, "one thread per stream and schema");
+    const mine = await first.decode(pageBody());
+    const theirs = await second.decode(pageBody());
+    first.releaseAll();
+    await assert.rejects(first.encode(mine, [0], WINDOW), (error) =>
+      isPstnError(error, ErrorCode.DECODER_FAILED),
+    );
+    const encoded = await second.encode(theirs, [0], WINDOW);
+    assert.equal(encoded.ends.length, 1, "the other source's page is still held, and encodes");
+    await first.close();
+    // Closing a view leaves the thread to the other views.
+    assert.equal((await second.decode(pageBody())).keys[0], "a");
+  } finally {
+    await threads.close();
   }
 });
 
