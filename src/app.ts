@@ -93,6 +93,11 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
   for (const tenant of config.tenants)
     for (const stream of tenant.streams) perStream[stream] = (perStream[stream] ?? 0) + 1;
   const decoderThreads = new DecoderThreads(perStream);
+  // With a tenants file, the units' first polls (and so all their polls) are spread evenly over
+  // POLL_INTERVAL, so that many tenants do not poll, publish and commit at the same instant.
+  const units = config.tenants.reduce((sum, tenant) => sum + tenant.streams.length, 0);
+  let unit = 0;
+  const firstPollDelay = () => (fleet ? Math.floor((unit++ * config.connector.pollIntervalMs) / units) : 0);
   const tenants = config.tenants.map((tenant): TenantApp => {
     const tenantLogger = fleet ? logger.child({ tenant: tenant.tenantId }) : logger;
     const tokens = new MsalTokenSource({
@@ -141,6 +146,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
             tenantTag: fleet ? tenant.tenantId : undefined,
           },
           pollIntervalMs: config.connector.pollIntervalMs,
+          firstPollDelayMs: firstPollDelay(),
           maxRestartBackoffMs: config.connector.maxRestartBackoffMs,
           lookbackMs: config.connector.lookbackMs,
           sliceMs: config.connector.windowSliceMs,
@@ -163,6 +169,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
   const health = new StreamsHealth(
     new Map(sources.map((source) => [unitName(source, fleet), source.health])),
   );
+  metrics.watchUnits(() => health.unitStates());
   const first = tenants[0] as TenantApp;
   return {
     config,

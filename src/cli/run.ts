@@ -185,7 +185,10 @@ async function eachTenant(
         if (!isFinal(error)) throw error;
         stopped.push(tenant);
         const code = isPstnError(error) ? error.code : "other";
-        for (const source of tenant.sources) source.health.setStopped(code);
+        for (const source of tenant.sources) {
+          source.health.setStopped(code);
+          source.metrics.stopped(code);
+        }
         app.logger.error(
           { tenant: tenant.tenant.tenantId, name: tenant.tenant.name, err: error },
           "tenant stopped: its sources cannot go on without an operator; the other tenants go on",

@@ -44,6 +44,11 @@ export class Health {
     this.stopped = code;
   }
 
+  /** Stopped, standing by, or active (reading, or trying to). */
+  get unitState(): "active" | "standby" | "stopped" {
+    return this.stopped !== undefined ? "stopped" : this.role;
+  }
+
   ready(): boolean {
     if (this.stopped !== undefined) return true;
     const needed: readonly Dependency[] =
@@ -84,6 +89,13 @@ export class StreamsHealth {
 
   ready(): boolean {
     return [...this.streams.values()].every((health) => health.ready());
+  }
+
+  /** How many sources are active here, stand by for another replica, or were stopped. */
+  unitStates(): Record<"active" | "standby" | "stopped", number> {
+    const states = { active: 0, standby: 0, stopped: 0 };
+    for (const health of this.streams.values()) states[health.unitState]++;
+    return states;
   }
 
   snapshot(): HealthSnapshot & { streams: Record<string, HealthSnapshot> } {

@@ -26,6 +26,13 @@ export class Metrics {
   readonly sessionFailures: Counter<"tenant" | "stream" | "code">;
   readonly dedupeIds: Gauge<"tenant" | "stream">;
   readonly active: Gauge<"tenant" | "stream">;
+  readonly units: Gauge<"state">;
+  readonly unitStopped: Gauge<"tenant" | "stream" | "code">;
+  private unitStates: () => Readonly<Record<UnitState, number>> = () => ({
+    active: 0,
+    standby: 0,
+    stopped: 0,
+  });
   private readonly streams = new Map<string, StreamMetrics>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -148,7 +155,28 @@ export class Metrics {
       labelNames: ["tenant", "stream"],
       registers,
     });
+    const states = () => this.unitStates();
+    this.units = new Gauge({
+      name: `${p}units`,
+      help: "Sources (a tenant's stream) of this process by state: active (this replica reads it), standby (another replica does), stopped (a final error of its tenant, until an operator acts)",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        for (const [state, count] of Object.entries(states())) this.set({ state }, count);
+      },
+    });
+    this.unitStopped = new Gauge({
+      name: `${p}unit_stopped`,
+      help: "1 for a source stopped by a final error of its tenant (consent revoked, a wrong secret, a tenant deleted), by the error's code",
+      labelNames: ["tenant", "stream", "code"],
+      registers,
+    });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: p });
+  }
+
+  /** Where `units` reads the sources' states from at each scrape. */
+  watchUnits(states: () => Readonly<Record<UnitState, number>>): void {
+    this.unitStates = states;
   }
 
   /**
@@ -165,6 +193,9 @@ export class Metrics {
     return view;
   }
 }
+
+/** What a source is doing in this process (pstn_connector_units{state}). */
+export type UnitState = "active" | "standby" | "stopped";
 
 /** A counter of one stream, by its other label. */
 export interface LabelledCounter<L extends string> {
@@ -203,6 +234,7 @@ export class StreamMetrics {
   readonly sessionFailures: LabelledCounter<"code">;
   readonly dedupeIds: Gauge.Internal<"tenant" | "stream">;
   readonly active: Gauge.Internal<"tenant" | "stream">;
+  private readonly labels: UnitLabels;
 
   constructor(
     readonly all: Metrics,
@@ -210,6 +242,7 @@ export class StreamMetrics {
     readonly tenant?: string,
   ) {
     const labels: UnitLabels = tenant === undefined ? { stream } : { tenant, stream };
+    this.labels = labels;
     this.rowsFetched = all.rowsFetched.labels(labels);
     this.rowsPublished = all.rowsPublished.labels(labels);
     this.rowsDuplicate = all.rowsDuplicate.labels(labels);
@@ -234,5 +267,10 @@ export class StreamMetrics {
     // 0 (not active, nothing published yet), as a metric without labels does.
     for (const counter of [this.rowsFetched, this.rowsPublished, this.rowsDuplicate]) counter.inc(0);
     for (const gauge of [this.watermark, this.lastSuccess, this.dedupeIds, this.active]) gauge.set(0);
+  }
+
+  /** The source stopped for good with `code`: pstn_connector_unit_stopped says so until restart. */
+  stopped(code: string): void {
+    this.all.unitStopped.set({ ...this.labels, code }, 1);
   }
 }

@@ -55,6 +55,11 @@ export function transactionalIdOf(stateTopic: string, identity: string): string 
 export interface SourceOptions {
   unit: SourceUnit;
   pollIntervalMs: number;
+  /**
+   * How long `run` waits before its first poll: the sources of many tenants start spread over
+   * POLL_INTERVAL instead of all at once, and so poll spread over it from then on.
+   */
+  firstPollDelayMs?: number;
   lookbackMs: number;
   sliceMs: number;
   /** A transaction is committed at the latest after this many rows (and at every slice's end). */
@@ -210,6 +215,8 @@ export class Source {
   async run(signal: AbortSignal): Promise<void> {
     const identity = this.identity();
     try {
+      const offset = this.options.firstPollDelayMs ?? 0;
+      if (offset > 0) await sleep(offset, undefined, { signal }).catch(() => undefined);
       while (!signal.aborted) {
         await this.retrySessions("poll", signal, async () => {
           await this.prepare();

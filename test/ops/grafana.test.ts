@@ -32,6 +32,7 @@ const STREAM_SCOPED = [
   "session_failures_total",
   "dedupe_ids",
   "active",
+  "unit_stopped",
 ].map((name) => `pstn_connector_${name}`);
 
 /** The connector's metrics by whether their series carry the `stream` label (read from the code). */
@@ -110,6 +111,7 @@ describe("Grafana dashboard", () => {
     assert.deepEqual(shared, [
       "pstn_connector_kafka_oauth_tokens_total",
       "pstn_connector_token_requests_total",
+      "pstn_connector_units",
     ]);
     assert.deepEqual(Object.keys(STREAMS).sort(), ["directRouting", "pstn", "sms"]);
   });

@@ -5,7 +5,9 @@
  * simulator and the shared stack:
  *   - job pstn-connector: an active instance and a standby of the same identity (a simulator with
  *     throttling, 503s, token revocation and malformed rows, so that retries and dead letters exist);
- *   - job pstn-connector-badauth: an instance whose Entra ID endpoint does not answer (token errors).
+ *   - job pstn-connector-badauth: an instance whose Entra ID endpoint does not answer (token errors);
+ *   - job pstn-connector-fleet: two tenants from a tenants file, one of which Entra ID does not
+ *     know (it stops alone: pstn_connector_unit_stopped).
  * An alert expression is evaluated without its thresholds (see withoutThresholds in lib.ts): the
  * series the rule watches must hold data, whether it fires or not. The one rule about an outcome a
  * healthy run never produces (aborted transactions) is evaluated on its underlying series.
@@ -61,7 +63,7 @@ describe("a real Prometheus scraping running connectors answers every dashboard 
   let simulator: CliProcess | undefined;
   const connectors: CliProcess[] = [];
   let prometheus: PrometheusServer | undefined;
-  const ports = { active: 0, standby: 0, badAuth: 0 }; // active and standby as started
+  const ports = { active: 0, standby: 0, badAuth: 0, fleet: 0 }; // active and standby as started
   let baseEnv: Record<string, string> = {};
   let topic = "";
 
@@ -114,6 +116,7 @@ describe("a real Prometheus scraping running connectors answers every dashboard 
     ports.active = await freePort();
     ports.standby = await freePort();
     ports.badAuth = await freePort();
+    ports.fleet = await freePort();
 
     // Prometheus first, so that it sees every counter move from the connectors' start on.
     const promPort = await freePort();
@@ -131,6 +134,10 @@ describe("a real Prometheus scraping running connectors answers every dashboard 
           {
             job_name: "pstn-connector-badauth",
             static_configs: [{ targets: [`127.0.0.1:${ports.badAuth}`] }],
+          },
+          {
+            job_name: "pstn-connector-fleet",
+            static_configs: [{ targets: [`127.0.0.1:${ports.fleet}`] }],
           },
         ],
       }),
@@ -163,6 +170,20 @@ describe("a real Prometheus scraping running connectors answers every dashboard 
       }),
     );
     connectors.push(badAuth);
+    // Two tenants from a file: the simulator's, and one Entra ID does not know, which stops alone.
+    const tenantsFile = join(dir, "tenants.yaml");
+    await writeFile(tenantsFile, `tenants:\n  - id: ${baseEnv.AZURE_TENANT_ID}\n  - id: gone.example.com\n`);
+    const { AZURE_TENANT_ID: _single, ...fleetEnv } = baseEnv;
+    const fleet = new CliProcess(
+      ["run"],
+      cleanEnv({
+        ...fleetEnv,
+        CONNECTOR_TENANTS_FILE: tenantsFile,
+        KAFKA_TOPIC: uniqueName("prom-fleet"),
+        METRICS_PORT: String(ports.fleet),
+      }),
+    );
+    connectors.push(fleet);
 
     // What the expressions need to exist: rows published, dead letters, Graph retries, one active
     // instance and one standby. A joining member can take the election over, so either may be the
@@ -182,6 +203,11 @@ describe("a real Prometheus scraping running connectors answers every dashboard 
         );
       },
       90_000,
+    );
+    await waitFor(
+      "the fleet instance's unknown tenant stopped",
+      async () => ((await metricLine(ports.fleet, "pstn_connector_unit_stopped")) ?? 0) > 0,
+      60_000,
     );
     await waitFor(
       "token errors on the instance without Entra ID",
@@ -210,9 +236,9 @@ describe("a real Prometheus scraping running connectors answers every dashboard 
     }
   }
 
-  test("Prometheus scrapes the three instances", async () => {
-    const up = await queryUntilData('sum(up{job=~"pstn-connector.*"}) == 3', 20_000);
-    assert.ok(up, `three targets up: ${JSON.stringify(await prometheus!.query("up"))}`);
+  test("Prometheus scrapes the four instances", async () => {
+    const up = await queryUntilData('sum(up{job=~"pstn-connector.*"}) == 4', 20_000);
+    assert.ok(up, `four targets up: ${JSON.stringify(await prometheus!.query("up"))}`);
   });
 
   test("every dashboard expression returns data", async () => {
@@ -230,7 +256,7 @@ describe("a real Prometheus scraping running connectors answers every dashboard 
     const jobs = await prometheus!.api<string[]>("/api/v1/label/job/values", {
       "match[]": "pstn_connector_process_start_time_seconds",
     });
-    assert.deepEqual(jobs.sort(), ["pstn-connector", "pstn-connector-badauth"]);
+    assert.deepEqual(jobs.sort(), ["pstn-connector", "pstn-connector-badauth", "pstn-connector-fleet"]);
   });
 
   test("every alert expression, without its thresholds, returns data", async () => {

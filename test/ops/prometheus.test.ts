@@ -178,6 +178,7 @@ describe("Prometheus rules and configuration (promtool)", () => {
       "PstnConnectorNoActiveInstance",
       "PstnConnectorSessionsFailing",
       "PstnConnectorSeveralActive",
+      "PstnConnectorTenantStopped",
       "PstnConnectorThrottleStorm",
       "PstnConnectorTransactionsAborted",
       "PstnConnectorWatermarkStalled",

@@ -206,6 +206,26 @@ describe("Source on an in-memory sink", () => {
     assert.equal(watermarkOf(sink, source.identity()), new Date(NOW).toISOString());
   });
 
+  test("firstPollDelayMs: run asks Graph nothing before it, then polls as usual", async () => {
+    const sink = new MemorySink();
+    const options = optionsOn(sink, { sliceMs: 5 * HOUR });
+    const source = new Source({ ...options, firstPollDelayMs: 400 });
+    paths.length = 0;
+    const stop = new AbortController();
+    const started = performance.now();
+    const running = source.run(stop.signal);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.equal(paths.length, 0, "no request during the delay");
+    while (source.stats.watermark?.getTime() !== NOW && performance.now() - started < 10_000) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    stop.abort();
+    await running;
+    await source.close();
+    assert.ok(paths.length > 0);
+    assert.equal(source.stats.watermark?.getTime(), NOW);
+  });
+
   test("a newer session of the same identity fences this one: run ends with the final error", async () => {
     const sink = new MemorySink();
     const { source } = sourceOn(sink, { maxBatchRows: 5 });
