@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { createSecureContext, rootCertificates } from "node:tls";
 import { SchemaRegistry } from "@kafkajs/confluent-schema-registry";
 import { Agent, type Dispatcher } from "undici";
@@ -166,8 +167,15 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     return { tenant, tokens, graph, sources };
   });
   const sources = tenants.flatMap((tenant) => tenant.sources);
+  const replica = `${hostname()}/${process.pid}`;
   const health = new StreamsHealth(
     new Map(sources.map((source) => [unitName(source, fleet), source.health])),
+    () => ({
+      replica,
+      units: tenants.flatMap(({ tenant, sources: ofTenant }) =>
+        ofTenant.map((source) => unitStatus(tenant, source, replica)),
+      ),
+    }),
   );
   metrics.watchUnits(() => health.unitStates());
   const first = tenants[0] as TenantApp;
@@ -190,6 +198,27 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
       await decoderThreads.close();
       await dispatcher.close();
     },
+  };
+}
+
+/**
+ * One unit as /status lists it: who reads it (this replica, or another one while this stands by),
+ * how far it has published, and the code of its last failure (never a message: no secret leaks).
+ */
+function unitStatus(tenant: TenantConfig, source: Source, replica: string): object {
+  const health = source.health.snapshot();
+  const state = source.health.unitState;
+  return {
+    tenant: tenant.tenantId,
+    name: tenant.name,
+    stream: source.unit.stream.name,
+    topic: source.unit.topics.data,
+    state,
+    owner: state === "standby" ? "another replica" : replica,
+    watermark: source.stats.watermark?.toISOString() ?? null,
+    published: source.stats.published,
+    deadLettered: source.stats.deadLettered,
+    lastFailure: health.stopped ?? health.sessionFailing,
   };
 }
 

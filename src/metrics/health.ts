@@ -4,6 +4,8 @@ export type Dependency = "token" | "graph" | "kafka" | "registry";
 export interface Readiness {
   ready(): boolean;
   snapshot(): object;
+  /** What /status shows: each unit's state, progress and last failure; absent: no /status. */
+  status?(): object;
 }
 
 /**
@@ -79,8 +81,16 @@ type HealthSnapshot = ReturnType<Health["snapshot"]>;
  * What /readyz reports for several streams: ready when every stream is; each dependency as the
  * worst any stream saw (false over null over true), and each stream's own detail beside it.
  */
-export class StreamsHealth {
-  constructor(private readonly streams: ReadonlyMap<string, Health>) {}
+export class StreamsHealth implements Readiness {
+  /** `describe`: what /status lists (the units with their progress); without it, no /status. */
+  constructor(
+    private readonly streams: ReadonlyMap<string, Health>,
+    private readonly describe?: () => object,
+  ) {}
+
+  status(): object {
+    return this.describe?.() ?? {};
+  }
 
   /** The health of one stream. */
   of(stream: string): Health | undefined {

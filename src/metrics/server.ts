@@ -44,7 +44,8 @@ export const DEFAULT_METRICS_LIMITS: MetricsServerLimits = {
 };
 
 /**
- * `/metrics` (Prometheus text), `/healthz` (the process lives), `/readyz` (dependencies answer).
+ * `/metrics` (Prometheus text), `/healthz` (the process lives), `/readyz` (dependencies answer),
+ * `/status` (each unit: its state here, watermark, last failure) where `health` describes them.
  * Without `host` it listens on all interfaces (`::` with IPv4 too, or `0.0.0.0` where IPv6 is off).
  */
 export async function startMetricsServer(
@@ -155,6 +156,10 @@ function answer(
     );
   } else if (path === "/healthz") {
     response.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+  } else if (path === "/status" && health.status) {
+    response
+      .writeHead(200, { "content-type": "application/json" })
+      .end(JSON.stringify(health.status(), null, 2));
   } else if (path === "/readyz") {
     const ready = health.ready();
     response

@@ -2,7 +2,8 @@
  * Several tenants from CONNECTOR_TENANTS_FILE in one `run`: each tenant's rows reach its stream's
  * topics once, with the tenant in the `pstn.tenant` header and in the metrics' `tenant` label. A
  * tenant that cannot be read (here one Entra ID does not know) stops alone, with its reason in the
- * log, the metrics and /readyz; the process stays up and ready, and the other tenant goes on.
+ * log, the metrics, /readyz and /status; the process stays up and ready, and the other tenant goes
+ * on.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -104,6 +105,28 @@ test("two tenants from the file: one read exactly once with its tenant named, on
   assert.equal(ready.statusCode, 200, "the replica stays ready: the other tenant is read");
   assert.equal(body.dependencies.streams[`${GONE}/pstn`]?.stopped, "PSTN_AUTH_FAILED");
   assert.equal(body.dependencies.streams[`${sim.tenantId}/pstn`]?.graph, true);
+  const status = (await (await request(`http://127.0.0.1:${port}/status`)).body.json()) as {
+    replica: string;
+    units: Array<{
+      tenant: string;
+      name: string;
+      stream: string;
+      state: string;
+      owner: string;
+      lastFailure: string | null;
+      watermark: string | null;
+    }>;
+  };
+  assert.deepEqual(
+    status.units.map((unit) => [unit.tenant, unit.name, unit.stream, unit.state, unit.lastFailure]),
+    [
+      [sim.tenantId, "Main", "pstn", "active", null],
+      [sim.tenantId, "Main", "directRouting", "active", null],
+      [GONE, "Gone", "pstn", "stopped", "PSTN_AUTH_FAILED"],
+    ],
+  );
+  assert.equal(status.units[0]?.owner, status.replica, "this replica reads the main tenant");
+  assert.ok(Date.parse(status.units[0]?.watermark ?? "") > now - 30_000);
   assert.equal(child.child.exitCode, null, "the process is still running");
   assert.match(child.stderr, /tenant stopped/);
   assert.ok(!child.stderr.includes("simulator-secret"), "no secret in the log");

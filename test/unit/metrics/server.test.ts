@@ -5,7 +5,7 @@ import { networkInterfaces } from "node:os";
 import { type TestContext, test } from "node:test";
 import { request } from "undici";
 import { loadConfig } from "../../../src/config/index.js";
-import { Health } from "../../../src/metrics/health.js";
+import { Health, StreamsHealth } from "../../../src/metrics/health.js";
 import { Metrics } from "../../../src/metrics/index.js";
 import {
   DEFAULT_METRICS_LIMITS,
@@ -168,4 +168,29 @@ test("METRICS_HOST=127.0.0.1 binds loopback only; unset, all interfaces", async 
     assert.equal(error.code, "ECONNREFUSED", String(error));
     return true;
   });
+});
+
+test("/status lists what the health describes; without a description there is no /status", async (t) => {
+  const units = {
+    replica: "pod-a/1",
+    units: [{ tenant: "contoso.onmicrosoft.com", stream: "pstn", state: "active" }],
+  };
+  const health = new StreamsHealth(new Map([["pstn", new Health()]]), () => units);
+  const described = await startMetricsServer(new Metrics({ defaultMetrics: false }), health, 0, "127.0.0.1");
+  t.after(() => described.close());
+  const answer = await request(`http://127.0.0.1:${described.port}/status`);
+  assert.equal(answer.statusCode, 200);
+  assert.equal(answer.headers["content-type"], "application/json");
+  assert.deepEqual(await answer.body.json(), units);
+
+  const plain = await startMetricsServer(
+    new Metrics({ defaultMetrics: false }),
+    new Health(),
+    0,
+    "127.0.0.1",
+  );
+  t.after(() => plain.close());
+  const missing = await request(`http://127.0.0.1:${plain.port}/status`);
+  await missing.body.dump();
+  assert.equal(missing.statusCode, 404);
 });
