@@ -61,6 +61,10 @@ export interface App {
   sink: Sink;
   registry: SchemaRegistry;
   dispatcher: Dispatcher;
+  /** A tenant the reloaded tenants file adds: its sources, built on the app's shared parts. */
+  addTenant(tenant: TenantConfig): TenantApp;
+  /** A tenant the reloaded file removes (its sources already stopped): forgotten, closed. */
+  removeTenant(tenant: TenantApp): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -99,7 +103,8 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
   const units = config.tenants.reduce((sum, tenant) => sum + tenant.streams.length, 0);
   let unit = 0;
   const firstPollDelay = () => (fleet ? Math.floor((unit++ * config.connector.pollIntervalMs) / units) : 0);
-  const tenants = config.tenants.map((tenant): TenantApp => {
+  // A tenant's own parts (token, Graph budget, sources) on the app's shared ones.
+  const buildTenant = (tenant: TenantConfig, firstPollDelayMs: () => number): TenantApp => {
     const tenantLogger = fleet ? logger.child({ tenant: tenant.tenantId }) : logger;
     const tokens = new MsalTokenSource({
       tenantId: tenant.tenantId,
@@ -147,7 +152,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
             tenantTag: fleet ? tenant.tenantId : undefined,
           },
           pollIntervalMs: config.connector.pollIntervalMs,
-          firstPollDelayMs: firstPollDelay(),
+          firstPollDelayMs: firstPollDelayMs(),
           maxRestartBackoffMs: config.connector.maxRestartBackoffMs,
           lookbackMs: config.connector.lookbackMs,
           sliceMs: config.connector.windowSliceMs,
@@ -165,7 +170,8 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
         }),
     );
     return { tenant, tokens, graph, sources };
-  });
+  };
+  const tenants = config.tenants.map((tenant) => buildTenant(tenant, firstPollDelay));
   const sources = tenants.flatMap((tenant) => tenant.sources);
   const replica = `${hostname()}/${process.pid}`;
   const health = new StreamsHealth(
@@ -193,6 +199,24 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     sink,
     registry,
     dispatcher,
+    addTenant(tenant) {
+      const added = buildTenant(tenant, () => 0);
+      tenants.push(added);
+      sources.push(...added.sources);
+      for (const source of added.sources) health.add(unitName(source, fleet), source.health);
+      return added;
+    },
+    async removeTenant(removed) {
+      const at = tenants.indexOf(removed);
+      if (at < 0) return;
+      tenants.splice(at, 1);
+      for (const source of removed.sources) {
+        sources.splice(sources.indexOf(source), 1);
+        health.remove(unitName(source, fleet));
+      }
+      await Promise.all(removed.sources.map((source) => source.close()));
+      for (const source of removed.sources) source.metrics.forget();
+    },
     async close() {
       await Promise.all(sources.map((source) => source.close()));
       await decoderThreads.close();

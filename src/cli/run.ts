@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { type App, createApp, type TenantApp } from "../app.js";
-import { type ConnectorConfig, cleartextCredentials } from "../config/index.js";
+import { type ConnectorConfig, cleartextCredentials, reloadTenants } from "../config/index.js";
 import { ErrorCode, isFinal, isPstnError, PstnError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { startMetricsServer } from "../metrics/server.js";
@@ -15,7 +16,8 @@ to its stream's topic until stopped, for each stream of CONNECTOR_STREAMS. Repli
 identity (tenant, stream, CONNECTOR_NAME) elect one active instance per stream; the others stand by
 and take over within CONNECTOR_FAILOVER_TIMEOUT of its loss. A final error in one stream (a
 permission Graph refuses) stops them all and exits 1; with CONNECTOR_TENANTS_FILE it stops that
-tenant's streams only (exit 1 once no tenant is left). SIGTERM/SIGINT: stops taking new work,
+tenant's streams only, and the file is read again every CONNECTOR_TENANTS_RELOAD_INTERVAL (tenants
+added start, removed ones stop, changed ones restart). SIGTERM/SIGINT: stops taking new work,
 abandons the open transactions (their rows are read again by the next active instance), closes
 cleanly, exits 0.
 
@@ -53,12 +55,10 @@ export const runCommand: Command = {
       "starting",
     );
     try {
-      const stopped = await eachTenant(app, shutdown.signal, (source, signal) =>
-        runWithStandby(source, signal, { sessionTimeoutMs: config.connector.failoverTimeoutMs }),
-      );
-      // Tenants stopped by their own final errors leave the others running: only when none is left
-      // is the run a failure.
-      if (stopped.length === app.tenants.length) return 1;
+      const poll = (source: Source, signal: AbortSignal) =>
+        runWithStandby(source, signal, { sessionTimeoutMs: config.connector.failoverTimeoutMs });
+      if (config.tenantsFile === undefined) await eachTenant(app, shutdown.signal, poll);
+      else await superviseTenants(app, shutdown.signal, poll);
       app.logger.info("stopped");
       return 0;
     } finally {
@@ -197,6 +197,70 @@ async function eachTenant(
     }),
   );
   return stopped;
+}
+
+/**
+ * `run` with a tenants file: every tenant runs on its own (a final error stops it alone), and the
+ * file is read again every CONNECTOR_TENANTS_RELOAD_INTERVAL. Tenants it adds start; tenants it
+ * removes stop (their state stays in Kafka); tenants whose entry changed restart; the others go on
+ * untouched. A file that does not load is reported and changes nothing. Runs until `signal`.
+ */
+async function superviseTenants(
+  app: App,
+  signal: AbortSignal,
+  work: (source: Source, signal: AbortSignal) => Promise<unknown>,
+): Promise<void> {
+  const running = new Map<string, { tenant: TenantApp; stop: AbortController; done: Promise<void> }>();
+  let failure: unknown;
+  const start = (tenant: TenantApp) => {
+    const stop = new AbortController();
+    const one: App = { ...app, tenants: [tenant], config: app.config };
+    const done = eachTenant(one, AbortSignal.any([signal, stop.signal]), work).then(
+      () => undefined,
+      (error: unknown) => {
+        failure ??= error;
+      },
+    );
+    running.set(tenant.tenant.tenantId, { tenant, stop, done });
+  };
+  for (const tenant of app.tenants) start(tenant);
+  let last = JSON.stringify(app.config.tenants);
+  while (!signal.aborted && failure === undefined) {
+    await sleep(app.config.tenantsReloadMs, undefined, { signal }).catch(() => undefined);
+    if (signal.aborted) break;
+    const reloaded = reloadTenants(app.config);
+    if (reloaded.problems) {
+      for (const problem of reloaded.problems)
+        app.logger.error({ problem }, "the tenants file does not load; the tenants running stay as they are");
+      continue;
+    }
+    const now = JSON.stringify(reloaded.tenants);
+    if (now === last) continue;
+    last = now;
+    const wanted = new Map(reloaded.tenants.map((tenant) => [tenant.tenantId, tenant]));
+    for (const [id, entry] of running) {
+      const next = wanted.get(id);
+      if (next !== undefined && JSON.stringify(next) === JSON.stringify(entry.tenant.tenant)) continue;
+      entry.stop.abort();
+      await entry.done;
+      running.delete(id);
+      await app.removeTenant(entry.tenant);
+      app.logger.info(
+        { tenant: id },
+        next === undefined
+          ? "tenant removed from the file: stopped"
+          : "tenant changed in the file: restarting",
+      );
+    }
+    for (const tenant of reloaded.tenants) {
+      if (running.has(tenant.tenantId)) continue;
+      start(app.addTenant(tenant));
+      app.logger.info({ tenant: tenant.tenantId, name: tenant.name }, "tenant started");
+    }
+  }
+  for (const entry of running.values()) entry.stop.abort();
+  await Promise.all([...running.values()].map((entry) => entry.done));
+  if (failure !== undefined) throw failure;
 }
 
 /** The operator allowed clear-text credentials: say which ones go that way, at every start. */

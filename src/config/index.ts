@@ -1,6 +1,6 @@
 export { formatDuration, parseDuration } from "./duration.js";
 export { ConfigError } from "./errors.js";
-export { loadConfig } from "./load.js";
+export { loadConfig, reloadTenants } from "./load.js";
 export { cleartextCredentials, redactedConfig } from "./redact.js";
 export { resolveStart } from "./start.js";
 export type { ConnectorConfig } from "./types.js";

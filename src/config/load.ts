@@ -4,7 +4,7 @@ import { ConfigError } from "./errors.js";
 import { quote, withoutCredentials } from "./fields.js";
 import { CONFIG_SCHEMA, sharedApp } from "./schema.js";
 import { type Origin, readConfigFile, type Setting, unknownProblems } from "./sources.js";
-import { loadTenantsFile, type TenantConfig } from "./tenants.js";
+import { loadTenantsFile, type TenantConfig, type TenantsResult } from "./tenants.js";
 import type { ConnectorConfig } from "./types.js";
 import { CONFIG_VARIABLES, SECRET_VARIABLES, VARIABLE_NAMES } from "./variables.js";
 
@@ -62,6 +62,29 @@ export function loadConfig(options: LoadConfigOptions = {}): ConnectorConfig {
   const shared = sharedTopics(config, tenants.tenants);
   if (shared.length > 0) throw new ConfigError(shared);
   return { ...config, tenants: tenants.tenants };
+}
+
+/**
+ * The tenants file read again (its references too) with the configuration's defaults: its tenants,
+ * or the problems that make it unusable, one line each (the tenants running stay as they are).
+ */
+export function reloadTenants(
+  config: ConnectorConfig,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): TenantsResult {
+  if (config.tenantsFile === undefined) return { tenants: config.tenants };
+  const loaded = loadTenantsFile(
+    config.tenantsFile,
+    {
+      streams: config.connector.streams,
+      start: config.connector.start,
+      credentials: sharedApp(config.azure),
+    },
+    env,
+  );
+  if (loaded.problems) return loaded;
+  const shared = sharedTopics(config, loaded.tenants);
+  return shared.length > 0 ? { problems: shared } : loaded;
 }
 
 /**

@@ -110,6 +110,7 @@ function assemble(v: Values): ConnectorConfig {
       password: v.SCHEMA_REGISTRY_PASSWORD,
     }),
     tenantsFile: v.CONNECTOR_TENANTS_FILE === undefined ? undefined : resolve(v.CONNECTOR_TENANTS_FILE),
+    tenantsReloadMs: v.CONNECTOR_TENANTS_RELOAD_INTERVAL,
     tenants:
       v.AZURE_TENANT_ID === undefined
         ? []

@@ -113,6 +113,8 @@ export interface ConnectorConfig {
   tenants: TenantConfig[];
   /** CONNECTOR_TENANTS_FILE, resolved; undefined for the single tenant of the environment. */
   tenantsFile?: string;
+  /** CONNECTOR_TENANTS_RELOAD_INTERVAL: how often `run` reads the tenants file again. */
+  tenantsReloadMs: number;
   connector: {
     /** CONNECTOR_STREAMS: the streams read, in the order given. */
     streams: StreamName[];

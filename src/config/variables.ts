@@ -40,6 +40,7 @@ export const DEFAULTS = {
   KAFKA_CONNECT_TIMEOUT: "10s",
   KAFKA_REQUEST_TIMEOUT: "30s",
   CONNECTOR_STREAMS: "pstn",
+  CONNECTOR_TENANTS_RELOAD_INTERVAL: "10s",
   CONNECTOR_NAME: "default",
   CONNECTOR_START: "1d",
   POLL_INTERVAL: "5m",
@@ -452,6 +453,15 @@ const TABLE = [
     default: "none: the single tenant of AZURE_TENANT_ID",
     example: "/etc/pstn-connector/tenants.yaml",
     schema: check.text,
+  },
+  {
+    name: "CONNECTOR_TENANTS_RELOAD_INTERVAL",
+    group: "Connector",
+    description:
+      "How often `run` reads CONNECTOR_TENANTS_FILE again (a ConfigMap update): tenants added start, tenants removed stop (their progress stays in Kafka, so one added back resumes), tenants whose entry changed restart; the others go on untouched. A file that no longer loads is reported, one line per problem, and the running tenants stay as they are.",
+    default: DEFAULTS.CONNECTOR_TENANTS_RELOAD_INTERVAL,
+    example: "1m",
+    schema: check.duration({ allowZero: false, maxMs: 86_400_000, maxReason: "a day" }),
   },
   {
     name: "CONNECTOR_NAME",

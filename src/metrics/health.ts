@@ -82,11 +82,25 @@ type HealthSnapshot = ReturnType<Health["snapshot"]>;
  * worst any stream saw (false over null over true), and each stream's own detail beside it.
  */
 export class StreamsHealth implements Readiness {
+  private readonly streams: Map<string, Health>;
+
   /** `describe`: what /status lists (the units with their progress); without it, no /status. */
   constructor(
-    private readonly streams: ReadonlyMap<string, Health>,
+    streams: ReadonlyMap<string, Health>,
     private readonly describe?: () => object,
-  ) {}
+  ) {
+    this.streams = new Map(streams);
+  }
+
+  /** A unit added while running (a tenant the reloaded tenants file adds). */
+  add(name: string, health: Health): void {
+    this.streams.set(name, health);
+  }
+
+  /** A unit removed while running. */
+  remove(name: string): void {
+    this.streams.delete(name);
+  }
 
   status(): object {
     return this.describe?.() ?? {};

@@ -174,6 +174,11 @@ export class Metrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: p });
   }
 
+  /** Forgets a stream's view (StreamMetrics.forget): asked for again, it starts afresh. */
+  dropStream(view: StreamMetrics): void {
+    this.streams.delete(`${view.tenant ?? ""}/${view.stream}`);
+  }
+
   /** Where `units` reads the sources' states from at each scrape. */
   watchUnits(states: () => Readonly<Record<UnitState, number>>): void {
     this.unitStates = states;
@@ -235,6 +240,7 @@ export class StreamMetrics {
   readonly dedupeIds: Gauge.Internal<"tenant" | "stream">;
   readonly active: Gauge.Internal<"tenant" | "stream">;
   private readonly labels: UnitLabels;
+  private readonly stoppedCodes = new Set<string>();
 
   constructor(
     readonly all: Metrics,
@@ -271,6 +277,19 @@ export class StreamMetrics {
 
   /** The source stopped for good with `code`: pstn_connector_unit_stopped says so until restart. */
   stopped(code: string): void {
+    this.stoppedCodes.add(code);
     this.all.unitStopped.set({ ...this.labels, code }, 1);
+  }
+
+  /**
+   * The source is gone (its tenant removed from the tenants file): its gauges go, so that no alert
+   * watches a watermark nobody moves any more. Its counters stay (they only stop increasing).
+   */
+  forget(): void {
+    const { all, labels } = this;
+    for (const gauge of [all.watermark, all.lastSuccess, all.dedupeIds, all.active]) gauge.remove(labels);
+    for (const code of this.stoppedCodes) all.unitStopped.remove({ ...labels, code });
+    this.stoppedCodes.clear();
+    all.dropStream(this);
   }
 }

@@ -152,3 +152,87 @@ test("two tenants from the file: one read exactly once with its tenant named, on
     assert.deepEqual([...tenants], [sim.tenantId], `${stream}: every record names its tenant`);
   }
 });
+
+test("the tenants file edited while running: a tenant added starts, one removed stops, one added back resumes; each row once", async (t) => {
+  const now = Date.now();
+  const OTHER = "fabrikam.example.com";
+  const sim = await startGraphSimulator({
+    seed: 43,
+    clientSecret: "simulator-secret",
+    dataStart: new Date(now - 5 * DAY),
+    dataEnd: new Date(now - 60_000),
+    callsPerHour: 20,
+    tenants: [{ tenantId: OTHER, callsPerHour: 10 }],
+  });
+  t.after(() => sim.close());
+  const dir = mkdtempSync(join(tmpdir(), "pstn-tenants-reload-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "tenants.yaml");
+  const write = (ids: string[]) =>
+    writeFileSync(file, `tenants:\n${ids.map((id) => `  - id: ${id}\n`).join("")}`);
+  write([sim.tenantId]);
+  const port = await freePort();
+  const base = connectorEnv(sim, stack, {
+    CONNECTOR_START: new Date(now - 5 * DAY).toISOString(),
+    POLL_INTERVAL: "1s",
+    LOOKBACK: "1m",
+    METRICS_PORT: String(port),
+    CONNECTOR_TENANTS_FILE: file,
+    CONNECTOR_TENANTS_RELOAD_INTERVAL: "500ms",
+  });
+  delete base.AZURE_TENANT_ID;
+  const env = cleanEnv({ ...base, NODE_EXTRA_CA_CERTS: await writeCaFile(sim.caCertificatePem) });
+  const child = new CliProcess(["run"], env);
+  t.after(async () => {
+    child.kill("SIGKILL");
+    await child.done;
+  });
+  type Unit = { tenant: string; state: string; watermark: string | null };
+  const units = async (): Promise<Unit[]> => {
+    const response = await request(`http://127.0.0.1:${port}/status`).catch(() => undefined);
+    if (response?.statusCode !== 200) return [];
+    return ((await response.body.json()) as { units: Unit[] }).units;
+  };
+  const live = (unit: Unit | undefined) => Date.parse(unit?.watermark ?? "") > now - 30_000;
+  await waitFor("the first tenant live", async () => live((await units())[0]), 60_000);
+
+  write([OTHER]);
+  await waitFor(
+    "the first tenant removed, the other one added and live",
+    async () => {
+      const now = await units();
+      return now.length === 1 && now[0]?.tenant === OTHER && live(now[0]);
+    },
+    60_000,
+  );
+  write([OTHER, sim.tenantId]);
+  await waitFor(
+    "the first tenant back and live again",
+    async () => {
+      const now = await units();
+      return now.length === 2 && now.every(live);
+    },
+    60_000,
+  );
+  child.kill("SIGTERM");
+  const exit = await child.done;
+  assert.equal(exit.code, 0, exit.stderr.slice(-1000));
+
+  const expected = [
+    ...sim.visibleRows(undefined, undefined, "v1.0").map((row) => [String(row.id), sim.tenantId]),
+    ...sim
+      .tenant(OTHER)
+      .visibleRows(undefined, undefined, "v1.0")
+      .map((row) => [String(row.id), OTHER]),
+  ];
+  const records = await assertEachIdOnce(
+    stack.brokers,
+    env.KAFKA_TOPIC as string,
+    expected.map(([id]) => id as string),
+  );
+  const tenantOf = new Map(expected.map(([id, tenant]) => [id, tenant]));
+  for (const record of records) {
+    const header = record.headers?.find(([name]) => name === "pstn.tenant")?.[1]?.toString();
+    assert.equal(header, tenantOf.get(record.key?.toString() ?? ""), `record ${record.key} names its tenant`);
+  }
+});

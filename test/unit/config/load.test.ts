@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, test } from "node:test";
 import { generate } from "selfsigned";
-import { type ConnectorConfig, loadConfig } from "../../../src/config/index.js";
+import { type ConnectorConfig, loadConfig, reloadTenants } from "../../../src/config/index.js";
 import { CLIENT_ID, problemsOf, SECRET, TENANT, validEnv } from "./helpers.js";
 
 const D = 86_400_000;
@@ -64,6 +64,7 @@ test("the smallest valid environment gets every default", () => {
     metricsPort: 9464,
     allowCleartextCredentials: false,
     logLevel: "info",
+    tenantsReloadMs: 10_000,
     tenants: [
       {
         tenantId: TENANT,
@@ -730,6 +731,15 @@ test("tenants: from CONNECTOR_TENANTS_FILE instead of AZURE_TENANT_ID, each with
       ],
     );
     assert.equal(config.tenants[1]?.credentials.clientSecret, "fabrikam-secret");
+
+    // Read again while running: the same defaults; a file that does not load is its problems.
+    writeFileSync(file, "tenants:\n  - id: tailspin.example.com\n");
+    assert.deepEqual(
+      reloadTenants(config, {}).tenants?.map((tenant) => [tenant.tenantId, tenant.streams]),
+      [["tailspin.example.com", ["pstn", "directRouting"]]],
+    );
+    writeFileSync(file, "tenants:\n  - id: common\n");
+    assert.equal(reloadTenants(config, {}).problems?.length, 1);
 
     assert.deepEqual(
       problemsOf(() => loadConfig({ env: validEnv({ AZURE_TENANT_ID: undefined }) })),
