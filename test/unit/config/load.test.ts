@@ -732,15 +732,6 @@ test("tenants: from CONNECTOR_TENANTS_FILE instead of AZURE_TENANT_ID, each with
     );
     assert.equal(config.tenants[1]?.credentials.clientSecret, "fabrikam-secret");
 
-    // Read again while running: the same defaults; a file that does not load is its problems.
-    writeFileSync(file, "tenants:\n  - id: tailspin.example.com\n");
-    assert.deepEqual(
-      reloadTenants(config, {}).tenants?.map((tenant) => [tenant.tenantId, tenant.streams]),
-      [["tailspin.example.com", ["pstn", "directRouting"]]],
-    );
-    writeFileSync(file, "tenants:\n  - id: common\n");
-    assert.equal(reloadTenants(config, {}).problems?.length, 1);
-
     assert.deepEqual(
       problemsOf(() => loadConfig({ env: validEnv({ AZURE_TENANT_ID: undefined }) })),
       [
@@ -762,6 +753,15 @@ test("tenants: from CONNECTOR_TENANTS_FILE instead of AZURE_TENANT_ID, each with
         `CONNECTOR_TENANTS_FILE (${file}) tenants[1].credentials.clientSecret: env: FABRIKAM_SECRET is not set`,
       ],
     );
+
+    // Read again while running: the same defaults; a file that does not load is its problems.
+    writeFileSync(file, "tenants:\n  - id: tailspin.example.com\n");
+    assert.deepEqual(
+      reloadTenants(config, {}).tenants?.map((tenant) => [tenant.tenantId, tenant.streams]),
+      [["tailspin.example.com", ["pstn", "directRouting"]]],
+    );
+    writeFileSync(file, "tenants:\n  - id: common\n");
+    assert.equal(reloadTenants(config, {}).problems?.length, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
