@@ -4,8 +4,11 @@
  * alerts.yml, and rendered by `kubectl kustomize` where kubectl is installed.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { before, describe, test } from "node:test";
+import { parseAllDocuments } from "yaml";
 import { loadConfig } from "../../src/config/index.js";
 import { DEFAULTS, SECRET_VARIABLES, VARIABLE_NAMES } from "../../src/config/variables.js";
 import { hasCommand, readYaml, readYamlDocuments, repoPath, runTool } from "./lib.js";
@@ -206,5 +209,63 @@ describe("Kubernetes manifests", () => {
   test("the PrometheusRule carries exactly the groups of deploy/prometheus/alerts.yml", async () => {
     const rules = await readYaml<{ groups: unknown[] }>(repoPath("deploy/prometheus/alerts.yml"));
     assert.deepEqual(get("PrometheusRule").spec.groups, rules.groups);
+  });
+});
+
+describe("the fleet overlay (deploy/kubernetes-fleet)", () => {
+  test("kubectl kustomize renders 3 replicas reading the tenants ConfigMap, whose file loads", {
+    skip: !hasCommand("kubectl") && "kubectl is not installed",
+  }, async () => {
+    const result = await runTool("kubectl", ["kustomize", "deploy/kubernetes-fleet"]);
+    assert.equal(result.code, 0, result.stderr);
+    const docs = parseAllDocuments(result.stdout).map((doc) => doc.toJS()) as Array<{
+      kind: string;
+      metadata: { name: string };
+      data?: Record<string, string>;
+      spec?: {
+        replicas?: number;
+        template: {
+          spec: {
+            volumes: Array<{ name: string; configMap?: { name: string }; secret?: { secretName: string } }>;
+            containers: Array<{
+              volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+            }>;
+          };
+        };
+      };
+    }>;
+    const config = docs.find((d) => d.kind === "ConfigMap" && d.metadata.name === "pstn-connector-config");
+    const tenants = docs.find((d) => d.kind === "ConfigMap" && d.metadata.name === "pstn-connector-tenants");
+    const deployment = docs.find((d) => d.kind === "Deployment");
+    assert.equal(deployment?.spec?.replicas, 3);
+    assert.equal(config?.data?.AZURE_TENANT_ID, undefined, "the tenants come from the file");
+    const file = config?.data?.CONNECTOR_TENANTS_FILE ?? "";
+    const pod = deployment?.spec?.template.spec;
+    const mount = pod?.containers[0]?.volumeMounts.find((m) => file.startsWith(`${m.mountPath}/`));
+    assert.ok(mount?.readOnly, `${file} is on a read-only mount`);
+    const volume = pod?.volumes.find((v) => v.name === mount?.name);
+    assert.equal(volume?.configMap?.name, "pstn-connector-tenants");
+    const secrets = pod?.volumes.find((v) => v.secret?.secretName === "pstn-connector-tenant-secrets");
+    const secretMount = pod?.containers[0]?.volumeMounts.find((m) => m.name === secrets?.name);
+    assert.ok(secretMount?.readOnly);
+
+    // The file as the pod sees it, its Secret's files given stand-ins here: it loads.
+    const dir = mkdtempSync(join(tmpdir(), "pstn-fleet-"));
+    try {
+      const text = (tenants?.data?.["tenants.yaml"] ?? "").replaceAll(secretMount?.mountPath ?? "-", dir);
+      for (const [, name] of text.matchAll(new RegExp(`${dir}/([\\w.-]+)`, "g")))
+        writeFileSync(join(dir, name as string), "stand-in-secret");
+      writeFileSync(join(dir, "tenants.yaml"), text);
+      const env: Record<string, string> = {
+        ...(config?.data ?? {}),
+        CONNECTOR_TENANTS_FILE: join(dir, "tenants.yaml"),
+        AZURE_CLIENT_SECRET: "stand-in",
+      };
+      const loaded = loadConfig({ env });
+      assert.ok(loaded.tenants.length >= 2, "a shared-app tenant and one with its own app");
+      assert.ok(loaded.tenants.some((tenant) => tenant.credentials.clientSecret === "stand-in-secret"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
