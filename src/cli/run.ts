@@ -179,24 +179,38 @@ async function eachTenant(
   const stopped: TenantApp[] = [];
   await Promise.all(
     app.tenants.map(async (tenant) => {
-      try {
-        await untilFirstFailure(tenant.sources, signal, work);
-      } catch (error) {
-        if (!isFinal(error)) throw error;
-        stopped.push(tenant);
-        const code = isPstnError(error) ? error.code : "other";
-        for (const source of tenant.sources) {
-          source.health.setStopped(code);
-          source.metrics.stopped(code);
-        }
-        app.logger.error(
-          { tenant: tenant.tenant.tenantId, name: tenant.tenant.name, err: error },
-          "tenant stopped: its sources cannot go on without an operator; the other tenants go on",
-        );
-      }
+      if (!(await runTenant(app, tenant, signal, work))) stopped.push(tenant);
     }),
   );
   return stopped;
+}
+
+/**
+ * Runs `work` for each source of one tenant; the first final error stops the tenant's sources,
+ * is reported (log, /readyz, metrics) and resolves false. Other errors are thrown.
+ */
+async function runTenant(
+  app: App,
+  tenant: TenantApp,
+  signal: AbortSignal,
+  work: (source: Source, signal: AbortSignal) => Promise<unknown>,
+): Promise<boolean> {
+  try {
+    await untilFirstFailure(tenant.sources, signal, work);
+    return true;
+  } catch (error) {
+    if (!isFinal(error)) throw error;
+    const code = isPstnError(error) ? error.code : "other";
+    for (const source of tenant.sources) {
+      source.health.setStopped(code);
+      source.metrics.stopped(code);
+    }
+    app.logger.error(
+      { tenant: tenant.tenant.tenantId, name: tenant.tenant.name, err: error },
+      "tenant stopped: its sources cannot go on without an operator; the other tenants go on",
+    );
+    return false;
+  }
 }
 
 /**
@@ -214,8 +228,7 @@ async function superviseTenants(
   let failure: unknown;
   const start = (tenant: TenantApp) => {
     const stop = new AbortController();
-    const one: App = { ...app, tenants: [tenant], config: app.config };
-    const done = eachTenant(one, AbortSignal.any([signal, stop.signal]), work).then(
+    const done = runTenant(app, tenant, AbortSignal.any([signal, stop.signal]), work).then(
       () => undefined,
       (error: unknown) => {
         failure ??= error;

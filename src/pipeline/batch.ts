@@ -32,7 +32,7 @@ export class BatchBuilder {
     private readonly tracker: StateTracker,
     private readonly now: () => number = Date.now,
     /** Headers every record carries (the tenant's, when several share the topics). */
-    private readonly headers?: Readonly<Record<string, string>>,
+    private readonly headers?: Record<string, string>,
   ) {}
 
   /** Rows chosen for this batch (published or dead-lettered once settled). */
@@ -97,7 +97,8 @@ export class BatchBuilder {
           });
         } else {
           const value = Buffer.from(encoded.buffer, begin, end - begin);
-          this.data.push(this.headers ? { key, value, headers: { ...this.headers } } : { key, value });
+          // One headers object for every record: the client only reads it.
+          this.data.push(this.headers ? { key, value, headers: this.headers } : { key, value });
         }
         begin = end;
       }

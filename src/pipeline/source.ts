@@ -123,6 +123,8 @@ export class Source {
   readonly graph: GraphClient;
   /** This stream's series of the connector's metrics. */
   readonly metrics: StreamMetrics;
+  /** Headers every record of this source carries (its tenant's, when tenants share the topics). */
+  private readonly recordHeaders: Record<string, string> | undefined;
   private readonly now: () => number;
   private decoder: PageDecoder | undefined;
   private schemaId: number | undefined;
@@ -156,15 +158,11 @@ export class Source {
     this.metrics = options.metrics.forStream(stream.name, options.unit.tenantTag);
     this.graph = options.graph.forStream({ lane: stream.name, apiVersion, metrics: this.metrics, logger });
     this.options = { ...options, logger };
+    const tenant = options.unit.tenantTag;
+    this.recordHeaders = tenant === undefined ? undefined : { [TENANT_HEADER]: tenant };
     this.unit = options.unit;
     this.now = options.now ?? Date.now;
     this.health = options.health ?? new Health();
-  }
-
-  /** Headers every record of this source carries. */
-  private get recordHeaders(): Record<string, string> | undefined {
-    const tenant = this.unit.tenantTag;
-    return tenant === undefined ? undefined : { [TENANT_HEADER]: tenant };
   }
 
   identity(suffix = ""): string {

@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, before, type TestContext, test } from "node:test";
 import { request } from "undici";
-import { startGraphSimulator } from "../../tools/simulator/index.js";
+import { type GraphSimulator, startGraphSimulator } from "../../tools/simulator/index.js";
 import { CliProcess, cleanEnv } from "../support/cli.js";
 import { assertEachIdOnce, connectorEnv, waitFor } from "../support/connector.js";
 import { uniqueName } from "../support/kafka.js";
@@ -28,6 +28,34 @@ before(async () => {
 after(async () => {
   await stack?.stop();
 });
+
+/**
+ * `pstn-connector run` reading the tenants file `file` (AZURE_TENANT_ID unset), its metrics on a
+ * port of its own; killed after the test.
+ */
+async function runFleet(
+  t: TestContext,
+  sim: GraphSimulator,
+  file: string,
+  extra: Record<string, string>,
+): Promise<{ child: CliProcess; env: NodeJS.ProcessEnv; port: number }> {
+  const port = await freePort();
+  const base = connectorEnv(sim, stack, {
+    POLL_INTERVAL: "1s",
+    LOOKBACK: "1m",
+    METRICS_PORT: String(port),
+    CONNECTOR_TENANTS_FILE: file,
+    ...extra,
+  });
+  delete base.AZURE_TENANT_ID;
+  const env = cleanEnv({ ...base, NODE_EXTRA_CA_CERTS: await writeCaFile(sim.caCertificatePem) });
+  const child = new CliProcess(["run"], env);
+  t.after(async () => {
+    child.kill("SIGKILL");
+    await child.done;
+  });
+  return { child, env, port };
+}
 
 test("two tenants from the file: one read exactly once with its tenant named, one that cannot be read stops alone", async (t) => {
   const now = Date.now();
@@ -46,22 +74,10 @@ test("two tenants from the file: one read exactly once with its tenant named, on
     file,
     `tenants:\n  - id: ${sim.tenantId}\n    name: Main\n  - id: ${GONE}\n    name: Gone\n    streams: [pstn]\n`,
   );
-  const port = await freePort();
-  const base = connectorEnv(sim, stack, {
+  const { child, env, port } = await runFleet(t, sim, file, {
     CONNECTOR_START: new Date(now - 10 * DAY).toISOString(),
     CONNECTOR_STREAMS: "pstn,directRouting",
     KAFKA_TOPIC_DIRECT_ROUTING: uniqueName("direct-routing-calls"),
-    POLL_INTERVAL: "1s",
-    LOOKBACK: "1m",
-    METRICS_PORT: String(port),
-    CONNECTOR_TENANTS_FILE: file,
-  });
-  delete base.AZURE_TENANT_ID;
-  const env = cleanEnv({ ...base, NODE_EXTRA_CA_CERTS: await writeCaFile(sim.caCertificatePem) });
-  const child = new CliProcess(["run"], env);
-  t.after(async () => {
-    child.kill("SIGKILL");
-    await child.done;
   });
   const metrics = async () => {
     const response = await request(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
@@ -171,21 +187,9 @@ test("the tenants file edited while running: a tenant added starts, one removed 
   const write = (ids: string[]) =>
     writeFileSync(file, `tenants:\n${ids.map((id) => `  - id: ${id}\n`).join("")}`);
   write([sim.tenantId]);
-  const port = await freePort();
-  const base = connectorEnv(sim, stack, {
+  const { child, env, port } = await runFleet(t, sim, file, {
     CONNECTOR_START: new Date(now - 5 * DAY).toISOString(),
-    POLL_INTERVAL: "1s",
-    LOOKBACK: "1m",
-    METRICS_PORT: String(port),
-    CONNECTOR_TENANTS_FILE: file,
     CONNECTOR_TENANTS_RELOAD_INTERVAL: "500ms",
-  });
-  delete base.AZURE_TENANT_ID;
-  const env = cleanEnv({ ...base, NODE_EXTRA_CA_CERTS: await writeCaFile(sim.caCertificatePem) });
-  const child = new CliProcess(["run"], env);
-  t.after(async () => {
-    child.kill("SIGKILL");
-    await child.done;
   });
   type Unit = { tenant: string; state: string; watermark: string | null };
   const units = async (): Promise<Unit[]> => {
