@@ -7,7 +7,7 @@ import { type ConnectorConfig, resolveStart } from "./config/index.js";
 import type { TenantConfig } from "./config/tenants.js";
 import { GraphClient } from "./graph/client.js";
 import { RequestPacer } from "./graph/pacer.js";
-import { createKafka, type Kafka, KafkaSink } from "./kafka/index.js";
+import { createKafka, type Kafka, KafkaSink, SlottedSink } from "./kafka/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { Health, StreamsHealth } from "./metrics/health.js";
 import { Metrics } from "./metrics/index.js";
@@ -31,6 +31,11 @@ export interface AppOptions {
   maxBatchRows?: number;
   /** Where pages are parsed and rows encoded (ConnectorOptions.pageDecoder); a worker thread by default. */
   pageDecoder?: "worker" | "inline";
+  /**
+   * The units are spread over the deployment's replicas by slots (`run` with a tenants file):
+   * sessions and elections are the slots' (SlottedSink) instead of one per unit.
+   */
+  slotted?: boolean;
 }
 
 /** One tenant's part of the app: its own token, its own Graph budget, its streams. */
@@ -90,7 +95,22 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
       ? { auth: { username: config.schemaRegistry.username, password: config.schemaRegistry.password ?? "" } }
       : {}),
   });
-  const sink = new KafkaSink({ kafka, logger, compression: config.kafka.compression });
+  const sources: Source[] = [];
+  const sink: Sink = options.slotted
+    ? new SlottedSink({
+        kafka,
+        logger,
+        compression: config.kafka.compression,
+        slotsTopic: config.slots.topic,
+        slots: config.slots.count,
+        name: config.connector.name,
+        sessionTimeoutMs: config.connector.failoverTimeoutMs,
+        stateTopics: () => [...new Set(sources.map((source) => source.unit.topics.state))],
+        units: () =>
+          sources.map((source) => ({ identity: source.identity(), stateTopic: source.unit.topics.state })),
+        onHeld: (held) => metrics.slotsHeld.set(held),
+      })
+    : new KafkaSink({ kafka, logger, compression: config.kafka.compression });
   // With a tenants file the tenants share the topics: metrics and records say whose they are.
   const fleet = config.tenantsFile !== undefined;
   // One decoder thread per stream, whatever the number of tenants reading it.
@@ -172,7 +192,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     return { tenant, tokens, graph, sources };
   };
   const tenants = config.tenants.map((tenant) => buildTenant(tenant, firstPollDelay));
-  const sources = tenants.flatMap((tenant) => tenant.sources);
+  sources.push(...tenants.flatMap((tenant) => tenant.sources));
   const replica = `${hostname()}/${process.pid}`;
   const health = new StreamsHealth(
     new Map(sources.map((source) => [unitName(source, fleet), source.health])),
@@ -219,6 +239,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
     },
     async close() {
       await Promise.all(sources.map((source) => source.close()));
+      await sink.close?.();
       await decoderThreads.close();
       await dispatcher.close();
     },

@@ -63,6 +63,8 @@ export interface Election {
 }
 
 export interface ElectionSpec {
+  /** The source's identity (a sink that spreads sources over slots finds the source's slot by it). */
+  identity: string;
   /** One group per source: its members compete for the one role. */
   groupId: string;
   /** A single-partition topic the members subscribe to (the state topic). */
@@ -80,4 +82,6 @@ export interface Sink {
   /** Opens a session: fences older ones, then restores the source's state as they committed it. */
   openSession(spec: SessionSpec): Promise<SinkSession>;
   joinElection(spec: ElectionSpec): Promise<Election>;
+  /** Leaves what the sink joined for all its sources (a group of replicas); sessions close on their own. */
+  close?(): Promise<void>;
 }

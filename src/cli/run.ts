@@ -39,7 +39,8 @@ export const runCommand: Command = {
     if (positionals.length > 0)
       throw new PstnError(ErrorCode.USAGE, `unexpected argument: ${positionals.join(" ")}`);
     const config = loadCommandConfig(values.config);
-    const app = createApp(config);
+    // With a tenants file, the replicas share the units out by slots (KAFKA_SLOTS_TOPIC).
+    const app = createApp(config, { slotted: config.tenantsFile !== undefined });
     const server = await startMetricsServer(app.metrics, app.health, config.metricsPort, config.metricsHost);
     const shutdown = shutdownSignal((name) => app.logger.info({ signal: name }, "stopping"));
     warnCleartext(app.logger, config);

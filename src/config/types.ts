@@ -115,6 +115,8 @@ export interface ConnectorConfig {
   tenantsFile?: string;
   /** CONNECTOR_TENANTS_RELOAD_INTERVAL: how often `run` reads the tenants file again. */
   tenantsReloadMs: number;
+  /** With a tenants file: the slots the units are spread over (KAFKA_SLOTS_TOPIC, CONNECTOR_SLOTS). */
+  slots: { topic: string; count: number };
   connector: {
     /** CONNECTOR_STREAMS: the streams read, in the order given. */
     streams: StreamName[];

@@ -41,6 +41,8 @@ export const DEFAULTS = {
   KAFKA_REQUEST_TIMEOUT: "30s",
   CONNECTOR_STREAMS: "pstn",
   CONNECTOR_TENANTS_RELOAD_INTERVAL: "10s",
+  CONNECTOR_SLOTS: "24",
+  KAFKA_SLOTS_TOPIC: "teams.pstn-connector.slots",
   CONNECTOR_NAME: "default",
   CONNECTOR_START: "1d",
   POLL_INTERVAL: "5m",
@@ -262,6 +264,15 @@ const TABLE = [
     schema: check.topic,
   },
   {
+    name: "KAFKA_SLOTS_TOPIC",
+    group: "Kafka",
+    description:
+      "With CONNECTOR_TENANTS_FILE: the topic whose partitions are the slots the units (tenant, stream) are spread over, one Kafka consumer group of the replicas sharing them out. Created with CONNECTOR_SLOTS partitions when missing; no record is ever written to it.",
+    default: DEFAULTS.KAFKA_SLOTS_TOPIC,
+    example: "msp.pstn-connector.slots",
+    schema: check.topic,
+  },
+  {
     name: "KAFKA_CLIENT_ID",
     group: "Kafka",
     description: "Kafka client id, as brokers show it in logs and quotas.",
@@ -462,6 +473,15 @@ const TABLE = [
     default: DEFAULTS.CONNECTOR_TENANTS_RELOAD_INTERVAL,
     example: "1m",
     schema: check.duration({ allowZero: false, maxMs: 86_400_000, maxReason: "a day" }),
+  },
+  {
+    name: "CONNECTOR_SLOTS",
+    group: "Connector",
+    description:
+      "With CONNECTOR_TENANTS_FILE: how many slots the units are hashed into, when `run` creates KAFKA_SLOTS_TOPIC (an existing topic's partition count wins). A replica holds whole slots, each with one transactional producer, so this bounds the producers and broker connections of the deployment, and the most replicas that get work. Fixed for the life of the topic: to change it, stop every replica and use a new topic.",
+    default: DEFAULTS.CONNECTOR_SLOTS,
+    example: "48",
+    schema: check.integer(1, 1000),
   },
   {
     name: "CONNECTOR_NAME",

@@ -8,6 +8,7 @@ import { type ClientOptions, kafkaClientOptions } from "./client.js";
 import { kafkaTokenSource } from "./oauth.js";
 
 export { KafkaSink, type KafkaSinkOptions } from "./sink.js";
+export { SlottedSink, type SlottedSinkOptions } from "./slotted-sink.js";
 
 export interface KafkaClientDependencies {
   /** Carries the OAUTHBEARER token requests (KAFKA_SASL_MECHANISM=oauthbearer). */

@@ -4,7 +4,7 @@ import type { StreamMetrics } from "../metrics/index.js";
 import type { Election, ElectionSpec } from "../sink.js";
 import type { Kafka } from "./index.js";
 
-export interface LeadershipOptions extends ElectionSpec {
+export interface LeadershipOptions extends Omit<ElectionSpec, "identity"> {
   kafka: Kafka;
   logger: Logger;
   metrics?: StreamMetrics;

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Consumer, FetchIsolationLevels, ListOffsetTimestamps } from "@platformatic/kafka";
 import { ErrorCode, PstnError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { StateRestorer } from "../state/restore.js";
+import { StateRestorer, StatesRestorer } from "../state/restore.js";
 import type { StateTracker } from "../state/tracker.js";
 import { committedRecords, nextOffset } from "./committed.js";
 import { describe } from "./errors.js";
@@ -25,14 +25,49 @@ const MAX_FETCH_BYTES = 64 * 1024 * 1024;
 
 /**
  * Reads the state topic (one partition) with read_committed from its beginning up to this
- * session's barrier, and rebuilds the source's state from it (StateRestorer). It fetches without a
- * group: nothing is committed, and every session reads the topic whole. The client's own
- * read_committed filter keeps some aborted records (see docs/kafka-client.md): the records are
- * taken through `committedRecords`.
+ * session's barrier, and rebuilds the source's state from it (StateRestorer).
  */
 export async function restoreState(options: RestoreOptions): Promise<StateTracker> {
-  const { kafka, stateTopic, timeoutMs } = options;
   const restorer = new StateRestorer(options.identity, options.barrierNonce);
+  await readStateTopic(options.kafka, options.stateTopic, options.timeoutMs, (key, value) =>
+    restorer.accept(key, value),
+  );
+  const { tracker, summary } = restorer.build(options.start, options.lookbackMs);
+  options.logger?.info(summary, "state restored");
+  return tracker;
+}
+
+export interface RestoreStatesOptions {
+  kafka: Kafka;
+  stateTopic: string;
+  /** The sources whose state is rebuilt. */
+  identities: Iterable<string>;
+  /** Per writer that just fenced its predecessors, the nonce of the barrier it committed. */
+  barriers: ReadonlyMap<string, string>;
+  timeoutMs: number;
+}
+
+/** Rebuilds many sources' state in one read of their state topic, up to every barrier given. */
+export async function restoreStates(options: RestoreStatesOptions): Promise<StatesRestorer> {
+  const restorer = new StatesRestorer(options.identities, options.barriers);
+  await readStateTopic(options.kafka, options.stateTopic, options.timeoutMs, (key, value) =>
+    restorer.accept(key, value),
+  );
+  return restorer;
+}
+
+/**
+ * Reads a state topic with read_committed from its beginning, handing each keyed record to
+ * `accept` until it returns true. It fetches without a group: nothing is committed, and every read
+ * takes the topic whole. The client's own read_committed filter keeps some aborted records (see
+ * docs/kafka-client.md): the records are taken through `committedRecords`.
+ */
+async function readStateTopic(
+  kafka: Kafka,
+  stateTopic: string,
+  timeoutMs: number,
+  accept: (key: string, value: Buffer | null) => boolean,
+): Promise<void> {
   const consumer = kafka.consumer({
     groupId: `pstn-connector-restore-${randomUUID()}`,
     isolationLevel: FetchIsolationLevels.READ_COMMITTED,
@@ -42,7 +77,7 @@ export async function restoreState(options: RestoreOptions): Promise<StateTracke
   const timer = setTimeout(() => deadline.abort(), timeoutMs);
   try {
     const progress: ReadProgress = {};
-    const reading = readUntilBarrier(consumer, stateTopic, restorer, deadline.signal, progress);
+    const reading = readUntilBarrier(consumer, stateTopic, accept, deadline.signal, progress);
     const timedOut = new Promise<never>((_, reject) =>
       deadline.signal.addEventListener("abort", () =>
         reject(
@@ -63,9 +98,6 @@ export async function restoreState(options: RestoreOptions): Promise<StateTracke
     deadline.abort();
     await consumer.close(true).catch(() => undefined);
   }
-  const { tracker, summary } = restorer.build(options.start, options.lookbackMs);
-  options.logger?.info(summary, "state restored");
-  return tracker;
 }
 
 interface ReadProgress {
@@ -75,7 +107,7 @@ interface ReadProgress {
 async function readUntilBarrier(
   consumer: Consumer,
   topic: string,
-  restorer: StateRestorer,
+  accept: (key: string, value: Buffer | null) => boolean,
   stop: AbortSignal,
   progress: ReadProgress,
 ): Promise<void> {
@@ -128,7 +160,7 @@ async function readUntilBarrier(
     for (const record of committedRecords(batches, partition?.abortedTransactions)) {
       if (record.key === null) continue;
       // An unreadable record of this source throws the decoder's reason: reading it again cannot heal it.
-      if (restorer.accept(record.key.toString("utf8"), record.value)) return;
+      if (accept(record.key.toString("utf8"), record.value)) return;
     }
     offset = nextOffset(batches, offset);
   }

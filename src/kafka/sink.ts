@@ -19,6 +19,9 @@ export interface KafkaSinkOptions {
 
 /** The Sink on @platformatic/kafka: admins for the cluster and topics, a producer per session, a consumer per election. */
 export class KafkaSink implements Sink {
+  /** Topics made sure of (or being made sure of): many sources share each stream's topics. */
+  private readonly ensured = new Map<string, Promise<void>>();
+
   constructor(private readonly options: KafkaSinkOptions) {}
 
   async describeCluster(): Promise<{ brokers: number }> {
@@ -30,13 +33,23 @@ export class KafkaSink implements Sink {
     }
   }
 
+  /** Creates the missing topics once per process: later calls for the same topics wait for the first. */
   async ensureTopics(topics: SourceTopics): Promise<string[]> {
-    const admin = this.options.kafka.admin();
-    try {
-      return await ensureTopics(admin, topics, { dataPartitions: this.options.dataPartitions ?? 6 });
-    } finally {
-      await admin.close();
-    }
+    const key = JSON.stringify([topics.data, topics.dlq, topics.state]);
+    const earlier = this.ensured.get(key);
+    if (earlier) return earlier.then(() => []);
+    const created = (async () => {
+      const admin = this.options.kafka.admin();
+      try {
+        return await ensureTopics(admin, topics, { dataPartitions: this.options.dataPartitions ?? 6 });
+      } finally {
+        await admin.close();
+      }
+    })();
+    const done = created.then(() => undefined);
+    this.ensured.set(key, done);
+    done.catch(() => this.ensured.delete(key));
+    return created;
   }
 
   openSession(spec: SessionSpec): Promise<SinkSession> {

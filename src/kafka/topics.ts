@@ -86,3 +86,30 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
     await sleep(100);
   }
 }
+
+/**
+ * Creates the slots topic when missing, with one partition per slot, and returns how many
+ * partitions it has: its partition count, not the setting, is the number of slots, so that every
+ * replica hashes the units alike. Nothing is written to it (compacted, to keep it empty).
+ */
+export async function ensureSlotsTopic(admin: Admin, topic: string, slots: number): Promise<number> {
+  const existing = new Set(await admin.listTopics());
+  if (!existing.has(topic)) {
+    const brokers = (await admin.metadata({ topics: [] })).brokers.size;
+    await admin
+      .createTopics({
+        topics: [topic],
+        partitions: slots,
+        replicas: Math.min(3, brokers),
+        configs: [{ name: "cleanup.policy", value: "compact" }],
+      })
+      .catch((error: unknown) => {
+        if (!hasApiId(error, "TOPIC_ALREADY_EXISTS")) throw error;
+      });
+    await waitForLeaders(admin, [topic], 30_000);
+  }
+  const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
+  const count = metadata.topics.get(topic)?.partitionsCount;
+  if (count === undefined) throw new Error(`the slots topic ${topic} has no partitions`);
+  return count;
+}

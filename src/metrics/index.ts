@@ -26,6 +26,7 @@ export class Metrics {
   readonly sessionFailures: Counter<"tenant" | "stream" | "code">;
   readonly dedupeIds: Gauge<"tenant" | "stream">;
   readonly active: Gauge<"tenant" | "stream">;
+  readonly slotsHeld: Gauge;
   readonly units: Gauge<"state">;
   readonly unitStopped: Gauge<"tenant" | "stream" | "code">;
   private unitStates: () => Readonly<Record<UnitState, number>> = () => ({
@@ -164,6 +165,11 @@ export class Metrics {
       collect() {
         for (const [state, count] of Object.entries(states())) this.set({ state }, count);
       },
+    });
+    this.slotsHeld = new Gauge({
+      name: `${p}slots_held`,
+      help: "Slots of KAFKA_SLOTS_TOPIC this replica holds (with a tenants file): it reads the units of those slots",
+      registers,
     });
     this.unitStopped = new Gauge({
       name: `${p}unit_stopped`,

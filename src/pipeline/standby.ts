@@ -23,6 +23,7 @@ export async function runWithStandby(
     logger.warn({ err: error }, "preparing topics and schema failed; retried when this instance is active");
   });
   const leadership = await sink.joinElection({
+    identity: source.identity(),
     groupId: `${transactionalIdOf(topics.state, source.identity())}:leader`,
     topic: topics.state,
     sessionTimeoutMs: options.sessionTimeoutMs,

@@ -1,4 +1,11 @@
-import { type Checkpoint, decodeBarrier, decodeCheckpoint, decodeIds, parseStateKey } from "./records.js";
+import {
+  barrierKey,
+  type Checkpoint,
+  decodeBarrier,
+  decodeCheckpoint,
+  decodeIds,
+  parseStateKey,
+} from "./records.js";
 import { StateTracker } from "./tracker.js";
 
 /** What a restore found, for the log line that reports it. */
@@ -21,9 +28,10 @@ export class StateRestorer {
   private maxSeq = -1;
   private reached = false;
 
+  /** Without a nonce, no barrier ends the read: a `StatesRestorer` decides where it ends. */
   constructor(
     private readonly identity: string,
-    private readonly barrierNonce: string,
+    private readonly barrierNonce?: string,
   ) {}
 
   /** Whether the session's own barrier has been read. */
@@ -40,7 +48,8 @@ export class StateRestorer {
     const parsed = parseStateKey(this.identity, key);
     if (!parsed) return false;
     if (parsed.kind === "barrier") {
-      this.reached = value !== null && decodeBarrier(value) === this.barrierNonce;
+      this.reached =
+        this.barrierNonce !== undefined && value !== null && decodeBarrier(value) === this.barrierNonce;
     } else if (parsed.kind === "checkpoint") {
       this.checkpoint = value ? decodeCheckpoint(value) : undefined;
     } else {
@@ -89,3 +98,41 @@ export class StateRestorer {
 }
 
 const HOUR_MS = 3_600_000;
+
+/**
+ * Rebuilds the state of many sources in one read of their state topic: each record goes to the
+ * restorer of the identity its key starts with, and the read ends once every barrier awaited (one
+ * per writer that fenced its predecessors just before) has been read, so that everything those
+ * writers' predecessors committed is in.
+ */
+export class StatesRestorer {
+  private readonly restorers = new Map<string, StateRestorer>();
+  private readonly awaited: Map<string, string>;
+
+  /** `barriers`: per barrier identity (a writer's), the nonce it committed. */
+  constructor(identities: Iterable<string>, barriers: ReadonlyMap<string, string>) {
+    for (const identity of identities) this.restorers.set(identity, new StateRestorer(identity));
+    this.awaited = new Map(barriers);
+  }
+
+  /** Takes the next record of the topic; returns true once every awaited barrier has been read. */
+  accept(key: string, value: Buffer | null): boolean {
+    if (this.awaited.size === 0) return true;
+    const end = key.indexOf("|");
+    if (end < 0) return false;
+    const identity = key.slice(0, end);
+    const nonce = this.awaited.get(identity);
+    if (nonce !== undefined) {
+      if (key === barrierKey(identity) && value !== null && decodeBarrier(value) === nonce)
+        this.awaited.delete(identity);
+      return this.awaited.size === 0;
+    }
+    this.restorers.get(identity)?.accept(key, value);
+    return false;
+  }
+
+  /** The restorer of one identity given to the constructor. */
+  restorer(identity: string): StateRestorer | undefined {
+    return this.restorers.get(identity);
+  }
+}

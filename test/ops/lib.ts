@@ -158,15 +158,16 @@ export function dashboardPanels(dashboard: Dashboard): DashboardPanel[] {
 /**
  * A dashboard query as Prometheus takes it: Grafana's variables replaced by what Grafana would put
  * there (`$__rate_interval` at least four scrape intervals: 1m; `$__range`: the time range;
- * `$stream`: the stream variable's "All", `.*`, unless one is given).
+ * `$stream` and `$tenant`: their variable's "All", `.*`, unless one is given).
  */
-export function grafanaToPromql(expr: string, job: string, stream = ".*"): string {
+export function grafanaToPromql(expr: string, job: string, stream = ".*", tenant = ".*"): string {
   return expr
     .replaceAll("$__rate_interval", "1m")
     .replaceAll("$__interval", "15s")
     .replaceAll("$__range", "5m")
     .replaceAll("$job", job)
-    .replaceAll("$stream", stream);
+    .replaceAll("$stream", stream)
+    .replaceAll("$tenant", tenant);
 }
 
 // ---- A real Prometheus ---------------------------------------------------------------------------

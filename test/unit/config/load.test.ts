@@ -65,6 +65,7 @@ test("the smallest valid environment gets every default", () => {
     allowCleartextCredentials: false,
     logLevel: "info",
     tenantsReloadMs: 10_000,
+    slots: { topic: "teams.pstn-connector.slots", count: 24 },
     tenants: [
       {
         tenantId: TENANT,
