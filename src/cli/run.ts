@@ -207,7 +207,7 @@ async function runTenant(
       source.metrics.stopped(code);
     }
     app.logger.error(
-      { tenant: tenant.tenant.tenantId, name: tenant.tenant.name, err: error },
+      { tenant: tenant.tenant.tenantId, tenantName: tenant.tenant.name, err: error },
       "tenant stopped: its sources cannot go on without an operator; the other tenants go on",
     );
     return false;
@@ -269,7 +269,7 @@ async function superviseTenants(
     for (const tenant of reloaded.tenants) {
       if (running.has(tenant.tenantId)) continue;
       start(app.addTenant(tenant));
-      app.logger.info({ tenant: tenant.tenantId, name: tenant.name }, "tenant started");
+      app.logger.info({ tenant: tenant.tenantId, tenantName: tenant.name }, "tenant started");
     }
   }
   for (const entry of running.values()) entry.stop.abort();

@@ -79,7 +79,8 @@ type HealthSnapshot = ReturnType<Health["snapshot"]>;
 
 /**
  * What /readyz reports for several streams: ready when every stream is; each dependency as the
- * worst any stream saw (false over null over true), and each stream's own detail beside it.
+ * worst any running stream saw (false over null over true; Graph and its token as the active ones
+ * saw them, a standby calling neither), and each stream's own detail beside it, stopped ones too.
  */
 export class StreamsHealth implements Readiness {
   private readonly streams: Map<string, Health>;
@@ -124,8 +125,13 @@ export class StreamsHealth implements Readiness {
 
   snapshot(): HealthSnapshot & { streams: Record<string, HealthSnapshot> } {
     const each = [...this.streams].map(([name, health]) => [name, health.snapshot()] as const);
+    const running = each.filter(([, snapshot]) => snapshot.stopped === undefined);
     const worst = (dependency: Dependency): boolean | null => {
-      const seen = each.map(([, snapshot]) => snapshot[dependency]);
+      const asked =
+        dependency === "token" || dependency === "graph"
+          ? running.filter(([, snapshot]) => snapshot.role === "active")
+          : running;
+      const seen = asked.map(([, snapshot]) => snapshot[dependency]);
       if (seen.includes(false)) return false;
       return seen.includes(null) || seen.length === 0 ? null : true;
     };
@@ -136,7 +142,7 @@ export class StreamsHealth implements Readiness {
       kafka: worst("kafka"),
       registry: worst("registry"),
       sessionFailing:
-        each.find(([, snapshot]) => snapshot.sessionFailing !== null)?.[1].sessionFailing ?? null,
+        running.find(([, snapshot]) => snapshot.sessionFailing !== null)?.[1].sessionFailing ?? null,
       streams: Object.fromEntries(each),
     };
   }

@@ -401,6 +401,10 @@ test("one tenant's consent revoked mid-run: it stops alone, shown in metrics, /s
     dependencies: { streams: Record<string, { stopped?: string; graph: boolean | null }> };
   };
   assert.equal(readiness.status, "ready");
+  const { streams: _, ...overall } = readiness.dependencies;
+  t.diagnostic(
+    `/readyz ${ready.status}: ${JSON.stringify(overall)}; ${B}/pstn ${JSON.stringify(readiness.dependencies.streams[`${B}/pstn`])}`,
+  );
   for (const tenant of TENANTS) {
     for (const stream of STREAMS) {
       const detail = readiness.dependencies.streams[`${tenant}/${stream}`];

@@ -91,4 +91,32 @@ describe("readiness of several streams", () => {
     assert.equal(health.snapshot().role, "active");
     assert.equal(health.snapshot().streams.sms?.role, "standby");
   });
+
+  test("a stopped unit and a standby are in the detail, not in the overall view of the dependencies", () => {
+    const running = readyHealth();
+    const stopped = readyHealth();
+    stopped.set("graph", false);
+    stopped.setSessionFailing("PSTN_GRAPH_FORBIDDEN");
+    stopped.setStopped("PSTN_GRAPH_FORBIDDEN");
+    const standby = new Health();
+    standby.setRole("standby");
+    standby.set("kafka", true);
+    standby.set("registry", true);
+    const health = new StreamsHealth(
+      new Map([
+        ["a/pstn", running],
+        ["b/pstn", stopped],
+        ["c/pstn", standby],
+      ]),
+    );
+    const snapshot = health.snapshot();
+    assert.equal(health.ready(), true);
+    assert.equal(snapshot.graph, true, "the units still reading Graph read it well");
+    assert.equal(snapshot.token, true, "a standby asks for no token");
+    assert.equal(snapshot.sessionFailing, null);
+    assert.equal(snapshot.streams["b/pstn"]?.stopped, "PSTN_GRAPH_FORBIDDEN");
+    assert.equal(snapshot.streams["b/pstn"]?.graph, false);
+    running.set("graph", false);
+    assert.equal(health.snapshot().graph, false, "a running unit's failure still shows");
+  });
 });
