@@ -76,7 +76,7 @@ export interface App {
 /** Wires the connector's parts from one validated configuration. */
 export function createApp(config: ConnectorConfig, options: AppOptions = {}): App {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const metrics = options.metrics ?? new Metrics();
+  const metrics = options.metrics ?? new Metrics({ tenantLabel: config.metricsTenantLabel });
   const now = options.now ?? Date.now;
   const dispatcher = new Agent({
     connect: {
@@ -136,7 +136,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
       dispatcher,
       timeoutMs: config.graph.headersTimeoutMs,
       metrics,
-      metricsTenant: fleet ? tenant.tenantId : undefined,
+      metricsTenant: fleet && metrics.tenantLabel ? tenant.tenantId : undefined,
       now,
     });
     const graph = new GraphClient({

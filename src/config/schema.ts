@@ -136,6 +136,7 @@ function assemble(v: Values): ConnectorConfig {
     },
     metricsPort: v.METRICS_PORT,
     metricsHost: v.METRICS_HOST,
+    metricsTenantLabel: v.METRICS_TENANT_LABEL,
     allowCleartextCredentials: v.CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS,
     logLevel: v.LOG_LEVEL,
   });

@@ -133,6 +133,8 @@ export interface ConnectorConfig {
   metricsPort: number;
   /** Address the metrics server binds; `undefined`: all interfaces. */
   metricsHost?: string;
+  /** METRICS_TENANT_LABEL: with a tenants file, whether series carry `tenant`. */
+  metricsTenantLabel: boolean;
   /** CONNECTOR_ALLOW_CLEARTEXT_CREDENTIALS: the operator vouches for the network. */
   allowCleartextCredentials: boolean;
   logLevel: LogLevel;

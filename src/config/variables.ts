@@ -43,6 +43,7 @@ export const DEFAULTS = {
   CONNECTOR_TENANTS_RELOAD_INTERVAL: "10s",
   CONNECTOR_SLOTS: "24",
   KAFKA_SLOTS_TOPIC: "teams.pstn-connector.slots",
+  METRICS_TENANT_LABEL: "true",
   CONNECTOR_NAME: "default",
   CONNECTOR_START: "1d",
   POLL_INTERVAL: "5m",
@@ -578,6 +579,15 @@ const TABLE = [
     default: "all interfaces",
     example: "127.0.0.1",
     schema: check.listenHost,
+  },
+  {
+    name: "METRICS_TENANT_LABEL",
+    group: "Operations",
+    description:
+      "With CONNECTOR_TENANTS_FILE: whether every stream metric and token_requests_total carry a `tenant` label. For a very large fleet, false keeps the series per stream: counters and histograms add up the tenants, the watermark and last-success gauges show the stream's oldest tenant, dedupe_ids and active their sum, unit_stopped how many units a code stopped. /status, /readyz and the logs still name each tenant.",
+    default: DEFAULTS.METRICS_TENANT_LABEL,
+    example: "false",
+    schema: check.boolean,
   },
   {
     name: "LOG_LEVEL",

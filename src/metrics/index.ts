@@ -36,7 +36,16 @@ export class Metrics {
   });
   private readonly streams = new Map<string, StreamMetrics>();
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  /** Whether the series of a tenant's stream carry `tenant` (METRICS_TENANT_LABEL). */
+  readonly tenantLabel: boolean;
+  /** With the label off: per gauge, per shared series (its labels), each tenant's value. */
+  private readonly merged = new WeakMap<
+    Gauge<string>,
+    Map<string, { combine: Combine; values: Map<string, number> }>
+  >();
+
+  constructor(options: { defaultMetrics?: boolean; tenantLabel?: boolean } = {}) {
+    this.tenantLabel = options.tenantLabel ?? true;
     const registers = [this.registry];
     const p = "pstn_connector_";
     this.rowsFetched = new Counter({
@@ -185,6 +194,39 @@ export class Metrics {
     this.streams.delete(`${view.tenant ?? ""}/${view.stream}`);
   }
 
+  /**
+   * One tenant's value of a gauge series that the tenants share when the tenant label is off: the
+   * series shows the values combined (the oldest watermark, the sum of ids...). Undefined forgets it.
+   */
+  setMerged(
+    gauge: Gauge<string>,
+    labels: Record<string, string>,
+    combine: Combine,
+    tenant: string,
+    value: number | undefined,
+  ): void {
+    let ofGauge = this.merged.get(gauge);
+    if (ofGauge === undefined) {
+      ofGauge = new Map();
+      this.merged.set(gauge, ofGauge);
+    }
+    const key = JSON.stringify(labels);
+    let series = ofGauge.get(key);
+    if (series === undefined) {
+      series = { combine, values: new Map() };
+      ofGauge.set(key, series);
+    }
+    if (value === undefined) series.values.delete(tenant);
+    else series.values.set(tenant, value);
+    if (series.values.size === 0) {
+      gauge.remove(labels);
+      ofGauge.delete(key);
+      return;
+    }
+    const values = [...series.values.values()];
+    gauge.set(labels, series.combine === "min" ? Math.min(...values) : values.reduce((sum, v) => sum + v, 0));
+  }
+
   /** Where `units` reads the sources' states from at each scrape. */
   watchUnits(states: () => Readonly<Record<UnitState, number>>): void {
     this.unitStates = states;
@@ -198,11 +240,19 @@ export class Metrics {
     const key = `${tenant ?? ""}/${stream}`;
     let view = this.streams.get(key);
     if (view === undefined) {
-      view = new StreamMetrics(this, stream, tenant);
+      view = new StreamMetrics(this, stream, tenant, !this.tenantLabel && tenant !== undefined);
       this.streams.set(key, view);
     }
     return view;
   }
+}
+
+/** How the tenants' values of a shared gauge series combine: the oldest, or the total. */
+export type Combine = "min" | "sum";
+
+/** A gauge of one unit. */
+export interface UnitGauge {
+  set(value: number): void;
 }
 
 /** What a source is doing in this process (pstn_connector_units{state}). */
@@ -240,20 +290,25 @@ export class StreamMetrics {
   readonly graphResponsesRefused: LabelledCounter<"code">;
   readonly kafkaProduceDuration: Histogram.Internal<"tenant" | "stream">;
   readonly kafkaTransactions: LabelledCounter<"outcome">;
-  readonly watermark: Gauge.Internal<"tenant" | "stream">;
-  readonly lastSuccess: Gauge.Internal<"tenant" | "stream">;
+  readonly watermark: UnitGauge;
+  readonly lastSuccess: UnitGauge;
   readonly sessionFailures: LabelledCounter<"code">;
-  readonly dedupeIds: Gauge.Internal<"tenant" | "stream">;
-  readonly active: Gauge.Internal<"tenant" | "stream">;
+  readonly dedupeIds: UnitGauge;
+  readonly active: UnitGauge;
   private readonly labels: UnitLabels;
   private readonly stoppedCodes = new Set<string>();
 
+  /**
+   * `merged`: the tenant label is off, so the series are the stream's, shared with its other
+   * tenants: counters add up, and gauges show the tenants' values combined (Metrics.setMerged).
+   */
   constructor(
     readonly all: Metrics,
     readonly stream: string,
     readonly tenant?: string,
+    private readonly merged = false,
   ) {
-    const labels: UnitLabels = tenant === undefined ? { stream } : { tenant, stream };
+    const labels: UnitLabels = tenant === undefined || merged ? { stream } : { tenant, stream };
     this.labels = labels;
     this.rowsFetched = all.rowsFetched.labels(labels);
     this.rowsPublished = all.rowsPublished.labels(labels);
@@ -267,11 +322,11 @@ export class StreamMetrics {
     this.graphResponsesRefused = labelled(all.graphResponsesRefused, labels);
     this.kafkaProduceDuration = all.kafkaProduceDuration.labels(labels);
     this.kafkaTransactions = labelled(all.kafkaTransactions, labels);
-    this.watermark = all.watermark.labels(labels);
-    this.lastSuccess = all.lastSuccess.labels(labels);
+    this.watermark = this.gauge(all.watermark, "min");
+    this.lastSuccess = this.gauge(all.lastSuccess, "min");
     this.sessionFailures = labelled(all.sessionFailures, labels);
-    this.dedupeIds = all.dedupeIds.labels(labels);
-    this.active = all.active.labels(labels);
+    this.dedupeIds = this.gauge(all.dedupeIds, "sum");
+    this.active = this.gauge(all.active, "sum");
     // Every code exists from the start at 0, so that increase() sees a code's first one too.
     for (const code of GRAPH_REFUSED_CODES) this.graphResponsesRefused.inc({ code }, 0);
     for (const code of [...Object.values(ErrorCode), "other"]) this.sessionFailures.inc({ code }, 0);
@@ -281,10 +336,20 @@ export class StreamMetrics {
     for (const gauge of [this.watermark, this.lastSuccess, this.dedupeIds, this.active]) gauge.set(0);
   }
 
+  /** A gauge series of this unit: its own, or its share of the stream's (merged). */
+  private gauge(gauge: Gauge<"tenant" | "stream">, combine: Combine): UnitGauge {
+    if (!this.merged) return gauge.labels(this.labels);
+    const { all, labels } = this;
+    const tenant = this.tenant ?? "";
+    return { set: (value) => all.setMerged(gauge as Gauge<string>, labels, combine, tenant, value) };
+  }
+
   /** The source stopped for good with `code`: pstn_connector_unit_stopped says so until restart. */
   stopped(code: string): void {
     this.stoppedCodes.add(code);
-    this.all.unitStopped.set({ ...this.labels, code }, 1);
+    if (this.merged)
+      this.all.setMerged(this.all.unitStopped, { ...this.labels, code }, "sum", this.tenant ?? "", 1);
+    else this.all.unitStopped.set({ ...this.labels, code }, 1);
   }
 
   /**
@@ -293,8 +358,16 @@ export class StreamMetrics {
    */
   forget(): void {
     const { all, labels } = this;
-    for (const gauge of [all.watermark, all.lastSuccess, all.dedupeIds, all.active]) gauge.remove(labels);
-    for (const code of this.stoppedCodes) all.unitStopped.remove({ ...labels, code });
+    const gauges = [all.watermark, all.lastSuccess, all.dedupeIds, all.active];
+    if (this.merged) {
+      const tenant = this.tenant ?? "";
+      for (const gauge of gauges) all.setMerged(gauge, labels, "sum", tenant, undefined);
+      for (const code of this.stoppedCodes)
+        all.setMerged(all.unitStopped, { ...labels, code }, "sum", tenant, undefined);
+    } else {
+      for (const gauge of gauges) gauge.remove(labels);
+      for (const code of this.stoppedCodes) all.unitStopped.remove({ ...labels, code });
+    }
     this.stoppedCodes.clear();
     all.dropStream(this);
   }

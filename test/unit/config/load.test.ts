@@ -66,6 +66,7 @@ test("the smallest valid environment gets every default", () => {
     logLevel: "info",
     tenantsReloadMs: 10_000,
     slots: { topic: "teams.pstn-connector.slots", count: 24 },
+    metricsTenantLabel: true,
     tenants: [
       {
         tenantId: TENANT,

@@ -45,6 +45,7 @@ const CONTRACT: ReadonlyArray<[string, string | undefined]> = [
 const ADDITIONS: ReadonlyArray<[string, string | undefined]> = [
   ["KAFKA_SLOTS_TOPIC", "teams.pstn-connector.slots"],
   ["CONNECTOR_SLOTS", "24"],
+  ["METRICS_TENANT_LABEL", "true"],
   ["KAFKA_SSL_CA_FILE", "none (the system's trust store)"],
   ["KAFKA_SSL_CERT_FILE", undefined],
   ["KAFKA_SSL_KEY_FILE", undefined],

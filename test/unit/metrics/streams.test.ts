@@ -44,6 +44,52 @@ describe("metrics of several streams", () => {
   });
 });
 
+describe("the tenant label switched off (METRICS_TENANT_LABEL=false)", () => {
+  test("tenants share their stream's series: counters add up, the watermark is the oldest, ids and stops are summed, a forgotten tenant leaves them", async () => {
+    const metrics = new Metrics({ defaultMetrics: false, tenantLabel: false });
+    const a = metrics.forStream("pstn", "a.example.com");
+    const b = metrics.forStream("pstn", "b.example.com");
+    assert.notEqual(a, b, "each tenant keeps its own view");
+    a.rowsPublished.inc(3);
+    b.rowsPublished.inc(4);
+    a.watermark.set(200);
+    b.watermark.set(150);
+    a.dedupeIds.set(10);
+    b.dedupeIds.set(5);
+    a.stopped("PSTN_GRAPH_FORBIDDEN");
+    b.stopped("PSTN_GRAPH_FORBIDDEN");
+    let text = await metrics.registry.metrics();
+    assert.doesNotMatch(text, /tenant="/, "no series names a tenant");
+    assert.match(text, /^pstn_connector_rows_published_total\{stream="pstn"\} 7$/m);
+    assert.match(text, /^pstn_connector_watermark_timestamp_seconds\{stream="pstn"\} 150$/m);
+    assert.match(text, /^pstn_connector_dedupe_ids\{stream="pstn"\} 15$/m);
+    assert.match(text, /^pstn_connector_unit_stopped\{stream="pstn",code="PSTN_GRAPH_FORBIDDEN"\} 2$/m);
+    b.forget();
+    text = await metrics.registry.metrics();
+    assert.match(text, /^pstn_connector_watermark_timestamp_seconds\{stream="pstn"\} 200$/m);
+    assert.match(text, /^pstn_connector_dedupe_ids\{stream="pstn"\} 10$/m);
+    assert.match(text, /^pstn_connector_unit_stopped\{stream="pstn",code="PSTN_GRAPH_FORBIDDEN"\} 1$/m);
+    a.forget();
+    text = await metrics.registry.metrics();
+    assert.doesNotMatch(text, /^pstn_connector_watermark_timestamp_seconds\{/m, "no tenant left: no series");
+  });
+
+  test("with the label on, each tenant has series of its own", async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    metrics.forStream("pstn", "a.example.com").watermark.set(200);
+    metrics.forStream("pstn", "b.example.com").watermark.set(150);
+    const text = await metrics.registry.metrics();
+    assert.match(
+      text,
+      /^pstn_connector_watermark_timestamp_seconds\{tenant="a.example.com",stream="pstn"\} 200$/m,
+    );
+    assert.match(
+      text,
+      /^pstn_connector_watermark_timestamp_seconds\{tenant="b.example.com",stream="pstn"\} 150$/m,
+    );
+  });
+});
+
 describe("readiness of several streams", () => {
   test("ready only when every stream is; each dependency as the worst stream saw it; each stream's detail", () => {
     const pstn = readyHealth();
