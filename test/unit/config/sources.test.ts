@@ -49,7 +49,7 @@ test("unknown variables with the connector's own prefixes are problems", () => {
   assert.ok(problems.includes("WINDOW_SIZE: unknown variable; the WINDOW_ variables are WINDOW_SLICE"));
   assert.ok(
     problems.includes(
-      "METRICS_PATH: unknown variable; the METRICS_ variables are METRICS_PORT, METRICS_HOST",
+      "METRICS_PATH: unknown variable; the METRICS_ variables are METRICS_PORT, METRICS_HOST, METRICS_TENANT_LABEL",
     ),
   );
 });
