@@ -39,7 +39,9 @@ const REFRESH_MARGIN_MS = 5 * 60_000;
 
 /** OAuth2 client credentials (secret or certificate) through msal-node. */
 export class MsalTokenSource implements TokenSource {
-  private readonly app: ConfidentialClientApplication;
+  /** Made at the first token request: a replica holds every tenant of the file, reads only some. */
+  private app: ConfidentialClientApplication | undefined;
+  private readonly auth: Configuration["auth"];
   private readonly network: AuthorityNetworkModule;
   private readonly scope: string;
   private readonly metrics: Metrics | undefined;
@@ -72,17 +74,7 @@ export class MsalTokenSource implements TokenSource {
       tokenEndpoint: plan.tokenEndpoint,
       maxResponseBytes: options.maxResponseBytes,
     });
-    this.app = new ConfidentialClientApplication({
-      auth,
-      system: {
-        networkClient: this.network,
-        loggerOptions: {
-          logLevel: LogLevel.Error,
-          piiLoggingEnabled: false,
-          loggerCallback: () => undefined,
-        },
-      },
-    });
+    this.auth = auth;
     this.scope = options.scope;
     this.metrics = options.metrics;
     this.tenantLabel = options.metricsTenant === undefined ? {} : { tenant: options.metricsTenant };
@@ -112,6 +104,17 @@ export class MsalTokenSource implements TokenSource {
     let result: AuthenticationResult | null;
     this.network.takeFailure();
     try {
+      this.app ??= new ConfidentialClientApplication({
+        auth: this.auth,
+        system: {
+          networkClient: this.network,
+          loggerOptions: {
+            logLevel: LogLevel.Error,
+            piiLoggingEnabled: false,
+            loggerCallback: () => undefined,
+          },
+        },
+      });
       result = await this.app.acquireTokenByClientCredential({
         scopes: [this.scope],
         skipCache: this.forceRefresh,
