@@ -95,6 +95,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
       ? { auth: { username: config.schemaRegistry.username, password: config.schemaRegistry.password ?? "" } }
       : {}),
   });
+  const registrar = registrarOf(registry);
   const sources: Source[] = [];
   const sink: Sink = options.slotted
     ? new SlottedSink({
@@ -181,7 +182,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
           decoderThreads,
           graph,
           sink,
-          registry: registrarOf(registry),
+          registry: registrar,
           metrics,
           logger: tenantLogger,
           health: new Health(),
