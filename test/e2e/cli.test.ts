@@ -288,4 +288,50 @@ describe("pstn-connector commands as processes: simulate, check, run, demo", () 
     );
     await sleep(0);
   });
+
+  test("demo --tenants 3 reads three simulated tenants from a tenants file: each publishes, the totals add up", async () => {
+    const result = await runCli(
+      ["demo", "--tenants", "3", "--days", "2", "--duration", "15"],
+      cleanEnv({
+        KAFKA_BROKERS: stack.brokers.join(","),
+        SCHEMA_REGISTRY_URL: stack.registryUrl,
+        KAFKA_TOPIC: uniqueName("demo-tenants-calls"),
+        KAFKA_TOPIC_DIRECT_ROUTING: uniqueName("demo-tenants-direct-routing"),
+        KAFKA_TOPIC_SMS: uniqueName("demo-tenants-sms"),
+        // Ignored: the tenants come from the demo's tenants file.
+        AZURE_TENANT_ID: "ignored.example.com",
+      }),
+    );
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    const published = Number(/^demo: stopped\. .*published (\d+)/m.exec(result.stdout)?.[1] ?? "0");
+    // A line per tenant: `demo: tenant <name> (<id>): published <n> (<stream> <n>, ...), ...`.
+    const tenants = [
+      ...result.stdout.matchAll(/^demo: tenant (.+?) \(([^)]+)\): published (\d+) \(([^)]*)\)/gm),
+    ];
+    assert.deepEqual(
+      tenants.map((match) => [match[1], match[2]]),
+      [
+        ["Contoso", "6f1e3c55-2b7a-4d8e-9c41-0a5b7d2e8f13"],
+        ["Fabrikam", "fabrikam.onmicrosoft.com"],
+        ["Northwind", "northwind.onmicrosoft.com"],
+      ],
+      result.stdout,
+    );
+    const counts = tenants.map((match) => Number(match[3]));
+    for (const [i, match] of tenants.entries()) {
+      assert.ok((counts[i] ?? 0) > 0, `${match[1]} published ${counts[i]}: ${result.stdout}`);
+      for (const entry of (match[4] ?? "").split(", ")) {
+        const [stream, count] = entry.split(" ");
+        assert.ok(Number(count) > 0, `${match[1]} ${stream} published ${count}: ${result.stdout}`);
+      }
+    }
+    // The tenants' rates differ (Fabrikam half of Contoso's, Northwind twice it): so do their rows.
+    const [contoso = 0, fabrikam = 0, northwind = 0] = counts;
+    assert.ok(fabrikam < contoso && contoso < northwind, `${counts.join(", ")}: ${result.stdout}`);
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      published,
+      "the total is the tenants' sum",
+    );
+  });
 });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MessagesStreamModes } from "@platformatic/kafka";
 import { pino } from "pino";
+import { stringify } from "yaml";
 import { createApp } from "../../src/app.js";
 import { decodedToGraphJson, rowSchema } from "../../src/avro/index.js";
 import { type Command, parseCommandArgs, parseIntegerOption } from "../../src/cli/command.js";
@@ -12,15 +13,21 @@ import { loadConfig } from "../../src/config/index.js";
 import { ErrorCode, PstnError } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";
 import { startMetricsServer } from "../../src/metrics/server.js";
+import { type Source, TENANT_HEADER } from "../../src/pipeline/source.js";
 import {
+  type Counters,
   type DemoEvent,
   eventOf,
   inLastMinute,
   readCounters,
   renderProgressLine,
   renderSummary,
+  renderTenantsProgressLine,
+  renderTenantsSummary,
   renderView,
   type StreamView,
+  streamTotals,
+  type TenantView,
   withEvent,
 } from "../demo/view.js";
 import { startGraphSimulator } from "../simulator/index.js";
@@ -31,24 +38,76 @@ const DAY = 86_400_000;
 const DEMO_STREAMS = "pstn,directRouting,sms";
 /** Latest events the view keeps of each stream. */
 const EVENTS_PER_STREAM = 4;
+/** The most tenants `--tenants` runs at once (each has a token, a Graph budget and a producer per stream). */
+const MAX_TENANTS = 20;
+/**
+ * The tenants of `--tenants`, the main one first: each its name and its call rates as a multiple of
+ * the main tenant's (--calls-per-hour, --live-calls-per-hour), so that their lines differ.
+ */
+const DEMO_TENANTS: ReadonlyArray<readonly [name: string, rate: number]> = [
+  ["Contoso", 1],
+  ["Fabrikam", 0.5],
+  ["Northwind", 2],
+  ["Tailspin", 0.25],
+  ["Woodgrove", 1.5],
+  ["Adatum", 0.75],
+  ["Litware", 3],
+  ["Proseware", 0.1],
+  ["Wingtip", 1.25],
+  ["Relecloud", 0.4],
+];
+
+/** One tenant the demo simulates and reads. */
+interface DemoTenant {
+  /** Its id; the main tenant's is the simulator's own (undefined here). */
+  id: string | undefined;
+  name: string;
+  /** Its call rates as a multiple of the main tenant's. */
+  rate: number;
+}
+
+/** The first `count` tenants of the demo's roster (past DEMO_TENANTS, its names again, numbered). */
+export function demoTenants(count: number): DemoTenant[] {
+  return Array.from({ length: count }, (_, i) => {
+    const [base, rate] = DEMO_TENANTS[i % DEMO_TENANTS.length] as readonly [string, number];
+    const round = Math.floor(i / DEMO_TENANTS.length);
+    const name = round === 0 ? base : `${base} ${round + 1}`;
+    return {
+      id: i === 0 ? undefined : `${name.toLowerCase().replace(/ /g, "-")}.onmicrosoft.com`,
+      name,
+      rate,
+    };
+  });
+}
 
 const help = `Usage: pstn-connector demo [options]
 
 The embedded default, end to end on this machine: starts the Graph simulator (HTTPS, Entra ID token
-endpoint, and getPstnCalls, getDirectRoutingCalls and getSmsLog (beta) of one tenant, with late rows,
-throttling, 503s and token revocation), the local Kafka and schema registry (unless KAFKA_BROKERS and
-SCHEMA_REGISTRY_URL are set), and the connector reading the three streams (pstn, directRouting, sms;
-CONNECTOR_STREAMS chooses others) side by side, each into its own topic. It shows, per stream, live
-progress and the latest events decoded from its topic, and the Graph budget the streams share
-(requests in the last minute against GRAPH_MAX_REQUESTS_PER_MINUTE, and 429s). Ctrl-C stops
-everything it started.
+endpoint, and getPstnCalls, getDirectRoutingCalls and getSmsLog (beta) of one tenant, or of
+--tenants, with late rows, throttling, 503s and token revocation), the local Kafka and schema
+registry (unless KAFKA_BROKERS and SCHEMA_REGISTRY_URL are set), and the connector reading the three
+streams (pstn, directRouting, sms; CONNECTOR_STREAMS chooses others) side by side, each into its own
+topic. It shows, per stream, live progress and the latest events decoded from its topic, and the
+Graph budget the streams share (requests in the last minute against GRAPH_MAX_REQUESTS_PER_MINUTE,
+and 429s). Ctrl-C stops everything it started.
+
+With --tenants <n> above 1, the simulator serves n tenants (Contoso, the main one, then Fabrikam,
+Northwind, Tailspin, Woodgrove, ...), each with rows of its own at its own rate (0.5, 2, 0.25, 1.5
+... times the main tenant's), and the connector reads them as production does: from a tenants file
+(CONNECTOR_TENANTS_FILE, written in the demo's temporary folder; AZURE_TENANT_ID unset), each
+tenant with its own token and Graph budget through the shared multi-tenant app, all of them
+sharing each stream's topics. The view then shows a line per tenant (fetched, published,
+duplicates, rows/s, Graph requests, requests in the last minute, 429s, the watermark of its
+slowest stream and its lag), each stream's totals over the tenants, and the grand total; the
+summary on stop adds a line per tenant.
 
 Options:
-  --days <n>             history the simulated tenant has, read as a backfill first (default 100)
-  --calls-per-hour <n>   the tenant's PSTN call rate over its history (default 60); Direct Routing
-                         calls come at a quarter of it, SMS at a tenth
-  --live-calls-per-hour <n>  the PSTN call rate from start-up on, arriving up to 20 s late (default
-                         1800); Direct Routing calls and SMS speed up by the same factor
+  --days <n>             history the simulated tenants have, read as a backfill first (default 100)
+  --calls-per-hour <n>   the (main) tenant's PSTN call rate over its history (default 60); Direct
+                         Routing calls come at a quarter of it, SMS at a tenth
+  --live-calls-per-hour <n>  the (main) tenant's PSTN call rate from start-up on, arriving up to 20 s
+                         late (default 1800); Direct Routing calls and SMS speed up by the same factor
+  --tenants <n>          how many tenants to simulate and read at once, 1 to ${MAX_TENANTS} (default 1)
   --duration <seconds>   stop by itself after this long and print a summary (default: until Ctrl-C)
   -h, --help             this help
 `;
@@ -63,6 +122,7 @@ export const demoCommand: Command = {
       "calls-per-hour": { type: "string" },
       "live-calls-per-hour": { type: "string" },
       duration: { type: "string" },
+      tenants: { type: "string" },
     });
     if (values.help) {
       process.stdout.write(help);
@@ -75,6 +135,8 @@ export const demoCommand: Command = {
     const liveCallsPerHour =
       parseIntegerOption("live-calls-per-hour", values["live-calls-per-hour"], 0, 1_000_000) ?? 1800;
     const durationS = parseIntegerOption("duration", values.duration, 1, 86_400);
+    const roster = demoTenants(parseIntegerOption("tenants", values.tenants, 1, MAX_TENANTS) ?? 1);
+    const multi = roster.length > 1;
     const shutdown = shutdownSignal();
     const cleanups: Array<() => Promise<unknown>> = [];
     const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
@@ -88,6 +150,12 @@ export const demoCommand: Command = {
         dataStart: new Date(now - days * DAY),
         callsPerHour,
         live: { since: new Date(now), callsPerHour: liveCallsPerHour },
+        // The other tenants: the same app (multi-tenant), faults and history, rows of their own.
+        tenants: roster.slice(1).map((tenant) => ({
+          tenantId: tenant.id as string,
+          callsPerHour: callsPerHour * tenant.rate,
+          live: { since: new Date(now), callsPerHour: liveCallsPerHour * tenant.rate },
+        })),
         visibilityDelayMs: { min: 0, max: 20_000 },
         faults: {
           throttleRate: 0.03,
@@ -116,10 +184,26 @@ export const demoCommand: Command = {
       const workDir = await mkdtemp(join(tmpdir(), "pstn-demo-"));
       const logFile = join(workDir, "connector.log");
       await writeFile(join(workDir, "simulator-ca.pem"), sim.caCertificatePem);
+      // Several tenants: a tenants file, as a fleet reads them; each through the shared app.
+      const tenantsFile = join(workDir, "tenants.yaml");
+      if (multi) {
+        const tenants = roster.map((tenant) => ({ id: tenant.id ?? sim.tenantId, name: tenant.name }));
+        await writeFile(
+          tenantsFile,
+          `# The demo's tenants (CONNECTOR_TENANTS_FILE): each read through the shared app, AZURE_CLIENT_ID.\n${stringify({ tenants })}`,
+        );
+      }
       const config = loadConfig({
         env: {
           ...process.env,
-          AZURE_TENANT_ID: sim.tenantId,
+          ...(multi
+            ? {
+                AZURE_TENANT_ID: undefined,
+                CONNECTOR_TENANTS_FILE: tenantsFile,
+                // The view's lines per tenant read the tenant label.
+                METRICS_TENANT_LABEL: "true",
+              }
+            : { AZURE_TENANT_ID: sim.tenantId, CONNECTOR_TENANTS_FILE: undefined }),
           AZURE_CLIENT_ID: sim.clientId,
           AZURE_CLIENT_SECRET: secret,
           AZURE_CLIENT_CERTIFICATE_PATH: "",
@@ -138,6 +222,9 @@ export const demoCommand: Command = {
         config.logLevel,
         pino.destination({ dest: logFile, sync: false, mkdir: true }),
       );
+      // Not slotted, even with the tenants file: this one process reads every unit, so the slots
+      // (which share the units out among replicas) would only add a slots topic and a consumer
+      // group to join per run; each unit has its own producer and session, as with backfill.
       const app = createApp(config, { extraCaPem: sim.caCertificatePem, logger });
       cleanups.push(() => app.close());
       const server = await startMetricsServer(
@@ -184,25 +271,71 @@ export const demoCommand: Command = {
         topics: [...streamOfTopic.keys()],
         mode: MessagesStreamModes.LATEST,
       });
-      const show = async (topic: string, value: Buffer | undefined): Promise<void> => {
+      const tenantNames = new Map(app.tenants.map(({ tenant }) => [tenant.tenantId, tenant.name]));
+      /** The name of a record's tenant, from its header, when several tenants share the topics. */
+      const tenantOf = (headers: ReadonlyMap<unknown, unknown> | undefined): string | undefined => {
+        if (!multi || headers === undefined) return undefined;
+        for (const [key, value] of headers) {
+          if (String(key) !== TENANT_HEADER) continue;
+          const id = String(value);
+          return tenantNames.get(id) ?? id;
+        }
+        return undefined;
+      };
+      const show = async (
+        topic: string,
+        value: Buffer | undefined,
+        tenant: string | undefined,
+      ): Promise<void> => {
         const stream = streamOfTopic.get(topic);
         if (!stream || !value || value.length === 0) return;
         const decoded = (await app.registry.decode(value)) as Record<string, unknown>;
         const event = eventOf(stream.name, decodedToGraphJson(decoded, stream.schema));
-        if (event) events = withEvent(events, event, EVENTS_PER_STREAM);
+        if (event)
+          events = withEvent(events, tenant === undefined ? event : { ...event, tenant }, EVENTS_PER_STREAM);
       };
-      messages.on("data", (message) => void show(message.topic, message.value).catch(() => undefined));
+      messages.on(
+        "data",
+        (message) =>
+          void show(message.topic, message.value, tenantOf(message.headers)).catch(() => undefined),
+      );
 
       const header = `pstn-connector demo: Graph simulator ${sim.url} -> Kafka ${brokers} (registry ${registryUrl})`;
-      const topics = app.sources.map((source) => ({
-        stream: source.unit.stream.name,
-        topic: source.unit.topics.data,
-      }));
+      // Each stream's topic once: the tenants share them.
+      const topics = [...streamOfTopic].map(([topic, { name }]) => ({ stream: name, topic }));
       const maxRequestsPerMinute = config.graph.maxRequestsPerMinute;
       const tty = process.stdout.isTTY === true;
-      let last = { at: Date.now(), fetched: app.sources.map((source) => source.stats.fetched) };
+      let last = {
+        at: Date.now(),
+        fetched: new Map(app.sources.map((source) => [source, source.stats.fetched])),
+      };
       /** Graph requests so far, all streams, over the last minute: the shared budget's use. */
       const requestSamples = [{ at: runningSince, total: 0 }];
+      /** The same per tenant, with several: each tenant has a budget of its own. */
+      const tenantSamples = new Map(
+        app.tenants.map(({ tenant }) => [tenant.tenantId, [{ at: runningSince, total: 0 }]]),
+      );
+      /** One source's line: its progress, and its stream's counters (its tenant's, with several). */
+      const streamView = (source: Source, counters: Counters, at: number): StreamView => {
+        const name = source.unit.stream.name;
+        const progress = source.stats;
+        const stream = multi ? counters.tenants[source.unit.tenantId]?.streams[name] : counters.streams[name];
+        const before = last.fetched.get(source) ?? 0;
+        return {
+          name,
+          progress,
+          rowsPerSecond: ((progress.fetched - before) * 1000) / Math.max(1, at - last.at),
+          graphRequests: stream?.graphRequests ?? 0,
+          throttled: stream?.throttled ?? 0,
+        };
+      };
+      const tenantViews = (counters: Counters, at: number): TenantView[] =>
+        app.tenants.map(({ tenant, sources }) => ({
+          name: tenant.name,
+          tenantId: tenant.tenantId,
+          streams: sources.map((source) => streamView(source, counters, at)),
+          requestsLastMinute: inLastMinute(tenantSamples.get(tenant.tenantId) ?? [], at),
+        }));
       let lastPrint = 0;
       const paint = async () => {
         const at = Date.now();
@@ -210,19 +343,15 @@ export const demoCommand: Command = {
         requestSamples.push({ at, total: counters.graphRequests });
         // The newest sample a minute old stays: the minute's requests are counted from it.
         while ((requestSamples[1]?.at ?? at) <= at - 60_000) requestSamples.shift();
-        const streams: StreamView[] = app.sources.map((source, i) => {
-          const name = source.unit.stream.name;
-          const progress = source.stats;
-          const stream = counters.streams[name];
-          return {
-            name,
-            progress,
-            rowsPerSecond: ((progress.fetched - (last.fetched[i] ?? 0)) * 1000) / Math.max(1, at - last.at),
-            graphRequests: stream?.graphRequests ?? 0,
-            throttled: stream?.throttled ?? 0,
-          };
-        });
-        last = { at, fetched: streams.map((stream) => stream.progress.fetched) };
+        for (const [id, samples] of tenantSamples) {
+          samples.push({ at, total: counters.tenants[id]?.graphRequests ?? 0 });
+          while ((samples[1]?.at ?? at) <= at - 60_000) samples.shift();
+        }
+        const tenants = multi ? tenantViews(counters, at) : undefined;
+        const streams: StreamView[] = tenants
+          ? streamTotals(tenants)
+          : app.sources.map((source) => streamView(source, counters, at));
+        last = { at, fetched: new Map(app.sources.map((source) => [source, source.stats.fetched])) };
         const budget = {
           requestsLastMinute: inLastMinute(requestSamples, at),
           maxRequestsPerMinute,
@@ -237,6 +366,7 @@ export const demoCommand: Command = {
             budget,
             tokensIssued: counters.tokensIssued,
             unknownProperties: counters.unknownProperties,
+            ...(tenants ? { tenants, tenantsFile } : {}),
             events,
             now: at,
             logFile,
@@ -244,7 +374,9 @@ export const demoCommand: Command = {
           process.stdout.write(`\x1b[H\x1b[2J${lines.join("\n")}\n`);
         } else if (at - lastPrint >= 5000) {
           lastPrint = at;
-          process.stdout.write(`${renderProgressLine({ streams, budget })}\n`);
+          process.stdout.write(
+            `${tenants ? renderTenantsProgressLine({ tenants, budget }) : renderProgressLine({ streams, budget })}\n`,
+          );
         }
       };
       while (!stop.signal.aborted) {
@@ -254,12 +386,17 @@ export const demoCommand: Command = {
       const failed = (await running).find((result) => result.status === "rejected");
       if (failed) throw failed.reason;
       const counters = await readCounters(app.metrics);
+      const at = Date.now();
+      const tenants = multi ? tenantViews(counters, at) : undefined;
       const summary = renderSummary({
-        streams: app.sources.map((source) => ({ name: source.unit.stream.name, progress: source.stats })),
+        streams: tenants
+          ? streamTotals(tenants)
+          : app.sources.map((source) => ({ name: source.unit.stream.name, progress: source.stats })),
         graphByCode: counters.graphByCode,
         logFile,
       });
       process.stdout.write(`${summary}\n`);
+      if (tenants) process.stdout.write(`${renderTenantsSummary(tenants, at).join("\n")}\n`);
       return 0;
     } finally {
       for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);

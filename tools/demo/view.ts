@@ -1,8 +1,11 @@
 import type { Metrics } from "../../src/metrics/index.js";
 import type { Progress } from "../../src/pipeline/source.js";
 
-/** A row the demo read back from a data topic, with the fields its stream's line shows. */
-export type DemoEvent =
+/**
+ * A row the demo read back from a data topic, with the fields its stream's line shows, and the
+ * name of its tenant when several share the topics (the record's `pstn.tenant` header).
+ */
+export type DemoEvent = { tenant?: string } & (
   | {
       stream: "pstn";
       id: string;
@@ -30,7 +33,8 @@ export type DemoEvent =
       sourceNumber: string;
       destinationNumber: string;
       callCharge: string;
-    };
+    }
+);
 
 /** One stream's line of the view. */
 export interface StreamView {
@@ -42,6 +46,17 @@ export interface StreamView {
   graphRequests: number;
   /** This stream's 429s. */
   throttled: number;
+}
+
+/** One tenant's line of the view, when the demo runs several tenants. */
+export interface TenantView {
+  /** Its name in the tenants file. */
+  name: string;
+  tenantId: string;
+  /** Its streams' lines, in CONNECTOR_STREAMS order (summed on its line: combineStreams). */
+  streams: readonly StreamView[];
+  /** Its Graph requests in the last minute: each tenant has a budget of its own. */
+  requestsLastMinute: number;
 }
 
 export interface ViewState {
@@ -62,6 +77,13 @@ export interface ViewState {
   };
   tokensIssued: number;
   unknownProperties: number;
+  /**
+   * With several tenants (demo --tenants): a line per tenant, its streams summed, above `streams`
+   * (then each stream's totals over the tenants). Absent or empty: the one-tenant view.
+   */
+  tenants?: readonly TenantView[];
+  /** Where the tenants come from (the demo's tenants file), shown with `tenants`. */
+  tenantsFile?: string;
   /** The latest events, newest first (any stream order: the view groups them by stream). */
   events: readonly DemoEvent[];
   now: number;
@@ -72,6 +94,7 @@ const number = new Intl.NumberFormat("en-US");
 
 /** The demo's screen, as lines of text; the caller decides how to paint them. */
 export function renderView(state: ViewState): string[] {
+  if (state.tenants !== undefined && state.tenants.length > 0) return renderTenantsView(state, state.tenants);
   const width = Math.max(6, ...state.streams.map((s) => s.name.length));
   const head = [
     "stream".padEnd(width),
@@ -162,6 +185,171 @@ export function renderSummary(state: {
     `Graph requests ${JSON.stringify(state.graphByCode)}, ` +
     `watermark ${perStream((p) => p.watermark?.toISOString() ?? "-")}; logs in ${state.logFile}`
   );
+}
+
+/**
+ * The screen with several tenants: a line per tenant (its streams summed, the watermark its slowest
+ * stream's), then each stream's totals over the tenants and the grand total, the Graph budget of
+ * each tenant, and the latest events with their tenant.
+ */
+function renderTenantsView(state: ViewState, tenants: readonly TenantView[]): string[] {
+  const width = Math.max(
+    "directRouting".length,
+    ...tenants.map((t) => t.name.length),
+    ...state.streams.map((s) => s.name.length),
+  );
+  const head = (first: string) =>
+    `  ${[
+      first.padEnd(width),
+      "fetched".padStart(12),
+      "published".padStart(12),
+      "duplicates".padStart(12),
+      "dead-letters".padStart(14),
+      "rows/s".padStart(8),
+      "Graph req".padStart(10),
+      "req/min".padStart(9),
+      "429".padStart(6),
+      "  watermark (lag)",
+    ].join("")}`;
+  const row = (view: StreamView, requestsLastMinute: number | undefined) => {
+    const { progress } = view;
+    const watermark = progress.watermark;
+    return `  ${[
+      view.name.padEnd(width),
+      pad(progress.fetched, 12),
+      pad(progress.published, 12),
+      pad(progress.duplicates, 12),
+      pad(progress.deadLettered, 14),
+      pad(Math.round(view.rowsPerSecond), 8),
+      pad(view.graphRequests, 10),
+      requestsLastMinute === undefined ? "".padStart(9) : pad(requestsLastMinute, 9),
+      pad(view.throttled, 6),
+      `  ${watermark ? `${watermark.toISOString()} (${formatLag(state.now - watermark.getTime())})` : "(first poll running)"}`,
+    ].join("")}`;
+  };
+  const lines = [
+    state.header,
+    `  topics: ${state.topics.map(({ stream, topic }) => `${stream} -> ${topic}`).join(", ")} (the ${tenants.length} tenants share them; each record names its tenant in the header pstn.tenant)`,
+    `  tenants: ${tenants.length}${state.tenantsFile ? ` from ${state.tenantsFile}` : ""}, each with a token and a Graph budget of its own`,
+    "",
+    head("tenant"),
+  ];
+  for (const tenant of tenants)
+    lines.push(row(combineStreams(tenant.name, tenant.streams), tenant.requestsLastMinute));
+  lines.push("", head("stream (all)"));
+  for (const stream of state.streams) lines.push(row(stream, undefined));
+  lines.push(row(combineStreams("total", state.streams), sum(tenants.map((t) => t.requestsLastMinute))));
+  const { budget } = state;
+  const requests = sum(Object.values(budget.graphByCode));
+  const byCode = Object.entries(budget.graphByCode)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([code, count]) => `${code}: ${number.format(count)}`)
+    .join(", ");
+  const busiest = [...tenants].sort((a, b) => b.requestsLastMinute - a.requestsLastMinute)[0];
+  lines.push(
+    "",
+    `  Graph budget (one per tenant, ${number.format(budget.maxRequestsPerMinute)}/min each): busiest ${busiest?.name ?? "-"} ${number.format(busiest?.requestsLastMinute ?? 0)} requests in the last minute; all tenants ${number.format(budget.requestsLastMinute)}   429s ${number.format(budget.throttled)}`,
+    `  Graph requests    ${number.format(requests)} (${byCode || "none yet"})    tokens issued ${number.format(state.tokensIssued)}    unknown properties ${number.format(state.unknownProperties)}`,
+    "",
+    "  latest events on the topics (read_committed, decoded with the registry's schema):",
+  );
+  const tenantWidth = Math.max(0, ...tenants.map((t) => t.name.length));
+  const events = [...state.events].sort((a, b) => streamRank(state, a.stream) - streamRank(state, b.stream));
+  if (events.length === 0) lines.push("    (waiting for the first committed transaction)");
+  for (const event of events)
+    lines.push(
+      `    ${event.stream.padEnd(width)}  ${(event.tenant ?? "-").padEnd(tenantWidth)}  ${eventLine(event)}`,
+    );
+  lines.push(
+    "",
+    `  logs: ${state.logFile}`,
+    "  Ctrl-C stops the connector, the simulator and the stack it started.",
+  );
+  return lines;
+}
+
+/** The progress line printed every few seconds with several tenants, when stdout is not a terminal. */
+export function renderTenantsProgressLine(state: {
+  tenants: readonly TenantView[];
+  budget: ViewState["budget"];
+}): string {
+  const tenants = state.tenants.map((tenant) => {
+    const { progress, graphRequests } = combineStreams(tenant.name, tenant.streams);
+    return (
+      `${tenant.name}: published ${progress.published} duplicates ${progress.duplicates} ` +
+      `requests ${graphRequests} watermark ${progress.watermark?.toISOString() ?? "-"}`
+    );
+  });
+  const all = combineStreams(
+    "all",
+    state.tenants.flatMap((tenant) => tenant.streams),
+  );
+  return (
+    `${tenants.join(" | ")} | all: fetched ${all.progress.fetched} published ${all.progress.published} ` +
+    `duplicates ${all.progress.duplicates} dead-lettered ${all.progress.deadLettered}, ` +
+    `Graph ${state.budget.requestsLastMinute} requests in the last minute, 429s ${state.budget.throttled}`
+  );
+}
+
+/**
+ * The lines printed on stop after the summary, one per tenant:
+ * `demo: tenant <name> (<id>): published <n> (<stream> <n>, ...), ...`.
+ */
+export function renderTenantsSummary(tenants: readonly TenantView[], now: number): string[] {
+  return tenants.map((tenant) => {
+    const { progress, graphRequests, throttled } = combineStreams(tenant.name, tenant.streams);
+    const watermark = progress.watermark;
+    return (
+      `demo: tenant ${tenant.name} (${tenant.tenantId}): published ${progress.published} ` +
+      `(${tenant.streams.map((s) => `${s.name} ${s.progress.published}`).join(", ")}), ` +
+      `duplicates dropped ${progress.duplicates}, dead-lettered ${progress.deadLettered}, ` +
+      `Graph requests ${graphRequests} (429s ${throttled}), ` +
+      `watermark ${watermark ? `${watermark.toISOString()} (lag ${formatLag(now - watermark.getTime())})` : "-"}`
+    );
+  });
+}
+
+/**
+ * Several lines as one, under `name`: the counts summed, the watermark the oldest (none while any
+ * has none: a first poll still running).
+ */
+export function combineStreams(name: string, views: readonly StreamView[]): StreamView {
+  const total = (pick: (view: StreamView) => number) => sum(views.map(pick));
+  return {
+    name,
+    progress: {
+      start: oldest(views.map((view) => view.progress.start)),
+      fetched: total((view) => view.progress.fetched),
+      published: total((view) => view.progress.published),
+      duplicates: total((view) => view.progress.duplicates),
+      deadLettered: total((view) => view.progress.deadLettered),
+      watermark: oldest(views.map((view) => view.progress.watermark)),
+    },
+    rowsPerSecond: total((view) => view.rowsPerSecond),
+    graphRequests: total((view) => view.graphRequests),
+    throttled: total((view) => view.throttled),
+  };
+}
+
+/** Each stream's totals over the tenants, in the order the streams first come. */
+export function streamTotals(tenants: readonly TenantView[]): StreamView[] {
+  const names = [...new Set(tenants.flatMap((tenant) => tenant.streams.map((stream) => stream.name)))];
+  return names.map((name) =>
+    combineStreams(
+      name,
+      tenants.flatMap((tenant) => tenant.streams.filter((stream) => stream.name === name)),
+    ),
+  );
+}
+
+/** The oldest instant; undefined when there is none or any is undefined. */
+function oldest(dates: ReadonlyArray<Date | undefined>): Date | undefined {
+  let found: Date | undefined;
+  for (const date of dates) {
+    if (date === undefined) return undefined;
+    if (found === undefined || date < found) found = date;
+  }
+  return found;
 }
 
 function eventLine(event: DemoEvent): string {
@@ -287,15 +475,26 @@ export interface StreamCounters {
   unknownProperties: number;
 }
 
-export interface Counters {
-  /** Per stream, by the `stream` label. */
+/** The counters of one tenant (the `tenant` label), when several share the process. */
+export interface TenantCounters {
+  /** Its streams, by the `stream` label. */
   streams: Record<string, StreamCounters>;
+  graphRequests: number;
+  throttled: number;
+  tokensIssued: number;
+}
+
+export interface Counters {
+  /** Per stream, by the `stream` label (every tenant's together). */
+  streams: Record<string, StreamCounters>;
+  /** Per tenant, by the `tenant` label; "" for series without one (a single tenant). */
+  tenants: Record<string, TenantCounters>;
   /** Across the streams. */
   graphByCode: Record<string, number>;
   graphRequests: number;
   throttled: number;
   unknownProperties: number;
-  /** Tokens are the tenant's, not a stream's. */
+  /** Tokens are the tenant's, not a stream's: every tenant's. */
   tokensIssued: number;
 }
 
@@ -303,38 +502,61 @@ export interface Counters {
 export async function readCounters(metrics: Metrics): Promise<Counters> {
   const counters: Counters = {
     streams: {},
+    tenants: {},
     graphByCode: {},
     graphRequests: 0,
     throttled: 0,
     unknownProperties: 0,
     tokensIssued: 0,
   };
-  const of = (stream: unknown): StreamCounters => {
+  const streamOf = (streams: Record<string, StreamCounters>, stream: unknown): StreamCounters => {
     const name = String(stream);
-    let found = counters.streams[name];
+    let found = streams[name];
     if (found === undefined) {
       found = { graphByCode: {}, graphRequests: 0, throttled: 0, unknownProperties: 0 };
-      counters.streams[name] = found;
+      streams[name] = found;
+    }
+    return found;
+  };
+  const tenantOf = (tenant: unknown): TenantCounters => {
+    const id = tenant === undefined ? "" : String(tenant);
+    let found = counters.tenants[id];
+    if (found === undefined) {
+      found = { streams: {}, graphRequests: 0, throttled: 0, tokensIssued: 0 };
+      counters.tenants[id] = found;
     }
     return found;
   };
   for (const { labels, value } of (await metrics.graphRequests.get()).values) {
     const code = String(labels.code);
-    const stream = of(labels.stream);
-    stream.graphByCode[code] = (stream.graphByCode[code] ?? 0) + value;
-    stream.graphRequests += value;
+    const tenant = tenantOf(labels.tenant);
+    for (const stream of [
+      streamOf(counters.streams, labels.stream),
+      streamOf(tenant.streams, labels.stream),
+    ]) {
+      stream.graphByCode[code] = (stream.graphByCode[code] ?? 0) + value;
+      stream.graphRequests += value;
+    }
+    tenant.graphRequests += value;
     counters.graphByCode[code] = (counters.graphByCode[code] ?? 0) + value;
     counters.graphRequests += value;
   }
   for (const { labels, value } of (await metrics.graphThrottled.get()).values) {
-    of(labels.stream).throttled += value;
+    const tenant = tenantOf(labels.tenant);
+    streamOf(counters.streams, labels.stream).throttled += value;
+    streamOf(tenant.streams, labels.stream).throttled += value;
+    tenant.throttled += value;
     counters.throttled += value;
   }
   for (const { labels, value } of (await metrics.rowsUnknownProperties.get()).values) {
-    of(labels.stream).unknownProperties += value;
+    streamOf(counters.streams, labels.stream).unknownProperties += value;
+    streamOf(tenantOf(labels.tenant).streams, labels.stream).unknownProperties += value;
     counters.unknownProperties += value;
   }
-  counters.tokensIssued =
-    (await metrics.tokenRequests.get()).values.find((v) => v.labels.outcome === "issued")?.value ?? 0;
+  for (const { labels, value } of (await metrics.tokenRequests.get()).values) {
+    if (labels.outcome !== "issued") continue;
+    tenantOf(labels.tenant).tokensIssued += value;
+    counters.tokensIssued += value;
+  }
   return counters;
 }
