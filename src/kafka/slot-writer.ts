@@ -38,17 +38,18 @@ const MAX_RECORDS_PER_TRANSACTION = 50_000;
 /**
  * The writer of one slot: one transactional producer for every unit of the slot. Units' commits
  * that arrive while a transaction is in flight go together in the next one (each unit's records
- * still become visible all at once or not at all, with its state). A failed transaction fails the
- * batches it carried, and the next transaction starts on a new producer of the same id; a fenced
- * writer (another replica opened the slot) fails every batch from then on.
+ * still become visible all at once or not at all, with its state). A writer whose transaction
+ * fails, or that another replica fenced, ends (`ended`): it fails every batch from then on. It is
+ * never given a new producer of its own: that would fence whoever opened the slot since, without
+ * the units' state read back after, and the units' trackers would not know what that one wrote.
+ * The slot opens a new writer instead, which restores its units.
  */
 export class SlotWriter {
-  private producer: Producer;
-  private broken = false;
+  private readonly producer: Producer;
   private closedReason: PstnError | undefined;
   private readonly queue: Pending[] = [];
   private running = false;
-  private readonly lostController = new AbortController();
+  private readonly endController = new AbortController();
   private readonly layouts = new Map<string, { partitions: number; maxBatchBytes: number }>();
 
   private constructor(
@@ -84,9 +85,9 @@ export class SlotWriter {
     return { writer, nonce };
   }
 
-  /** Aborted once another writer of the slot fenced this one. */
-  get lost(): AbortSignal {
-    return this.lostController.signal;
+  /** Aborted once a transaction failed or another writer of the slot fenced this one; the reason says which. */
+  get ended(): AbortSignal {
+    return this.endController.signal;
   }
 
   /** Writes one unit's batch to its topics, in a transaction it may share with other units. */
@@ -121,7 +122,7 @@ export class SlotWriter {
   }
 
   private enqueue(records: Pending["records"], metrics?: StreamMetrics): Promise<void> {
-    if (this.lost.aborted) return Promise.reject(this.lost.reason);
+    if (this.ended.aborted) return Promise.reject(this.ended.reason);
     if (this.closedReason) return Promise.reject(this.closedReason);
     const count = records.reduce((sum, part) => sum + part.records.length, 0);
     return new Promise((resolve, reject) => {
@@ -158,10 +159,7 @@ export class SlotWriter {
         (error: unknown) => {
           for (const metrics of new Set(batch.map((pending) => pending.metrics)))
             metrics?.kafkaTransactions.inc({ outcome: "aborted" });
-          for (const pending of batch) pending.reject(error);
-          if (isPstnError(error, ErrorCode.KAFKA_FENCED)) {
-            for (const pending of this.queue.splice(0)) pending.reject(error);
-          }
+          for (const pending of [...batch, ...this.queue.splice(0)]) pending.reject(error);
         },
       )
       .finally(() => {
@@ -170,17 +168,12 @@ export class SlotWriter {
       });
   }
 
-  /** One transaction with `parts`; a failure other than fencing leaves the producer to replace. */
+  /** One transaction with `parts`; any failure ends the writer. */
   private async transact(parts: Pending["records"]): Promise<void> {
     const { transactionalId } = this.options;
-    if (this.lost.aborted) throw this.lost.reason;
+    if (this.ended.aborted) throw this.ended.reason;
     if (this.closedReason) throw this.closedReason;
     try {
-      if (this.broken) {
-        await this.producer.close(true).catch(() => undefined);
-        this.producer = openProducer(this.options.kafka, transactionalId, this.options.transactionTimeoutMs);
-        this.broken = false;
-      }
       const sends = await this.sends(parts);
       if (sends.length === 0) return;
       const transaction = await this.producer.beginTransaction();
@@ -196,13 +189,17 @@ export class SlotWriter {
       // Closed while in flight: the slot moved on, the transaction is the next owner's to abort.
       if (this.closedReason) throw this.closedReason;
       const failure = publishError(error, transactionalId);
-      if (isPstnError(failure, ErrorCode.KAFKA_FENCED)) {
+      if (isPstnError(failure, ErrorCode.KAFKA_FENCED))
         this.options.logger.warn(
           { transactionalId },
           "another replica opened this slot: its units stop here",
         );
-        this.lostController.abort(failure);
-      } else this.broken = true;
+      else
+        this.options.logger.warn(
+          { transactionalId, err: failure },
+          "a transaction of this slot failed: the slot opens again",
+        );
+      this.endController.abort(failure);
       throw failure;
     }
   }

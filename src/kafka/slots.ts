@@ -4,7 +4,7 @@ import {
   type Consumer,
 } from "@platformatic/kafka";
 import pRetry from "p-retry";
-import { ErrorCode, PstnError } from "../errors.js";
+import { ErrorCode, isPstnError, PstnError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { StreamMetrics } from "../metrics/index.js";
 import type { CommitBatch, Election, SessionSpec, SinkSession } from "../sink.js";
@@ -307,16 +307,21 @@ export class SlotGroup {
     slot.writer = writer;
     slot.lost = new AbortController();
     for (const metrics of slot.views) metrics?.active.set(1);
-    writer.lost.addEventListener(
+    writer.ended.addEventListener(
       "abort",
       () => {
-        // Another replica opened the slot (it believes it holds it): stop here, and open it again
-        // after a session timeout if the group still gives it to this replica.
         if (slot.writer !== writer) return;
+        // Fenced: another replica opened the slot (it believes it holds it); open it again after a
+        // session timeout if the group still gives it here. Failed: open it again after a second.
+        // Either way a new writer, which fences the old one's and restores the slot's units.
+        const fenced = isPstnError(writer.ended.reason, ErrorCode.KAFKA_FENCED);
         void this.release(slot).then(() => {
-          setTimeout(() => {
-            if (this.assigned.has(slot.index) && !this.closing.signal.aborted) this.assign(this.assigned);
-          }, this.options.sessionTimeoutMs).unref();
+          setTimeout(
+            () => {
+              if (this.assigned.has(slot.index) && !this.closing.signal.aborted) this.assign(this.assigned);
+            },
+            fenced ? this.options.sessionTimeoutMs : 1000,
+          ).unref();
         });
       },
       { once: true },

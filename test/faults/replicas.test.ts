@@ -215,6 +215,11 @@ test("3 replicas × 50 tenants × 2 streams: kill one, add one, remove one; ever
     assert.equal(wrongTenant.length, 0, `${stream}: records whose pstn.tenant is not their row's tenant`);
     counts.push(`${stream} ${records.length}`);
   }
+  const logged = (text: string) =>
+    replicas.map((r) => `${r.name} ${(r.child.stdout + r.child.stderr).split(text).length - 1}`).join(", ");
+  t.diagnostic(
+    `slot writers fenced by another replica: ${logged("another replica opened this slot")}; failed transactions: ${logged("a transaction of this slot failed")}`,
+  );
   t.diagnostic(
     `${TENANTS} tenants × 2 streams, ${SLOTS} slots: first spread ${firstHeld.join("/")} in ${spreadMs} ms; ` +
       `after SIGKILL the survivors held every slot in ${failoverMs} ms (CONNECTOR_FAILOVER_TIMEOUT ${FAILOVER_TIMEOUT_MS} ms); ` +

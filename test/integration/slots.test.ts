@@ -8,10 +8,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka } from "../../src/kafka/index.js";
+import { SlotWriter } from "../../src/kafka/slot-writer.js";
 import { SlotGroup } from "../../src/kafka/slots.js";
 import { ensureSlotsTopic, ensureTopics } from "../../src/kafka/topics.js";
 import { createLogger } from "../../src/log.js";
 import type { SinkSession, SourceTopics } from "../../src/sink.js";
+import { readTopicWithJava } from "../support/java-reader.js";
 import { deleteTopics, testKafka, uniqueName } from "../support/kafka.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
@@ -161,5 +163,39 @@ describe("SlotGroup: slots spread over replicas by the group, fenced per slot", 
         (error: Error & { code?: string }) => error.code === "PSTN_KAFKA_FENCED",
       );
     }
+  });
+
+  test("a writer that failed or was fenced never writes again, not even on a new producer (that would fence the newer writer): the newer one goes on", async () => {
+    const where = await deployment();
+    const writerOptions = (name: string) => ({
+      kafka: client(name),
+      transactionalId: `${where.groupId}:slot-0`,
+      barrierIdentity: `${where.groupId}:slot-0`,
+      compression: "none" as const,
+      transactionTimeoutMs: 30_000,
+      logger: createLogger("silent"),
+    });
+    const { writer: older } = await SlotWriter.open(writerOptions("older"), [where.topics.state]);
+    const batch = (key: string) => ({ data: [{ key, value: Buffer.from(key) }], dlq: [], state: [] });
+    await older.commit(where.topics, batch("before"));
+    const { writer: newer } = await SlotWriter.open(writerOptions("newer"), [where.topics.state]);
+    // The older writer does not know yet: its next transaction fails for a reason of its own (a
+    // topic the cluster does not have), not by the fence.
+    const missing = { ...where.topics, data: uniqueName("test-slots-missing") };
+    await assert.rejects(older.commit(missing, batch("zombie-0")));
+    await assert.rejects(older.commit(where.topics, batch("zombie-1")));
+    assert.equal(older.ended.aborted, true, "the older writer ended");
+    await assert.rejects(older.commit(where.topics, batch("zombie-2")), "and stays ended");
+    await newer.commit(where.topics, batch("after"));
+    await older.close();
+    await newer.close();
+    const keys = (
+      await readTopicWithJava(stack.brokers, where.topics.data, {
+        expected: 2,
+        timeoutMs: 30_000,
+        settleMs: 1500,
+      })
+    ).records.map((record) => record.key?.toString());
+    assert.deepEqual(keys.sort(), ["after", "before"]);
   });
 });
