@@ -184,7 +184,8 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
           sink,
           registry: registrar,
           metrics,
-          logger: tenantLogger,
+          // The source names its tenant and stream in its own lines.
+          logger,
           health: new Health(),
           now,
           onProgress: options.onProgress,

@@ -61,10 +61,6 @@ export class FleetSimulator {
     this.unregister = onCleanup(() => this.close());
   }
 
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
   static async start(options: Omit<FleetSimulatorSpec, "clientSecret">): Promise<FleetSimulator> {
     const spec: FleetSimulatorSpec = { ...options, clientSecret: randomBytes(18).toString("base64url") };
     const child = fork(CHILD, [JSON.stringify(spec)], {

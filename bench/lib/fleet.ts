@@ -160,7 +160,13 @@ async function measure(options: FleetOptions, teardown: Teardown): Promise<Bench
     directRouting: `${run}.direct-routing-calls`,
     sms: `${run}.sms-log`,
   };
-  const allTopics = Object.values(topics).flatMap((topic) => [topic, `${topic}.dlq`, `${topic}.state`]);
+  // The topic whose partitions are the slots the replicas share the units out by: the run's own,
+  // when the CLI built has slots (its default name is shared by every deployment of the cluster).
+  const slotsTopic = knowsVariable("KAFKA_SLOTS_TOPIC") ? `${run}.slots` : undefined;
+  const allTopics = [
+    ...Object.values(topics).flatMap((topic) => [topic, `${topic}.dlq`, `${topic}.state`]),
+    ...(slotsTopic ? [slotsTopic] : []),
+  ];
   const width = String(options.tenants - 1).length;
   const denseCount = Math.max(1, Math.round(options.tenants * DENSE_SHARE));
   const dense = new Set(
@@ -201,8 +207,10 @@ async function measure(options: FleetOptions, teardown: Teardown): Promise<Bench
     clientId: `${run}-admin`,
     bootstrapBrokers: options.endpoints.brokers,
     retries: 5,
+    // Asking for the topics' metadata must not create them: the replicas create them as they want.
+    autocreateTopics: false,
   });
-  teardown.add(() => cleanupKafka(admin, allTopics, log));
+  teardown.add(() => cleanupKafka(admin, run, allTopics, log));
   const metadata = await admin.metadata({ topics: [] });
   const brokerAddresses = [...metadata.brokers.values()].map((b) => `${b.host}:${b.port}`);
   const brokerEndpoints = await resolveEndpoints([
@@ -226,6 +234,7 @@ async function measure(options: FleetOptions, teardown: Teardown): Promise<Bench
     CONNECTOR_TENANTS_FILE: tenantsFile,
     CONNECTOR_STREAMS: STREAMS.join(","),
     CONNECTOR_NAME: run,
+    ...(slotsTopic ? { KAFKA_SLOTS_TOPIC: slotsTopic } : {}),
     CONNECTOR_START: new Date(startMs).toISOString(),
     POLL_INTERVAL: `${options.pollIntervalSeconds}s`,
     METRICS_PORT: String(port),
@@ -260,12 +269,17 @@ async function measure(options: FleetOptions, teardown: Teardown): Promise<Bench
     replicas.push(replica);
   }
   teardown.add(() => stopReplicas(replicas, 15_000));
+  let readers: LiveTopicReader[] = [];
+  /** A replica or a reader that stopped ends the run at once, with why. */
   const checkAlive = () => {
     for (const replica of replicas) {
       if (replica.exit)
         throw new Error(
           `replica ${replica.index} exited (${replica.exit.signal ?? replica.exit.code}): ${tail(replica.logFile)}`,
         );
+    }
+    for (const reader of readers) {
+      if (!reader.running) throw new Error(`the reader of ${reader.topic} stopped: ${reader.lastErrors}`);
     }
   };
 
@@ -320,7 +334,7 @@ async function measure(options: FleetOptions, teardown: Teardown): Promise<Bench
     180_000,
     1_000,
   );
-  const readers = await Promise.all(
+  readers = await Promise.all(
     STREAMS.map((stream) =>
       LiveTopicReader.start(options.endpoints.brokers, topics[stream], onRecord(stream)),
     ),
@@ -375,6 +389,8 @@ async function measure(options: FleetOptions, teardown: Teardown): Promise<Bench
   const caughtMs = Date.now();
   sampleAll();
   const cpuAtCaught = replicas.map((replica) => replica.last?.cpuS ?? 0);
+  const readersCpu = () => readers.reduce((sum, reader) => sum + (procCpuSeconds(reader.pid ?? 0) ?? 0), 0);
+  const readersAtCaught = readersCpu();
   const simAtCaught = await sim.sample();
   const machineAtCaught = machineCpu();
   log(`caught up in ${Math.round((caughtMs - launchMs) / 1000)} s; measuring ${options.durationSeconds} s`);
@@ -389,6 +405,7 @@ async function measure(options: FleetOptions, teardown: Teardown): Promise<Bench
   const cutMs = Date.now();
   sampleAll();
   const cpuAtCut = replicas.map((replica) => replica.last?.cpuS ?? 0);
+  const readersAtCut = readersCpu();
   const simAtCut = await sim.sample();
   const machineAtCut = machineCpu();
 
@@ -511,6 +528,7 @@ async function measure(options: FleetOptions, teardown: Teardown): Promise<Bench
   const cores = (machineAtCut && machineAtCaught && cpuCores(machineAtCaught, machineAtCut)) || undefined;
   const replicasCores = replicaRows.reduce((sum, r) => sum + r.liveCores, 0);
   const simCores = (simAtCut.cpuMs - simAtCaught.cpuMs) / 1000 / liveSeconds;
+  const readerCores = (readersAtCut - readersAtCaught) / liveSeconds;
   const graph = simEnd.stats;
   const graphLive = simAtCut.stats.graphRequests - simAtCaught.stats.graphRequests;
   const problems = [...badUnits].slice(0, 5).map(([unit, p]) => `${unit} ${JSON.stringify(p)}`);
@@ -542,7 +560,7 @@ async function measure(options: FleetOptions, teardown: Teardown): Promise<Bench
     },
     {
       name: "duplicates / missing / extra (per tenant and stream, rows visible before the cut)",
-      value: `${duplicates} / ${missing} / ${extra} of ${expected}`,
+      value: `${duplicates} / ${missing} / ${extra} of ${expected} (${badUnits.size} of ${unitCount} units wrong${untagged > 0 ? `, ${untagged} records without pstn.tenant` : ""}${drained ? "" : "; the drain timed out"})`,
       target: "0 / 0 / 0",
       pass: duplicates === 0 && missing === 0 && extra === 0 && untagged === 0,
     },
@@ -566,8 +584,8 @@ async function measure(options: FleetOptions, teardown: Teardown): Promise<Bench
       unit: "CPU s",
     },
     {
-      name: "cores busy in the live phase: replicas / simulator / rest (Kafka, readers, other loads)",
-      value: `${round(replicasCores, 2)} / ${round(simCores, 2)} / ${cores === undefined ? "?" : round(cores - replicasCores - simCores, 2)} of ${cpus().length}`,
+      name: "cores busy in the live phase: replicas / simulator / topic readers / rest (Kafka, registry, other loads)",
+      value: `${round(replicasCores, 2)} / ${round(simCores, 2)} / ${round(readerCores, 2)} / ${cores === undefined ? "?" : round(cores - replicasCores - simCores - readerCores, 2)} of ${cpus().length}`,
     },
   ];
 
@@ -606,6 +624,7 @@ async function measure(options: FleetOptions, teardown: Teardown): Promise<Bench
     details: {
       run,
       topics,
+      slotsTopic: slotsTopic ?? null,
       tenants: options.tenants,
       denseTenants: denseCount,
       sparseCallsPerHour: SPARSE_CALLS_PER_HOUR,
@@ -656,7 +675,12 @@ async function measure(options: FleetOptions, teardown: Teardown): Promise<Bench
         rowsServed: graph.rowsServed,
         simulatorCpuSeconds: round((simEnd.cpuMs - simBefore.cpuMs) / 1000, 1),
       },
-      coresLive: { replicas: round(replicasCores, 3), simulator: round(simCores, 3), machine: cores },
+      coresLive: {
+        replicas: round(replicasCores, 3),
+        simulator: round(simCores, 3),
+        readers: round(readerCores, 3),
+        machine: cores === undefined ? null : round(cores, 3),
+      },
       perReplica: replicaRows,
       // Every 5th sample, for the curves.
       samples: replicas.map((replica) => replica.samples.filter((_, i) => i % 5 === 0)),
@@ -735,14 +759,31 @@ async function stopReplicas(replicas: Replica[], graceMs: number): Promise<void>
   );
 }
 
-/** Deletes the run's topics (the groups and transactional ids of its CONNECTOR_NAME stay unused). */
-async function cleanupKafka(admin: Admin, topics: string[], log: (line: string) => void): Promise<void> {
+/**
+ * Deletes the run's topics and its consumer groups (the elections': their ids hold the run's unique
+ * name). Its transactional ids cannot be deleted: unused, the broker expires them
+ * (transactional.id.expiration.ms, 7 days by default).
+ */
+async function cleanupKafka(
+  admin: Admin,
+  run: string,
+  topics: string[],
+  log: (line: string) => void,
+): Promise<void> {
   try {
     const existing = new Set(await admin.listTopics());
     const ours = topics.filter((topic) => existing.has(topic));
     if (ours.length > 0) await admin.deleteTopics({ topics: ours });
   } catch (error) {
     log(`deleting the fleet's topics failed: ${(error as Error).message}`);
+  }
+  try {
+    const groups = [...(await admin.listGroups()).keys()].filter((id) => id.includes(run));
+    // In batches: one request for thousands of groups is more than a broker wants at once.
+    for (let at = 0; at < groups.length; at += 500)
+      await admin.deleteGroups({ groups: groups.slice(at, at + 500) });
+  } catch (error) {
+    log(`deleting the fleet's consumer groups failed: ${(error as Error).message}`);
   } finally {
     await admin.close().catch(() => undefined);
   }
@@ -776,6 +817,15 @@ function checkBuild(log: (line: string) => void): string {
       `warning: ${newer.length} file(s) of src/ are newer than dist/ (e.g. ${newer[0]?.slice(ROOT.length)}): \`npm run build\` to measure them`,
     );
   return new Date(built).toISOString();
+}
+
+/** Whether the CLI built knows an environment variable (it refuses the ones it does not know). */
+function knowsVariable(name: string): boolean {
+  try {
+    return readFileSync(join(ROOT, "dist/src/config/variables.js"), "utf8").includes(`"${name}"`);
+  } catch {
+    return false;
+  }
 }
 
 /** Every .ts file under `dir`. */

@@ -114,6 +114,10 @@ export class LiveTopicReader {
     return new LiveTopicReader(topic, child, onRecord);
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
