@@ -196,12 +196,14 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
   const tenants = config.tenants.map((tenant) => buildTenant(tenant, firstPollDelay));
   sources.push(...tenants.flatMap((tenant) => tenant.sources));
   const replica = `${hostname()}/${process.pid}`;
+  // With slots, /status names each unit's slot (once the replica joined the group).
+  const slotOf = (identity: string) => (sink instanceof SlottedSink ? sink.slotOf(identity) : undefined);
   const health = new StreamsHealth(
     new Map(sources.map((source) => [unitName(source, fleet), source.health])),
     () => ({
       replica,
       units: tenants.flatMap(({ tenant, sources: ofTenant }) =>
-        ofTenant.map((source) => unitStatus(tenant, source, replica)),
+        ofTenant.map((source) => unitStatus(tenant, source, replica, slotOf(source.identity()))),
       ),
     }),
   );
@@ -252,7 +254,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
  * One unit as /status lists it: who reads it (this replica, or another one while this stands by),
  * how far it has published, and the code of its last failure (never a message: no secret leaks).
  */
-function unitStatus(tenant: TenantConfig, source: Source, replica: string): object {
+function unitStatus(tenant: TenantConfig, source: Source, replica: string, slot: number | undefined): object {
   const health = source.health.snapshot();
   const state = source.health.unitState;
   return {
@@ -262,6 +264,7 @@ function unitStatus(tenant: TenantConfig, source: Source, replica: string): obje
     topic: source.unit.topics.data,
     state,
     owner: state === "standby" ? "another replica" : replica,
+    ...(slot === undefined ? {} : { slot }),
     watermark: source.stats.watermark?.toISOString() ?? null,
     published: source.stats.published,
     deadLettered: source.stats.deadLettered,

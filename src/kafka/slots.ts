@@ -128,7 +128,8 @@ export class SlotGroup {
   election(identity: string, metrics?: StreamMetrics): Election {
     const slot = this.slot(identity);
     slot.views.add(metrics);
-    metrics?.active.set(slot.held ? 1 : 0);
+    // A unit of a slot held elsewhere exports nothing here (its series appear when it runs here).
+    if (slot.held) metrics?.active.set(1);
     return {
       get isActive() {
         return slot.held;

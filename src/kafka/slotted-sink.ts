@@ -24,6 +24,8 @@ export interface SlottedSinkOptions extends KafkaSinkOptions {
 export class SlottedSink implements Sink {
   private readonly topics: KafkaSink;
   private group: Promise<SlotGroup> | undefined;
+  /** The group once joined, for what asks without waiting (/status). */
+  private joinedGroup: SlotGroup | undefined;
 
   constructor(private readonly options: SlottedSinkOptions) {
     this.topics = new KafkaSink(options);
@@ -45,9 +47,15 @@ export class SlottedSink implements Sink {
     return (await this.joined()).election(spec.identity, spec.metrics);
   }
 
+  /** The slot of a unit, once the group is joined (the slots topic's partition count is known). */
+  slotOf(identity: string): number | undefined {
+    return this.joinedGroup?.slotOf(identity);
+  }
+
   async close(): Promise<void> {
     const group = this.group;
     this.group = undefined;
+    this.joinedGroup = undefined;
     await (await group?.catch(() => undefined))?.leave();
   }
 
@@ -72,7 +80,7 @@ export class SlottedSink implements Sink {
       );
     }
     const prefix = `pstn-connector:${slotsTopic}:${name}`;
-    return SlotGroup.join({
+    const group = await SlotGroup.join({
       kafka,
       logger: logger.child({ component: "slots" }),
       topic: slotsTopic,
@@ -87,5 +95,7 @@ export class SlottedSink implements Sink {
       restoreTimeoutMs: this.options.restoreTimeoutMs ?? 120_000,
       onHeld: this.options.onHeld,
     });
+    this.joinedGroup = group;
+    return group;
   }
 }

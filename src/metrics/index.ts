@@ -297,6 +297,9 @@ export class StreamMetrics {
   readonly active: UnitGauge;
   private readonly labels: UnitLabels;
   private readonly stoppedCodes = new Set<string>();
+  private announced = false;
+  /** Whether `active` was set before the series were announced (an election said so). */
+  private activeSet = false;
 
   /**
    * `merged`: the tenant label is off, so the series are the stream's, shared with its other
@@ -326,14 +329,52 @@ export class StreamMetrics {
     this.lastSuccess = this.gauge(all.lastSuccess, "min");
     this.sessionFailures = labelled(all.sessionFailures, labels);
     this.dedupeIds = this.gauge(all.dedupeIds, "sum");
-    this.active = this.gauge(all.active, "sum");
-    // Every code exists from the start at 0, so that increase() sees a code's first one too.
-    for (const code of GRAPH_REFUSED_CODES) this.graphResponsesRefused.inc({ code }, 0);
-    for (const code of [...Object.values(ErrorCode), "other"]) this.sessionFailures.inc({ code }, 0);
-    // Series of counters exist at 0 before their first event, for the same reason; gauges start at
-    // 0 (not active, nothing published yet), as a metric without labels does.
+    const active = this.gauge(all.active, "sum");
+    this.active = {
+      set: (value) => {
+        this.activeSet = true;
+        active.set(value);
+      },
+    };
+    // One tenant's streams: their series exist from the start.
+    if (tenant === undefined) this.announce();
+  }
+
+  /**
+   * Makes the unit's series exist, at 0: counters before their first event, so that increase()
+   * sees the first one too; gauges at 0 (not active, nothing published yet), as a metric without
+   * labels starts. A tenant's unit in a fleet announces itself when it first runs here, so that a
+   * replica exports the units it reads, not every unit of the file; and its counters by error
+   * code start at their first event (a code per unit and tenant would be tens of series each).
+   */
+  announce(): void {
+    if (this.announced) return;
+    this.announced = true;
+    if (this.labels.tenant === undefined) {
+      for (const code of GRAPH_REFUSED_CODES) this.graphResponsesRefused.inc({ code }, 0);
+      for (const code of [...Object.values(ErrorCode), "other"]) this.sessionFailures.inc({ code }, 0);
+    }
     for (const counter of [this.rowsFetched, this.rowsPublished, this.rowsDuplicate]) counter.inc(0);
-    for (const gauge of [this.watermark, this.lastSuccess, this.dedupeIds, this.active]) gauge.set(0);
+    // A tenant's unit sets its watermark when its session restores it: a 0 before that would read
+    // as decades of lag while another replica's series of it has just gone.
+    if (this.tenant === undefined)
+      for (const gauge of [this.watermark, this.lastSuccess, this.dedupeIds]) gauge.set(0);
+    if (!this.activeSet) this.active.set(0);
+  }
+
+  /**
+   * A tenant's unit no longer runs here (its slot went to another replica): its gauges go, so
+   * that neither its frozen watermark nor its ids count here while another replica moves them.
+   * Its counters stay. One tenant's streams keep their series (the standby of an election).
+   */
+  standingBy(): void {
+    if (this.tenant === undefined) return;
+    const { all, labels } = this;
+    const gauges = [all.watermark, all.lastSuccess, all.dedupeIds];
+    if (this.merged) for (const gauge of gauges) all.setMerged(gauge, labels, "sum", this.tenant, undefined);
+    else for (const gauge of gauges) gauge.remove(labels);
+    this.active.set(0);
+    this.announced = false;
   }
 
   /** A gauge series of this unit: its own, or its share of the stream's (merged). */

@@ -212,6 +212,7 @@ export class Source {
    */
   async run(signal: AbortSignal): Promise<void> {
     const identity = this.identity();
+    this.metrics.announce();
     try {
       const offset = this.options.firstPollDelayMs ?? 0;
       if (offset > 0) await sleep(offset, undefined, { signal }).catch(() => undefined);
@@ -243,6 +244,7 @@ export class Source {
    */
   async backfill(from: Date, to: Date, signal: AbortSignal): Promise<boolean> {
     const identity = this.identity(`/backfill/${from.toISOString()}/${to.toISOString()}`);
+    this.metrics.announce();
     try {
       await this.retrySessions("backfill", signal, async () => {
         await this.prepare();

@@ -47,6 +47,7 @@ export async function runWithStandby(
         if (!isPstnError(error, ErrorCode.KAFKA_FENCED)) throw error;
         logger.warn({ err: error }, "fenced by another instance; standing by");
       }
+      if (!signal.aborted) source.metrics.standingBy();
     }
   } finally {
     await leadership.leave();

@@ -129,6 +129,7 @@ test("two tenants from the file: one read exactly once with its tenant named, on
       stream: string;
       state: string;
       owner: string;
+      slot?: number;
       lastFailure: string | null;
       watermark: string | null;
     }>;
@@ -142,6 +143,11 @@ test("two tenants from the file: one read exactly once with its tenant named, on
     ],
   );
   assert.equal(status.units[0]?.owner, status.replica, "this replica reads the main tenant");
+  for (const unit of status.units)
+    assert.ok(
+      Number.isInteger(unit.slot) && (unit.slot ?? -1) >= 0 && (unit.slot ?? 99) < 24,
+      "each unit names its slot",
+    );
   assert.ok(Date.parse(status.units[0]?.watermark ?? "") > now - 30_000);
   assert.equal(child.child.exitCode, null, "the process is still running");
   assert.match(child.stderr, /tenant stopped/);

@@ -90,6 +90,37 @@ describe("the tenant label switched off (METRICS_TENANT_LABEL=false)", () => {
   });
 });
 
+describe("a fleet's units on one replica", () => {
+  test("a tenant's unit exports nothing until it runs here, then no series per error code; standing by drops its gauges, keeps its counters", async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const unit = metrics.forStream("pstn", "a.example.com");
+    const series = async () =>
+      (await metrics.registry.metrics())
+        .split("\n")
+        .filter((line) => line.includes('tenant="a.example.com"'));
+    assert.deepEqual(await series(), [], "a unit of a slot held elsewhere costs no series here");
+    unit.announce();
+    unit.active.set(1);
+    unit.rowsPublished.inc(5);
+    unit.watermark.set(300);
+    let lines = await series();
+    assert.ok(lines.includes('pstn_connector_rows_fetched_total{tenant="a.example.com",stream="pstn"} 0'));
+    assert.ok(lines.includes('pstn_connector_active{tenant="a.example.com",stream="pstn"} 1'));
+    assert.ok(
+      !lines.some((line) => line.startsWith("pstn_connector_session_failures_total")),
+      "no series per code",
+    );
+    unit.standingBy();
+    lines = await series();
+    assert.ok(
+      !lines.some((line) => line.startsWith("pstn_connector_watermark_timestamp_seconds")),
+      "its frozen watermark goes",
+    );
+    assert.ok(lines.includes('pstn_connector_rows_published_total{tenant="a.example.com",stream="pstn"} 5'));
+    assert.ok(lines.includes('pstn_connector_active{tenant="a.example.com",stream="pstn"} 0'));
+  });
+});
+
 describe("readiness of several streams", () => {
   test("ready only when every stream is; each dependency as the worst stream saw it; each stream's detail", () => {
     const pstn = readyHealth();
