@@ -3,6 +3,7 @@ import type { Logger } from "../log.js";
 import type { StreamMetrics } from "../metrics/index.js";
 import type { Election, ElectionSpec } from "../sink.js";
 import type { Kafka } from "./index.js";
+import { Waiters } from "./waiters.js";
 
 export interface LeadershipOptions extends Omit<ElectionSpec, "identity"> {
   kafka: Kafka;
@@ -22,7 +23,7 @@ const PROTOCOL = "pstn-sticky-leader";
 export class Leadership implements Election {
   private active = false;
   /** Callers of waitUntilActive still waiting, each resolved once this instance is elected. */
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
   private lost = new AbortController();
 
   private constructor(
@@ -72,20 +73,7 @@ export class Leadership implements Election {
 
   /** Resolves once this instance is the active one; rejects if `signal` aborts first. */
   waitUntilActive(signal: AbortSignal): Promise<void> {
-    if (this.active) return Promise.resolve();
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolvePromise, reject) => {
-      const activated = () => {
-        signal.removeEventListener("abort", onAbort);
-        resolvePromise();
-      };
-      const onAbort = () => {
-        this.waiters.delete(activated);
-        reject(signal.reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.waiters.add(activated);
-    });
+    return this.waiters.wait(this.active, signal);
   }
 
   /** Aborted when this instance stops being the active one. */
@@ -106,9 +94,7 @@ export class Leadership implements Election {
     if (assigned) {
       this.lost = new AbortController();
       this.options.logger.info({ group: this.options.groupId }, "this instance is now the active one");
-      const waiters = [...this.waiters];
-      this.waiters.clear();
-      for (const activated of waiters) activated();
+      this.waiters.release();
     } else {
       this.options.logger.warn({ group: this.options.groupId }, "this instance is no longer the active one");
       this.lost.abort(new Error("leadership lost"));

@@ -14,6 +14,7 @@ import type { Kafka } from "./index.js";
 import { partitionOfKey } from "./partition.js";
 import { restoreState, restoreStates } from "./restore.js";
 import { SlotWriter } from "./slot-writer.js";
+import { Waiters } from "./waiters.js";
 
 /** A unit of the deployment as the slots see it. */
 export interface SlotUnit {
@@ -49,7 +50,7 @@ class Slot {
   /** State restored when the slot was opened, per unit, taken by the unit's first session. */
   readonly restored = new Map<string, StateRestorer>();
   lost = new AbortController();
-  readonly waiters = new Set<() => void>();
+  readonly waiters = new Waiters();
   readonly views = new Set<StreamMetrics | undefined>();
 
   constructor(readonly index: number) {}
@@ -134,7 +135,7 @@ export class SlotGroup {
       get isActive() {
         return slot.held;
       },
-      waitUntilActive: (signal) => waitHeld(slot, signal),
+      waitUntilActive: (signal) => slot.waiters.wait(slot.held, signal),
       get lostSignal() {
         return slot.lost.signal;
       },
@@ -327,9 +328,7 @@ export class SlotGroup {
       },
       { once: true },
     );
-    const waiters = [...slot.waiters];
-    slot.waiters.clear();
-    for (const resolve of waiters) resolve();
+    slot.waiters.release();
   }
 
   private async release(slot: Slot): Promise<void> {
@@ -346,23 +345,6 @@ export class SlotGroup {
   private reportHeld(): void {
     this.options.onHeld?.(this.held().length);
   }
-}
-
-function waitHeld(slot: Slot, signal: AbortSignal): Promise<void> {
-  if (slot.held) return Promise.resolve();
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const held = () => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    };
-    const onAbort = () => {
-      slot.waiters.delete(held);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    slot.waiters.add(held);
-  });
 }
 
 function restoredKey(stateTopic: string, identity: string): string {

@@ -19,16 +19,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { ErrorCode } from "../../src/errors.js";
-import { type GraphSimulator, type StreamTruth, startGraphSimulator } from "../../tools/simulator/index.js";
+import { type StreamTruth, startGraphSimulator } from "../../tools/simulator/index.js";
 import { resolveKafkaClasspath } from "../../tools/stack/artifacts.js";
 import { stackCacheDir } from "../../tools/stack/paths.js";
 import { requireJava } from "../../tools/stack/tools.js";
 import { KAFKA_MIN_JAVA } from "../../tools/stack/versions.js";
-import { CliProcess, cleanEnv } from "../support/cli.js";
-import { connectorEnv, waitFor } from "../support/connector.js";
+import { runFleet, waitFor } from "../support/connector.js";
 import { readTopicWithJava } from "../support/java-reader.js";
 import { uniqueName } from "../support/kafka.js";
-import { freePort, sampleOf, writeCaFile } from "../support/processes.js";
+import { sampleOf } from "../support/processes.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
 const DAY = 86_400_000;
@@ -50,31 +49,6 @@ before(async () => {
 after(async () => {
   await stack?.stop();
 });
-
-/** `pstn-connector run` reading the tenants file `file` (AZURE_TENANT_ID unset), its metrics on a port of its own. */
-async function runFleet(
-  t: TestContext,
-  sim: GraphSimulator,
-  file: string,
-  extra: Record<string, string>,
-): Promise<{ child: CliProcess; env: NodeJS.ProcessEnv; port: number }> {
-  const port = await freePort();
-  const base = connectorEnv(sim, stack, {
-    POLL_INTERVAL: `${POLL_MS}ms`,
-    LOOKBACK: "1m",
-    METRICS_PORT: String(port),
-    CONNECTOR_TENANTS_FILE: file,
-    ...extra,
-  });
-  delete base.AZURE_TENANT_ID;
-  const env = cleanEnv({ ...base, NODE_EXTRA_CA_CERTS: await writeCaFile(sim.caCertificatePem) });
-  const child = new CliProcess(["run"], env);
-  t.after(async () => {
-    child.kill("SIGKILL");
-    await child.done;
-  });
-  return { child, env, port };
-}
 
 /**
  * Kafka's Java consumer (test/support/java/TopicReader.java, read_committed) reading `topic` from
@@ -195,7 +169,8 @@ test("one tenant's consent revoked mid-run: it stops alone, shown in metrics, /s
     file,
     `tenants:\n  - id: ${A}\n    name: Main\n  - id: ${B}\n    name: Fabrikam\n  - id: ${C}\n    name: Northwind\n`,
   );
-  const { child, env, port } = await runFleet(t, sim, file, {
+  const { child, env, port } = await runFleet(t, sim, stack, file, {
+    POLL_INTERVAL: `${POLL_MS}ms`,
     CONNECTOR_START: new Date(t0 - 3 * DAY).toISOString(),
     CONNECTOR_STREAMS: STREAMS.join(","),
     KAFKA_TOPIC_DIRECT_ROUTING: uniqueName("direct-routing-calls"),

@@ -9,13 +9,12 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, type TestContext, test } from "node:test";
+import { after, before, test } from "node:test";
 import { request } from "undici";
-import { type GraphSimulator, startGraphSimulator } from "../../tools/simulator/index.js";
-import { CliProcess, cleanEnv } from "../support/cli.js";
-import { assertEachIdOnce, connectorEnv, waitFor } from "../support/connector.js";
+import { startGraphSimulator } from "../../tools/simulator/index.js";
+import { assertEachIdOnce, runFleet, waitFor } from "../support/connector.js";
 import { uniqueName } from "../support/kafka.js";
-import { freePort, sampleOf, writeCaFile } from "../support/processes.js";
+import { sampleOf } from "../support/processes.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
 const DAY = 86_400_000;
@@ -28,34 +27,6 @@ before(async () => {
 after(async () => {
   await stack?.stop();
 });
-
-/**
- * `pstn-connector run` reading the tenants file `file` (AZURE_TENANT_ID unset), its metrics on a
- * port of its own; killed after the test.
- */
-async function runFleet(
-  t: TestContext,
-  sim: GraphSimulator,
-  file: string,
-  extra: Record<string, string>,
-): Promise<{ child: CliProcess; env: NodeJS.ProcessEnv; port: number }> {
-  const port = await freePort();
-  const base = connectorEnv(sim, stack, {
-    POLL_INTERVAL: "1s",
-    LOOKBACK: "1m",
-    METRICS_PORT: String(port),
-    CONNECTOR_TENANTS_FILE: file,
-    ...extra,
-  });
-  delete base.AZURE_TENANT_ID;
-  const env = cleanEnv({ ...base, NODE_EXTRA_CA_CERTS: await writeCaFile(sim.caCertificatePem) });
-  const child = new CliProcess(["run"], env);
-  t.after(async () => {
-    child.kill("SIGKILL");
-    await child.done;
-  });
-  return { child, env, port };
-}
 
 test("two tenants from the file: one read exactly once with its tenant named, one that cannot be read stops alone", async (t) => {
   const now = Date.now();
@@ -74,7 +45,7 @@ test("two tenants from the file: one read exactly once with its tenant named, on
     file,
     `tenants:\n  - id: ${sim.tenantId}\n    name: Main\n  - id: ${GONE}\n    name: Gone\n    streams: [pstn]\n`,
   );
-  const { child, env, port } = await runFleet(t, sim, file, {
+  const { child, env, port } = await runFleet(t, sim, stack, file, {
     CONNECTOR_START: new Date(now - 10 * DAY).toISOString(),
     CONNECTOR_STREAMS: "pstn,directRouting",
     KAFKA_TOPIC_DIRECT_ROUTING: uniqueName("direct-routing-calls"),
@@ -193,7 +164,7 @@ test("the tenants file edited while running: a tenant added starts, one removed 
   const write = (ids: string[]) =>
     writeFileSync(file, `tenants:\n${ids.map((id) => `  - id: ${id}\n`).join("")}`);
   write([sim.tenantId]);
-  const { child, env, port } = await runFleet(t, sim, file, {
+  const { child, env, port } = await runFleet(t, sim, stack, file, {
     CONNECTOR_START: new Date(now - 5 * DAY).toISOString(),
     CONNECTOR_TENANTS_RELOAD_INTERVAL: "500ms",
   });

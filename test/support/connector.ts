@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import avro from "avsc";
 import { request } from "undici";
@@ -7,8 +8,10 @@ import { decodedToGraphJson } from "../../src/avro/index.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/log.js";
 import type { GraphSimulator } from "../../tools/simulator/index.js";
+import { CliProcess, cleanEnv } from "./cli.js";
 import { readTopicWithJava } from "./java-reader.js";
 import { uniqueName } from "./kafka.js";
+import { freePort, writeCaFile } from "./processes.js";
 import type { TestStack } from "./stack.js";
 
 export interface ConnectorEnv {
@@ -173,4 +176,34 @@ export async function assertEachIdOnce(
     `first missing ${missing.slice(0, 3).join(", ")}; first extra ${extra.slice(0, 3).join(", ")}`,
   );
   return messages;
+}
+
+/**
+ * `pstn-connector run` reading the tenants file `file` (AZURE_TENANT_ID unset), polling every
+ * second with a minute of lookback unless `extra` says otherwise, its metrics on a port of its
+ * own; killed after the test.
+ */
+export async function runFleet(
+  t: TestContext,
+  sim: GraphSimulator,
+  stack: TestStack,
+  file: string,
+  extra: Record<string, string>,
+): Promise<{ child: CliProcess; env: NodeJS.ProcessEnv; port: number }> {
+  const port = await freePort();
+  const base = connectorEnv(sim, stack, {
+    POLL_INTERVAL: "1s",
+    LOOKBACK: "1m",
+    METRICS_PORT: String(port),
+    CONNECTOR_TENANTS_FILE: file,
+    ...extra,
+  });
+  delete base.AZURE_TENANT_ID;
+  const env = cleanEnv({ ...base, NODE_EXTRA_CA_CERTS: await writeCaFile(sim.caCertificatePem) });
+  const child = new CliProcess(["run"], env);
+  t.after(async () => {
+    child.kill("SIGKILL");
+    await child.done;
+  });
+  return { child, env, port };
 }
