@@ -187,7 +187,8 @@ export class SlotGroup {
     this.closing.abort();
     // Closing leaves the group first, so the other replicas take the slots without waiting.
     await this.consumer.close(true).catch(() => undefined);
-    this.assign(new Set());
+    this.assigned = new Set();
+    await Promise.all(this.slotList.map((slot) => this.release(slot)));
     await this.applying;
   }
 
@@ -204,13 +205,14 @@ export class SlotGroup {
         "the slots topic has more partitions than when this replica started: restart every replica",
       );
     }
+    // Slots given up stop at once, even while an earlier assignment is still opening its slots.
+    for (const slot of this.slotList)
+      if (slot.held && !this.assigned.has(slot.index)) void this.release(slot);
     this.applying = this.applying.then(() => this.apply()).catch(() => undefined);
   }
 
-  /** Gives up the slots no longer assigned, then opens the newly assigned ones (retried). */
+  /** Opens the newly assigned slots (retried until they open or are no longer assigned). */
   private async apply(): Promise<void> {
-    for (const slot of this.slotList)
-      if (slot.held && !this.assigned.has(slot.index)) await this.release(slot);
     const wanted = () => this.slotList.filter((slot) => this.assigned.has(slot.index) && !slot.held);
     if (wanted().length === 0 || this.closing.signal.aborted) return this.reportHeld();
     await pRetry(
@@ -331,6 +333,7 @@ export class SlotGroup {
     slot.waiters.release();
   }
 
+  /** Stops the slot's units and closes its writer: all but the close happens at once. */
   private async release(slot: Slot): Promise<void> {
     const writer = slot.writer;
     if (writer === undefined) return;
