@@ -6,14 +6,9 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { resolveKafkaClasspath } from "../../tools/stack/artifacts.js";
-import { stackCacheDir } from "../../tools/stack/paths.js";
-import { requireJava } from "../../tools/stack/tools.js";
-import { KAFKA_MIN_JAVA } from "../../tools/stack/versions.js";
+import { javaRuntime, TOPIC_READER_SOURCE } from "../../test/support/java-reader.js";
 import { onCleanup, trackChild } from "./cleanup.js";
 
-const SOURCE = fileURLToPath(new URL("../../test/support/java/TopicReader.java", import.meta.url));
 const TENANT_HEADER = "pstn.tenant";
 /** The reader runs until stopped: it is told to wait for more records than a run can hold. */
 const FOREVER_MS = 7 * 86_400_000;
@@ -27,19 +22,6 @@ export interface LiveRecord {
   tenant: string | undefined;
   /** Date.now() when the record's line arrived. */
   arrivedMs: number;
-}
-
-let runtime: Promise<{ java: string; classpath: string }> | undefined;
-
-function javaRuntime(): Promise<{ java: string; classpath: string }> {
-  runtime ??= (async () => {
-    const [java, classpath] = await Promise.all([
-      requireJava(KAFKA_MIN_JAVA, "the Java topic reader"),
-      resolveKafkaClasspath(stackCacheDir(), () => undefined),
-    ]);
-    return { java: java.executable, classpath };
-  })();
-  return runtime;
 }
 
 export class LiveTopicReader {
@@ -100,7 +82,7 @@ export class LiveTopicReader {
         "-XX:TieredStopAtLevel=1",
         "-cp",
         classpath,
-        SOURCE,
+        TOPIC_READER_SOURCE,
         brokers.join(","),
         topic,
         String(Number.MAX_SAFE_INTEGER),

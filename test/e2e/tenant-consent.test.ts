@@ -16,16 +16,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { ErrorCode } from "../../src/errors.js";
 import { type StreamTruth, startGraphSimulator } from "../../tools/simulator/index.js";
-import { resolveKafkaClasspath } from "../../tools/stack/artifacts.js";
-import { stackCacheDir } from "../../tools/stack/paths.js";
-import { requireJava } from "../../tools/stack/tools.js";
-import { KAFKA_MIN_JAVA } from "../../tools/stack/versions.js";
 import { runFleet, waitFor } from "../support/connector.js";
-import { readTopicWithJava } from "../support/java-reader.js";
+import { javaRuntime, readTopicWithJava, TOPIC_READER_SOURCE } from "../support/java-reader.js";
 import { uniqueName } from "../support/kafka.js";
 import { sampleOf } from "../support/processes.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
@@ -40,7 +35,6 @@ const B = "fabrikam.example.com";
 const C = "northwind.example.com";
 const STREAMS = ["pstn", "directRouting"] as const;
 type Stream = (typeof STREAMS)[number];
-const TOPIC_READER = fileURLToPath(new URL("../support/java/TopicReader.java", import.meta.url));
 
 let stack: TestStack;
 before(async () => {
@@ -70,15 +64,12 @@ class LiveReader {
   }
 
   static async start(t: TestContext, brokers: readonly string[], topic: string): Promise<LiveReader> {
-    const [java, classpath] = await Promise.all([
-      requireJava(KAFKA_MIN_JAVA, "the Java topic reader"),
-      resolveKafkaClasspath(stackCacheDir(), () => undefined),
-    ]);
+    const { java, classpath } = await javaRuntime();
     // Waits for more records than there will ever be, for longer than the test: it is killed.
-    const child = spawn(java.executable, [
+    const child = spawn(java, [
       "-cp",
       classpath,
-      TOPIC_READER,
+      TOPIC_READER_SOURCE,
       brokers.join(","),
       topic,
       String(Number.MAX_SAFE_INTEGER),

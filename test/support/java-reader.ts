@@ -34,11 +34,13 @@ export interface JavaReadResult {
   timedOut: boolean;
 }
 
-const SOURCE = fileURLToPath(new URL("./java/TopicReader.java", import.meta.url));
+/** The reader's source: Java runs it as it is (single-file source launch). */
+export const TOPIC_READER_SOURCE = fileURLToPath(new URL("./java/TopicReader.java", import.meta.url));
 
 let runtime: Promise<{ java: string; classpath: string }> | undefined;
 
-function javaRuntime(): Promise<{ java: string; classpath: string }> {
+/** The Java executable and Kafka client classpath the reader runs with, resolved once per process. */
+export function javaRuntime(): Promise<{ java: string; classpath: string }> {
   runtime ??= (async () => {
     const [java, classpath] = await Promise.all([
       requireJava(KAFKA_MIN_JAVA, "the Java topic reader"),
@@ -59,7 +61,7 @@ export async function readTopicWithJava(
   const args = [
     "-cp",
     classpath,
-    SOURCE,
+    TOPIC_READER_SOURCE,
     brokers.join(","),
     topic,
     String(options.expected),
