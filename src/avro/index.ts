@@ -5,7 +5,7 @@
 export { createRowCodec, type EncodeResult, MAX_ID_LENGTH, type RowCodec } from "./codec.js";
 export { bytesToDecimalText, decimalToUnscaled, unscaledToBytes } from "./decimal.js";
 export { decodedToGraphJson, normaliseGraphRow } from "./json.js";
-export { decimalFields } from "./plan.js";
+export { decimalFields, type FieldPlan, type RecordPlan, recordPlan } from "./plan.js";
 export {
   PSTN_ROW_SCHEMA,
   PSTN_ROW_SCHEMA_PATH,

@@ -1,7 +1,9 @@
 /** Loads the configuration once: file, environment and overrides → one validated, typed object. */
 import type { z } from "zod";
+import type { StreamName } from "../streams/index.js";
 import { ConfigError } from "./errors.js";
 import { quote, withoutCredentials } from "./fields.js";
+import { loadPrivacyPolicy } from "./privacy.js";
 import { CONFIG_SCHEMA, sharedApp } from "./schema.js";
 import { type Origin, readConfigFile, type Setting, unknownProblems } from "./sources.js";
 import { loadTenantsFile, type TenantConfig, type TenantsResult } from "./tenants.js";
@@ -44,24 +46,40 @@ export function loadConfig(options: LoadConfigOptions = {}): ConnectorConfig {
   if (!parsed.success) problems.push(...problemLines(parsed.error.issues, settings));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const config = parsed.data;
-  if (config.tenantsFile === undefined) return config;
-  const values = Object.fromEntries([...env, ...overrides].map(([name, { value }]) => [name, value]));
-  const tenants = loadTenantsFile(
-    config.tenantsFile,
-    {
-      streams: config.connector.streams,
-      start: config.connector.start,
-      credentials: sharedApp(config.azure),
-    },
-    {
-      ...Object.fromEntries([...(file?.entries ?? [])].map(([name, { value }]) => [name, value])),
-      ...values,
-    },
+  const values = {
+    ...Object.fromEntries([...(file?.entries ?? [])].map(([name, { value }]) => [name, value])),
+    ...Object.fromEntries([...env, ...overrides].map(([name, { value }]) => [name, value])),
+  };
+  let tenants = config.tenants;
+  if (config.tenantsFile !== undefined) {
+    const loaded = loadTenantsFile(
+      config.tenantsFile,
+      {
+        streams: config.connector.streams,
+        start: config.connector.start,
+        credentials: sharedApp(config.azure),
+      },
+      values,
+    );
+    if (loaded.problems) throw new ConfigError(loaded.problems);
+    const shared = sharedTopics(config, loaded.tenants);
+    if (shared.length > 0) throw new ConfigError(shared);
+    tenants = loaded.tenants;
+  }
+  if (config.privacyFile === undefined) return { ...config, tenants };
+  const policy = loadPrivacyPolicy(
+    config.privacyFile,
+    streamsRead(config, tenants),
+    config.kafka.topics,
+    values,
   );
-  if (tenants.problems) throw new ConfigError(tenants.problems);
-  const shared = sharedTopics(config, tenants.tenants);
-  if (shared.length > 0) throw new ConfigError(shared);
-  return { ...config, tenants: tenants.tenants };
+  if (policy.problems) throw new ConfigError(policy.problems);
+  return { ...config, tenants, privacy: policy.privacy };
+}
+
+/** Every stream some tenant reads: CONNECTOR_STREAMS' and those the tenants file names beside them. */
+function streamsRead(config: ConnectorConfig, tenants: readonly TenantConfig[]): StreamName[] {
+  return [...new Set([...config.connector.streams, ...tenants.flatMap((tenant) => tenant.streams)])];
 }
 
 /**
@@ -84,7 +102,20 @@ export function reloadTenants(
   );
   if (loaded.problems) return loaded;
   const shared = sharedTopics(config, loaded.tenants);
-  return shared.length > 0 ? { problems: shared } : loaded;
+  if (shared.length > 0) return { problems: shared };
+  const outputs = config.privacy?.outputs;
+  const uncovered =
+    outputs === undefined
+      ? []
+      : streamsRead(config, loaded.tenants).filter((stream) => outputs[stream] === undefined);
+  return uncovered.length > 0
+    ? {
+        problems: uncovered.map(
+          (stream) =>
+            `CONNECTOR_TENANTS_FILE: a tenant reads ${stream}, which PRIVACY_POLICY_FILE has no outputs for; add the stream to the policy first`,
+        ),
+      }
+    : loaded;
 }
 
 /**
@@ -92,7 +123,7 @@ export function reloadTenants(
  * stream beside those, whose topics must not be another stream's either.
  */
 function sharedTopics(config: ConnectorConfig, tenants: readonly TenantConfig[]): string[] {
-  const streams = [...new Set([...config.connector.streams, ...tenants.flatMap((tenant) => tenant.streams)])];
+  const streams = streamsRead(config, tenants);
   if (streams.length === config.connector.streams.length) return [];
   const owners = new Map<string, string>();
   const problems: string[] = [];

@@ -111,6 +111,7 @@ function assemble(v: Values): ConnectorConfig {
     }),
     tenantsFile: v.CONNECTOR_TENANTS_FILE === undefined ? undefined : resolve(v.CONNECTOR_TENANTS_FILE),
     tenantsReloadMs: v.CONNECTOR_TENANTS_RELOAD_INTERVAL,
+    privacyFile: v.PRIVACY_POLICY_FILE === undefined ? undefined : resolve(v.PRIVACY_POLICY_FILE),
     slots: { topic: v.KAFKA_SLOTS_TOPIC, count: v.CONNECTOR_SLOTS },
     tenants:
       v.AZURE_TENANT_ID === undefined

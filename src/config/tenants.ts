@@ -4,11 +4,17 @@
  * reference (an environment variable or a file, such as a mounted Kubernetes Secret), never
  * written in the file; the references are resolved here, and no secret reaches a problem line.
  */
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseDocument } from "yaml";
 import { STREAMS, type StreamName } from "../streams/index.js";
 import { guid, listWords, quote, start, tenant } from "./fields.js";
+import {
+  isRecord,
+  parseYaml,
+  type ReferenceContext,
+  readBoundedFile,
+  readReference,
+  unknownKey,
+} from "./file-values.js";
 import { closestName } from "./similarity.js";
 import type { StartSpec } from "./types.js";
 
@@ -42,9 +48,6 @@ export interface TenantDefaults {
 /** The keys an entry may have, and those of its credentials and of a reference. */
 const TENANT_KEYS = ["id", "name", "streams", "start", "credentials"] as const;
 const CREDENTIAL_KEYS = ["clientId", "clientSecret", "clientCertificate"] as const;
-const REFERENCE_KEYS = ["env", "file"] as const;
-/** Past this, a file is not a tenants list (a mistake, or something hostile). */
-const MAX_FILE_BYTES = 16 * 1024 * 1024;
 const MAX_NAME_LENGTH = 256;
 
 /** The tenants of the file, or the problems that make it unusable (never both). */
@@ -62,40 +65,23 @@ export function loadTenantsFile(
   env: Readonly<Record<string, string | undefined>>,
 ): TenantsResult {
   const where = `CONNECTOR_TENANTS_FILE (${path})`;
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return { problems: [`${where}: cannot be read (${code ?? (error as Error).message})`] };
-  }
-  if (Buffer.byteLength(text) > MAX_FILE_BYTES)
-    return { problems: [`${where}: is larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB`] };
+  const read = readBoundedFile(path, where);
+  if ("problem" in read) return { problems: [read.problem] };
+  const text = read.text;
   return parseTenants(text, defaults, { env, where, base: resolve(path, "..") });
 }
 
-interface ParseContext {
-  env: Readonly<Record<string, string | undefined>>;
+interface ParseContext extends ReferenceContext {
   /** How problem lines name the file. */
   where: string;
-  /** Where relative file references start. */
-  base: string;
 }
 
 /** Parses the text of a tenants file (YAML, of which JSON is a part). */
 export function parseTenants(text: string, defaults: TenantDefaults, context: ParseContext): TenantsResult {
   const problems: string[] = [];
-  const document = parseDocument(text, { uniqueKeys: true });
-  if (document.errors.length > 0) {
-    const first = document.errors[0];
-    const line = first?.linePos?.[0]?.line;
-    return {
-      problems: [
-        `${context.where}${line === undefined ? "" : `, line ${line}`}: is not YAML or JSON (${first?.code ?? "syntax"})`,
-      ],
-    };
-  }
-  const root: unknown = document.toJS({ maxAliasCount: 100 });
+  const parsed = parseYaml(text, context.where);
+  if ("problem" in parsed) return { problems: [parsed.problem] };
+  const root = parsed.root;
   const list = isRecord(root) ? root.tenants : undefined;
   if (!isRecord(root) || !Array.isArray(list)) {
     return { problems: [`${context.where}: needs a list "tenants:" of entries, each with an id`] };
@@ -268,66 +254,4 @@ function readCredentials(
     ...(secret === undefined ? {} : { clientSecret: secret }),
     ...(certificate === undefined ? {} : { clientCertificatePath: certificate }),
   };
-}
-
-/**
- * A secret named by reference: `{ env: NAME }` (its value) or `{ file: PATH }` (its contents, or,
- * with `pathOnly`, the path of a file that exists). Written inline, it is refused unread.
- */
-function readReference(
-  value: unknown,
-  context: ParseContext,
-  report: (message: string) => void,
-  options: { pathOnly?: boolean } = {},
-): string | undefined {
-  const forms = options.pathOnly ? "{ file: PATH }" : "{ env: NAME } or { file: PATH }";
-  if (!isRecord(value)) {
-    report(`is written in the file; name it by reference instead: ${forms}`);
-    return undefined;
-  }
-  const keys = Object.keys(value);
-  const allowed: readonly string[] = options.pathOnly ? ["file"] : REFERENCE_KEYS;
-  if (keys.length !== 1 || !allowed.includes(keys[0] as string)) {
-    report(`is not a reference; use ${forms}`);
-    return undefined;
-  }
-  if (value.env !== undefined) {
-    const name = value.env;
-    if (typeof name !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      report("env: is not an environment variable name");
-      return undefined;
-    }
-    const secret = context.env[name];
-    if (secret === undefined || secret.trim() === "") {
-      report(`env: ${name} is not set`);
-      return undefined;
-    }
-    return secret.trim();
-  }
-  if (typeof value.file !== "string" || value.file.trim() === "") {
-    report("file: is not a path");
-    return undefined;
-  }
-  const path = resolve(context.base, value.file.trim());
-  try {
-    const contents = readFileSync(path, "utf8");
-    if (options.pathOnly) return path;
-    if (contents.trim() === "") {
-      report(`file: ${path} is empty`);
-      return undefined;
-    }
-    return contents.trim();
-  } catch (error) {
-    report(`file: ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`);
-    return undefined;
-  }
-}
-
-function unknownKey(where: string, at: string, key: string, known: readonly string[]): string {
-  const near = closestName(key, known);
-  return `${where} ${at}${key}: unknown key${near === undefined ? `; use ${listWords(known)}` : `; did you mean ${near}?`}`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }

@@ -1,6 +1,7 @@
 /** The connector's configuration: one typed object, loaded and validated once at start-up. */
 import type { z } from "zod";
 import type { StreamName } from "../streams/index.js";
+import type { PrivacyConfig } from "./privacy.js";
 import type { TenantConfig } from "./tenants.js";
 
 export const GRAPH_CLOUDS = ["global", "usgov", "dod", "china"] as const;
@@ -115,6 +116,10 @@ export interface ConnectorConfig {
   tenantsFile?: string;
   /** CONNECTOR_TENANTS_RELOAD_INTERVAL: how often `run` reads the tenants file again. */
   tenantsReloadMs: number;
+  /** PRIVACY_POLICY_FILE, read: each stream's output topics and what each may see of a row. */
+  privacy?: PrivacyConfig;
+  /** PRIVACY_POLICY_FILE, resolved; undefined: each stream writes its rows as Graph sent them to its topic. */
+  privacyFile?: string;
   /** With a tenants file: the slots the units are spread over (KAFKA_SLOTS_TOPIC, CONNECTOR_SLOTS). */
   slots: { topic: string; count: number };
   connector: {
@@ -144,7 +149,7 @@ export interface ConnectorConfig {
 export interface ConfigVariable {
   readonly name: string;
   /** Heading it is listed under in the reference. */
-  readonly group: "Azure" | "Graph" | "Kafka" | "Schema registry" | "Connector" | "Operations";
+  readonly group: "Azure" | "Graph" | "Kafka" | "Schema registry" | "Connector" | "Privacy" | "Operations";
   readonly description: string;
   /** The default as an operator would write it, or a sentence naming where it comes from. */
   readonly default?: string;

@@ -564,6 +564,15 @@ const TABLE = [
     schema: upToADay,
   },
   {
+    name: "PRIVACY_POLICY_FILE",
+    group: "Privacy",
+    description:
+      "A YAML or JSON file saying which topics each stream writes and what each may see of a row: under `streams:`, each stream read with its `outputs:`, each a `topic` (else the stream's own) with a `default` (keep or drop) and `fields:` naming actions (keep, hash, mask, truncate-ip, drop); `hashKey` names the key of its hashed fields, one of `keys:`, each by reference only (`{ env: NAME }` or `{ file: PATH }`, base64 of at least 32 bytes), never written in the file; `version` goes in every record's `pstn.policy.version` header. Every output of a row is written in the same transaction. See docs/privacy.md.",
+    default: "none: every field kept",
+    example: "/etc/pstn-connector/privacy.yaml",
+    schema: check.text,
+  },
+  {
     name: "METRICS_PORT",
     group: "Operations",
     description: "Port of /metrics, /healthz and /readyz; 0 picks a free port.",

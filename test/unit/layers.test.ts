@@ -14,7 +14,7 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "../../src");
 const LAYERS: readonly (readonly string[])[] = [
   ["errors.ts", "log.ts", "pem.ts", "runtime-flags.ts"],
   ["metrics"],
-  ["config", "dedupe", "windows", "avro", "streams", "state"],
+  ["config", "dedupe", "windows", "avro", "streams", "state", "privacy"],
   ["auth", "graph", "registry.ts", "sink.ts"],
   ["kafka", "pipeline"],
   ["app.ts"],

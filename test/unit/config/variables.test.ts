@@ -38,6 +38,7 @@ const CONTRACT: ReadonlyArray<[string, string | undefined]> = [
   ["KAFKA_TOPIC_DIRECT_ROUTING", "teams.direct-routing-calls"],
   ["KAFKA_TOPIC_SMS", "teams.sms-log"],
   ["CONNECTOR_TENANTS_FILE", "none: the single tenant of AZURE_TENANT_ID"],
+  ["PRIVACY_POLICY_FILE", "none: every field kept"],
   ["CONNECTOR_TENANTS_RELOAD_INTERVAL", "10s"],
   ["LOG_LEVEL", "info"],
 ];
