@@ -12,7 +12,7 @@ import { createLogger, type Logger } from "./log.js";
 import { Health, StreamsHealth } from "./metrics/health.js";
 import { Metrics } from "./metrics/index.js";
 import { DecoderThreads } from "./pipeline/page-decoder.js";
-import { type Progress, Source } from "./pipeline/source.js";
+import { type Progress, Source, type SourceUnit } from "./pipeline/source.js";
 import { registrarOf } from "./registry.js";
 import type { Sink } from "./sink.js";
 import { STREAMS, type StreamName } from "./streams/index.js";
@@ -168,7 +168,7 @@ export function createApp(config: ConnectorConfig, options: AppOptions = {}): Ap
             tenantId: tenant.tenantId,
             stream: STREAMS[stream],
             name: config.connector.name,
-            topics: config.kafka.topics[stream],
+            ...unitOutputs(config, stream),
             start,
             tenantTag: fleet ? tenant.tenantId : undefined,
           },
@@ -261,7 +261,7 @@ function unitStatus(tenant: TenantConfig, source: Source, replica: string, slot:
     tenant: tenant.tenantId,
     name: tenant.name,
     stream: source.unit.stream.name,
-    topic: source.unit.topics.data,
+    topics: source.unit.topics.outputs,
     state,
     owner: state === "standby" ? "another replica" : replica,
     ...(slot === undefined ? {} : { slot }),
@@ -276,4 +276,25 @@ function unitStatus(tenant: TenantConfig, source: Source, replica: string, slot:
 function unitName(source: Source, fleet: boolean): string {
   const stream = source.unit.stream.name;
   return fleet ? `${source.unit.tenantId}/${stream}` : stream;
+}
+
+/**
+ * A stream's topics and, under a privacy policy, its outputs' rules: one output per policy entry,
+ * else the stream's own topic with its rows as Graph sent them.
+ */
+function unitOutputs(
+  config: ConnectorConfig,
+  stream: StreamName,
+): { topics: SourceUnit["topics"]; privacy?: SourceUnit["privacy"] } {
+  const { data, dlq, state } = config.kafka.topics[stream];
+  const privacy = config.privacy;
+  const outputs = privacy?.outputs[stream];
+  if (privacy === undefined || outputs === undefined) return { topics: { outputs: [data], dlq, state } };
+  return {
+    topics: { outputs: outputs.map((output) => output.topic), dlq, state },
+    privacy: {
+      version: privacy.version,
+      outputs: outputs.map(({ policy, keyId }) => (keyId === undefined ? { policy } : { policy, keyId })),
+    },
+  };
 }

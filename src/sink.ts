@@ -12,10 +12,13 @@ export interface OutRecord {
   headers?: Record<string, string>;
 }
 
-/** The three topics of one source (a tenant's stream). */
+/** The topics of one source (a tenant's stream). */
 export interface SourceTopics {
-  /** The rows, Avro in the Confluent wire format, keyed by row id. */
-  data: string;
+  /**
+   * The topics its rows go to, Avro in the Confluent wire format, keyed by row id: one, or one per
+   * output of a privacy policy, each of which holds every row.
+   */
+  outputs: readonly string[];
   /** Rows that could not be encoded, with their reason. */
   dlq: string;
   /** The source's progress and dedupe ids (compacted). */
@@ -39,7 +42,8 @@ export interface SessionSpec {
 
 /** One transaction's records: all of them become visible together, or none does. */
 export interface CommitBatch {
-  data: OutRecord[];
+  /** Per topic of `SourceTopics.outputs`, in that order: the same rows, as each output writes them. */
+  outputs: readonly (readonly OutRecord[])[];
   dlq: OutRecord[];
   state: OutRecord[];
 }

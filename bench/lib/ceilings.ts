@@ -40,7 +40,7 @@ async function createTopics(kafka: Kafka, topic: string): Promise<void> {
   const admin = kafka.admin();
   try {
     const [data, dlq, state] = topicsOf(topic) as [string, string, string];
-    await ensureTopics(admin, { data, dlq, state }, { dataPartitions: 6 });
+    await ensureTopics(admin, { outputs: [data], dlq, state }, { dataPartitions: 6 });
   } finally {
     await admin.close();
   }

@@ -49,7 +49,7 @@ export const runCommand: Command = {
         metricsPort: server.port,
         metricsHost: server.address,
         streams: Object.fromEntries(
-          app.sources.map((source) => [source.unit.stream.name, source.unit.topics.data]),
+          app.sources.map((source) => [source.unit.stream.name, source.unit.topics.outputs]),
         ),
         identities: app.sources.map((source) => source.identity()),
       },

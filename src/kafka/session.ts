@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { CompressionAlgorithmValue, Producer } from "@platformatic/kafka";
 import type { Logger } from "../log.js";
 import type { StreamMetrics } from "../metrics/index.js";
-import type { CommitBatch, SessionSpec, SinkSession } from "../sink.js";
+import type { CommitBatch, OutRecord, SessionSpec, SinkSession } from "../sink.js";
 import { barrierKey, encodeBarrier } from "../state/records.js";
 import type { StateTracker } from "../state/tracker.js";
 import { publishError } from "./errors.js";
@@ -98,8 +98,8 @@ export class KafkaSession implements SinkSession {
         timeoutMs: options.restoreTimeoutMs ?? 120_000,
         logger: options.logger,
       });
-      const { data, dlq, state: stateTopic } = spec.topics;
-      const layout = await topicLayout(options.kafka, [data, dlq, stateTopic], options.logger);
+      const { outputs, dlq, state: stateTopic } = spec.topics;
+      const layout = await topicLayout(options.kafka, [...outputs, dlq, stateTopic], options.logger);
       return new KafkaSession(producer, spec, options, state, layout);
     } catch (error) {
       await producer.close(true).catch(() => undefined);
@@ -111,7 +111,7 @@ export class KafkaSession implements SinkSession {
     const { topics, transactionalId } = this.spec;
     const { compression, metrics } = this.options;
     const sends = [
-      ...this.byPartition(topics.data, batch.data),
+      ...topics.outputs.flatMap((topic, index) => this.byPartition(topic, batch.outputs[index] ?? [])),
       ...this.byPartition(topics.dlq, batch.dlq),
       ...this.byPartition(topics.state, batch.state),
     ];
@@ -137,7 +137,7 @@ export class KafkaSession implements SinkSession {
     await this.producer.close(true);
   }
 
-  private byPartition(topic: string, records: CommitBatch["data"]): PartitionSend[] {
+  private byPartition(topic: string, records: readonly OutRecord[]): PartitionSend[] {
     return byPartition(topic, records, this.layout.partitions, this.layout.maxBatchBytes.get(topic));
   }
 }

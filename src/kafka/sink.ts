@@ -35,7 +35,7 @@ export class KafkaSink implements Sink {
 
   /** Creates the missing topics once per process: later calls for the same topics wait for the first. */
   async ensureTopics(topics: SourceTopics): Promise<string[]> {
-    const key = JSON.stringify([topics.data, topics.dlq, topics.state]);
+    const key = JSON.stringify([topics.outputs, topics.dlq, topics.state]);
     const earlier = this.ensured.get(key);
     if (earlier) return earlier.then(() => []);
     const created = (async () => {

@@ -94,7 +94,7 @@ export class SlotWriter {
   commit(topics: SourceTopics, batch: CommitBatch, metrics?: StreamMetrics): Promise<void> {
     return this.enqueue(
       [
-        { topic: topics.data, records: batch.data },
+        ...topics.outputs.map((topic, index) => ({ topic, records: batch.outputs[index] ?? [] })),
         { topic: topics.dlq, records: batch.dlq },
         { topic: topics.state, records: batch.state },
       ],

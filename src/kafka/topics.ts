@@ -33,7 +33,7 @@ export async function ensureTopics(
   const replicas = Math.min(3, brokers);
   const minIsr = { name: "min.insync.replicas", value: String(replicas >= 3 ? 2 : 1) };
   const wanted: WantedTopic[] = [
-    { topic: names.data, partitions: settings.dataPartitions, configs: [minIsr] },
+    ...names.outputs.map((topic) => ({ topic, partitions: settings.dataPartitions, configs: [minIsr] })),
     {
       topic: names.dlq,
       partitions: 1,

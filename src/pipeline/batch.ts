@@ -21,7 +21,8 @@ interface Part {
  * and `settle` turns the encodings into the transaction's messages, in row order.
  */
 export class BatchBuilder {
-  data: OutRecord[] = [];
+  /** Per output, the same rows as it writes them. */
+  readonly outputs: OutRecord[][];
   dlq: OutRecord[] = [];
   /** The ids that the transaction's state records must carry, by hour. */
   newIds = new Map<number, string[]>();
@@ -33,7 +34,16 @@ export class BatchBuilder {
     private readonly now: () => number = Date.now,
     /** Headers every record carries (the tenant's, when several share the topics). */
     private readonly headers?: Record<string, string>,
-  ) {}
+    /** Per output, the headers of its records (the tenant's and its policy's); one output without. */
+    private readonly outputHeaders: readonly (Record<string, string> | undefined)[] = [headers],
+  ) {
+    this.outputs = outputHeaders.map(() => []);
+  }
+
+  /** Rows published once the batch is committed: each output holds all of them. */
+  get published(): number {
+    return this.outputs[0]?.length ?? 0;
+  }
 
   /** Rows chosen for this batch (published or dead-lettered once settled). */
   get size(): number {
@@ -82,12 +92,12 @@ export class BatchBuilder {
       const encoded = await part.encoding;
       tally.unknownProperties += encoded.unknownProperties;
       let dead = 0;
-      let begin = 0;
+      const begins = encoded.outputs.map(() => 0);
       for (let at = 0; at < part.indexes.length; at++) {
         const key = part.keys[part.indexes[at] as number] as string;
-        const end = encoded.ends[at] as number;
         const next = encoded.dead[dead];
-        if (next !== undefined && next.at === at) {
+        const isDead = next !== undefined && next.at === at;
+        if (isDead) {
           dead++;
           tally.deadReasons.push(next.reason);
           this.dlq.push({
@@ -95,12 +105,19 @@ export class BatchBuilder {
             value: next.value,
             headers: { ...this.headers, "pstn.reason": next.reason.slice(0, 500) },
           });
-        } else {
-          const value = Buffer.from(encoded.buffer, begin, end - begin);
-          // One headers object for every record: the client only reads it.
-          this.data.push(this.headers ? { key, value, headers: this.headers } : { key, value });
         }
-        begin = end;
+        for (let output = 0; output < encoded.outputs.length; output++) {
+          const { buffer, ends } = encoded.outputs[output] as EncodedRows["outputs"][number];
+          const begin = begins[output] as number;
+          const end = ends[at] as number;
+          if (!isDead) {
+            const value = Buffer.from(buffer, begin, end - begin);
+            const headers = this.outputHeaders[output];
+            // One headers object for every record of an output: the client only reads it.
+            (this.outputs[output] as OutRecord[]).push(headers ? { key, value, headers } : { key, value });
+          }
+          begins[output] = end;
+        }
       }
     }
     this.parts.length = 0;

@@ -30,7 +30,9 @@ export class Committer {
     // Built now, in order: ids records take their sequence numbers, tombstones are taken once.
     const tracker = this.session.state;
     const state = [...tracker.idsRecords(batch.newIds), ...extraState, ...tracker.takeTombstones()];
-    const committed = this.session.commit({ data: batch.data, dlq: batch.dlq, state }).then(onCommitted);
+    const committed = this.session
+      .commit({ outputs: batch.outputs, dlq: batch.dlq, state })
+      .then(onCommitted);
     this.inFlight = committed;
     // Observed by the next submit or drain; marked handled so that it never surfaces unawaited.
     committed

@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { decimalFields, isoToMicros, MAX_ID_LENGTH, type RowCodec, rowSchema } from "../avro/index.js";
 import { type MoneyKeys, moneyKeys, parseCallLogPage } from "../graph/body.js";
+import type { RowTransform } from "../privacy/policy.js";
 import { STREAMS, type StreamDefinition } from "../streams/index.js";
 
 /** What the engine reads of a stream's rows itself: key, start, and the schema naming its money. */
@@ -116,14 +117,25 @@ export interface DeadRow {
   value: string;
 }
 
-/** The chosen rows encoded: values back to back in one buffer (one transfer from a worker). */
-export interface EncodedRows {
+/** One output's values of the chosen rows, back to back in one buffer (one transfer from a worker). */
+export interface EncodedValues {
   buffer: ArrayBuffer;
   /** Per asked-for row, where its value ends in `buffer` (it begins where the previous one ended). */
   ends: Uint32Array;
-  /** Rows that cannot be carried; their `ends` entry repeats the previous end (no bytes). */
+}
+
+/** The chosen rows encoded for each output, in the order of the outputs. */
+export interface EncodedRows {
+  outputs: EncodedValues[];
+  /** Rows that cannot be carried (in any output); their `ends` entries repeat the previous end. */
   dead: DeadRow[];
   unknownProperties: number;
+}
+
+/** How one output writes a row: its schema's wire header, and what its policy does to the row first. */
+export interface OutputEncoder {
+  header: Uint8Array;
+  transform?: RowTransform;
 }
 
 export interface WindowText {
@@ -132,48 +144,73 @@ export interface WindowText {
 }
 
 /**
- * Encodes `rows[indexes[i]]` after `header`, in that order; a row that cannot be encoded, or whose
- * start lies outside `window` (see startOutsideWindow), is a dead letter.
+ * Encodes `rows[indexes[i]]` for each output, in that order; a row that cannot be encoded for any
+ * of them, or whose start lies outside `window` (see startOutsideWindow), is a dead letter, in
+ * none of the outputs: every output holds the same rows.
  */
 export function encodeRows(
   codec: RowCodec,
-  header: Uint8Array,
+  outputs: readonly OutputEncoder[],
   rows: readonly Record<string, unknown>[],
   indexes: ArrayLike<number>,
   window: WindowText,
   fields: RowFields = STREAMS.pstn,
 ): EncodedRows {
-  const values: Buffer[] = [];
-  const ends = new Uint32Array(indexes.length);
+  const values: Buffer[][] = outputs.map(() => []);
+  const ends = outputs.map(() => new Uint32Array(indexes.length));
+  const lengths = outputs.map(() => 0);
+  const rowValues: Buffer[] = new Array(outputs.length);
   const dead: DeadRow[] = [];
   let unknownProperties = 0;
-  let length = 0;
   const bounds: WindowBounds = { fromMs: Date.parse(window.from), toMs: Date.parse(window.to) };
   const checkWindow = Number.isFinite(bounds.fromMs) && Number.isFinite(bounds.toMs);
   for (let at = 0; at < indexes.length; at++) {
     const row = rows[indexes[at] as number] as Record<string, unknown>;
-    const misplaced = checkWindow ? misplacedStart(row, bounds, fields.startField) : undefined;
-    const encoded = misplaced === undefined ? codec.encode(row, header) : misplaced;
-    if (encoded.ok) {
-      unknownProperties += encoded.unknownProperties;
-      values.push(encoded.value);
-      length += encoded.value.length;
+    let failure = checkWindow ? misplacedStart(row, bounds, fields.startField) : undefined;
+    for (let output = 0; failure === undefined && output < outputs.length; output++) {
+      const { header, transform } = outputs[output] as OutputEncoder;
+      const encoded = codec.encode(transform === undefined ? row : transform(row), header);
+      if (!encoded.ok) failure = encoded;
+      else {
+        // Unknown properties are the row's, not an output's: counted once.
+        if (output === 0) unknownProperties += encoded.unknownProperties;
+        rowValues[output] = encoded.value;
+      }
+    }
+    if (failure === undefined) {
+      for (let output = 0; output < outputs.length; output++) {
+        const value = rowValues[output] as Buffer;
+        (values[output] as Buffer[]).push(value);
+        lengths[output] = (lengths[output] as number) + value.length;
+      }
     } else {
       dead.push({
         at,
-        reason: encoded.reason,
-        value: deadLetterValue(boundedRow(row, fields.keyField), encoded.reason, window),
+        reason: failure.reason,
+        value: deadLetterValue(boundedRow(row, fields.keyField), failure.reason, window),
       });
     }
-    ends[at] = length;
+    for (let output = 0; output < outputs.length; output++)
+      (ends[output] as Uint32Array)[at] = lengths[output] as number;
   }
-  const joined = new Uint8Array(length);
+  return {
+    outputs: values.map((list, output) => ({
+      buffer: joined(list, lengths[output] as number),
+      ends: ends[output] as Uint32Array,
+    })),
+    dead,
+    unknownProperties,
+  };
+}
+
+function joined(values: readonly Buffer[], length: number): ArrayBuffer {
+  const out = new Uint8Array(length);
   let offset = 0;
   for (const value of values) {
-    joined.set(value, offset);
+    out.set(value, offset);
     offset += value.length;
   }
-  return { buffer: joined.buffer, ends, dead, unknownProperties };
+  return out.buffer;
 }
 
 /** The dead letter of a row whose start lies outside the window, if it does. */

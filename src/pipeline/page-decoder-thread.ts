@@ -6,8 +6,8 @@ import { type DecoderReply, type DecoderRequest, PageStore, type ThreadData } fr
 
 const port = parentPort;
 if (!port) throw new Error("page-decoder-thread runs as a worker thread");
-const { schemaId, stream } = workerData as ThreadData;
-const store = new PageStore(schemaId, stream);
+const { outputs, stream } = workerData as ThreadData;
+const store = new PageStore(outputs, stream);
 port.postMessage("ready");
 
 port.on("message", (request: DecoderRequest) => {
@@ -23,7 +23,7 @@ port.on("message", (request: DecoderRequest) => {
     } else {
       const encoded: EncodedRows = store.encode(request.handle, request.indexes, request.window);
       reply = { id: request.id, ok: true, value: encoded };
-      transfer = [encoded.buffer, encoded.ends.buffer as ArrayBuffer];
+      transfer = encoded.outputs.flatMap((values) => [values.buffer, values.ends.buffer as ArrayBuffer]);
     }
   } catch (error) {
     reply = {

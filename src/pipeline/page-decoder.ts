@@ -7,12 +7,14 @@
 import { Worker } from "node:worker_threads";
 import { createRowCodec, type RowCodec, rowSchema } from "../avro/index.js";
 import { ErrorCode, PstnError } from "../errors.js";
+import { type OutputPolicy, rowTransform } from "../privacy/policy.js";
 import { type StreamDefinition, type StreamName, streamNamed } from "../streams/index.js";
 import {
   type DecodedRows,
   decodePage,
   type EncodedRows,
   encodeRows,
+  type OutputEncoder,
   type PageKeys,
   type WindowBounds,
   type WindowText,
@@ -22,6 +24,12 @@ import {
 export interface DecodedPage extends PageKeys {
   /** Names the decoded rows where they are kept, until encode or release. */
   readonly handle: number;
+}
+
+/** One output a decoder encodes rows for: its schema's id, and its privacy policy when it has one. */
+export interface OutputEncoding {
+  schemaId: number;
+  policy?: OutputPolicy;
 }
 
 export interface PageDecoder {
@@ -46,14 +54,19 @@ export class PageStore {
   private readonly pages = new Map<number, DecodedRows>();
   private readonly stream: StreamDefinition;
   private readonly codec: RowCodec;
-  private readonly header: Uint8Array;
+  private readonly outputs: OutputEncoder[];
   private next = 1;
 
-  /** Rows of `stream`, encoded with its schema, registered as `schemaId`. */
-  constructor(schemaId: number, stream: StreamName = "pstn") {
+  /** Rows of `stream`, encoded with its schema for each output (registered under each as its id). */
+  constructor(outputs: readonly OutputEncoding[], stream: StreamName = "pstn") {
     this.stream = streamNamed(stream);
     this.codec = createRowCodec(rowSchema(this.stream.schemaFile).schema, this.stream.keyField);
-    this.header = wireHeader(schemaId);
+    this.outputs = outputs.map(({ schemaId, policy }) => {
+      const transform = policy === undefined ? undefined : rowTransform(policy);
+      return transform === undefined
+        ? { header: wireHeader(schemaId) }
+        : { header: wireHeader(schemaId), transform };
+    });
   }
 
   decode(body: string | Uint8Array, window?: WindowBounds): DecodedPage {
@@ -75,7 +88,7 @@ export class PageStore {
       );
     }
     this.pages.delete(handle);
-    return encodeRows(this.codec, this.header, decoded.rows, indexes, window, this.stream);
+    return encodeRows(this.codec, this.outputs, decoded.rows, indexes, window, this.stream);
   }
 
   release(handle: number): void {
@@ -90,8 +103,8 @@ export class PageStore {
 export class InlinePageDecoder implements PageDecoder {
   private readonly store: PageStore;
 
-  constructor(schemaId: number, stream: StreamName = "pstn") {
-    this.store = new PageStore(schemaId, stream);
+  constructor(outputs: readonly OutputEncoding[], stream: StreamName = "pstn") {
+    this.store = new PageStore(outputs, stream);
   }
 
   async decode(body: Uint8Array, window?: WindowBounds): Promise<DecodedPage> {
@@ -117,7 +130,7 @@ export class InlinePageDecoder implements PageDecoder {
 
 /** What a decoder thread is started with. */
 export interface ThreadData {
-  schemaId: number;
+  outputs: readonly OutputEncoding[];
   stream: StreamName;
 }
 
@@ -154,7 +167,7 @@ export class WorkerPageDecoder implements PageDecoder {
    * the thread's old generation, for a thread shared by several sources (DecoderThreads).
    */
   constructor(
-    private readonly schemaId: number,
+    private readonly outputs: readonly OutputEncoding[],
     private readonly stream: StreamName = "pstn",
     private readonly entry?: URL,
     private readonly heapMb = THREAD_HEAP_LIMITS.maxOldGenerationSizeMb,
@@ -202,7 +215,7 @@ export class WorkerPageDecoder implements PageDecoder {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = startThread({ schemaId: this.schemaId, stream: this.stream }, this.entry, this.heapMb);
+    const worker = startThread({ outputs: this.outputs, stream: this.stream }, this.entry, this.heapMb);
     worker.unref();
     // A thread that dies before it said it was ready cannot run here at all (a missing file, a
     // broken install): that is not worth another Graph request, and the connector stops.
@@ -301,8 +314,9 @@ export class DecoderThreads {
     return this.threads.size;
   }
 
-  decoderFor(schemaId: number, stream: StreamName): PageDecoder {
-    const key = `${stream}:${schemaId}`;
+  /** The thread of `stream` writing `outputs` (the same policy for every tenant: one thread). */
+  decoderFor(outputs: readonly OutputEncoding[], stream: StreamName): PageDecoder {
+    const key = `${stream}:${outputs.map((output) => output.schemaId).join(",")}`;
     let thread = this.threads.get(key);
     if (thread === undefined) {
       const sharing = Math.max(1, this.sources[stream] ?? 1);
@@ -310,7 +324,7 @@ export class DecoderThreads {
         MAX_SHARED_HEAP_MB,
         THREAD_HEAP_LIMITS.maxOldGenerationSizeMb + SHARED_HEAP_MB_PER_SOURCE * (sharing - 1),
       );
-      thread = new WorkerPageDecoder(schemaId, stream, undefined, heapMb);
+      thread = new WorkerPageDecoder(outputs, stream, undefined, heapMb);
       this.threads.set(key, thread);
     }
     return new SharedPageDecoder(thread);

@@ -5,6 +5,7 @@ import type { GraphClient } from "../graph/client.js";
 import type { Logger } from "../log.js";
 import { Health } from "../metrics/health.js";
 import type { Metrics, StreamMetrics } from "../metrics/index.js";
+import type { OutputPolicy } from "../privacy/policy.js";
 import type { SchemaRegistrar } from "../registry.js";
 import type { Sink, SinkSession, SourceTopics } from "../sink.js";
 import type { StateRecord } from "../state/records.js";
@@ -17,6 +18,7 @@ import {
   type DecodedPage,
   type DecoderThreads,
   InlinePageDecoder,
+  type OutputEncoding,
   type PageDecoder,
   WorkerPageDecoder,
 } from "./page-decoder.js";
@@ -37,6 +39,15 @@ export interface SourceUnit {
    * `tenant="<id>"`, and each record it writes the header `pstn.tenant`.
    */
   tenantTag?: string;
+  /** The privacy policy its rows are written under, when PRIVACY_POLICY_FILE gives one. */
+  privacy?: UnitPrivacy;
+}
+
+/** A unit's privacy policy: per output, in the order of `topics.outputs`, what it does to a row. */
+export interface UnitPrivacy {
+  /** The policy's version, in every record's POLICY_VERSION_HEADER. */
+  version: string;
+  outputs: readonly { policy: OutputPolicy; keyId?: string }[];
 }
 
 /** The identity of a source: the prefix of its state keys and of its transactional id. */
@@ -98,6 +109,9 @@ export interface Progress {
 
 /** The header naming a record's tenant, when several tenants share the topics. */
 export const TENANT_HEADER = "pstn.tenant";
+/** The headers naming the privacy policy a record was written under, and the key of its tokens. */
+export const POLICY_VERSION_HEADER = "pstn.policy.version";
+export const POLICY_KEY_HEADER = "pstn.policy.key";
 
 /** Windows fetched at once; the pacer keeps their requests within Graph's budget. */
 const READ_AHEAD_WINDOWS = 4;
@@ -125,9 +139,11 @@ export class Source {
   readonly metrics: StreamMetrics;
   /** Headers every record of this source carries (its tenant's, when tenants share the topics). */
   private readonly recordHeaders: Record<string, string> | undefined;
+  /** Per output, the headers of its records: the tenant's, and the policy's version and key. */
+  private readonly outputHeaders: readonly (Record<string, string> | undefined)[];
   private readonly now: () => number;
   private decoder: PageDecoder | undefined;
-  private schemaId: number | undefined;
+  private schemaIds: number[] | undefined;
   private session: SinkSession | undefined;
   /** Rows per millisecond in the last window read: how long the next poll's windows are. */
   private density: number | undefined;
@@ -160,6 +176,18 @@ export class Source {
     this.options = { ...options, logger };
     const tenant = options.unit.tenantTag;
     this.recordHeaders = tenant === undefined ? undefined : { [TENANT_HEADER]: tenant };
+    const privacy = options.unit.privacy;
+    if (privacy !== undefined && privacy.outputs.length !== options.unit.topics.outputs.length)
+      throw new Error("a unit's privacy policy has one entry per output topic");
+    this.outputHeaders = options.unit.topics.outputs.map((_, index) => {
+      const output = privacy?.outputs[index];
+      const headers = {
+        ...this.recordHeaders,
+        ...(privacy === undefined ? {} : { [POLICY_VERSION_HEADER]: privacy.version }),
+        ...(output?.keyId === undefined ? {} : { [POLICY_KEY_HEADER]: output.keyId }),
+      };
+      return Object.keys(headers).length === 0 ? undefined : headers;
+    });
     this.unit = options.unit;
     this.now = options.now ?? Date.now;
     this.health = options.health ?? new Health();
@@ -169,22 +197,24 @@ export class Source {
     return `${identityOf(this.unit)}${suffix}`;
   }
 
-  /** The subject of the data topic's values, per the registry's topic-name strategy. */
-  get subject(): string {
-    return `${this.unit.topics.data}-value`;
+  /** The subjects of the output topics' values, per the registry's topic-name strategy. */
+  get subjects(): string[] {
+    return this.unit.topics.outputs.map((topic) => `${topic}-value`);
   }
 
   /** Topics exist and the schema is registered; safe to call again. */
   async prepare(): Promise<void> {
-    if (this.schemaId !== undefined) return;
+    if (this.schemaIds !== undefined) return;
     const created = await this.options.sink.ensureTopics(this.unit.topics);
     if (created.length > 0) this.options.logger.info({ topics: created }, "created topics");
     this.health.set("kafka", true);
     try {
-      this.schemaId = await this.options.registry.register(
-        this.subject,
-        rowSchema(this.unit.stream.schemaFile).text,
-      );
+      // Each output registers the stream's record type under its own subject: a transformed
+      // output keeps every field's type, so its consumers read it with the same code.
+      const text = rowSchema(this.unit.stream.schemaFile).text;
+      const ids: number[] = [];
+      for (const subject of this.subjects) ids.push(await this.options.registry.register(subject, text));
+      this.schemaIds = ids;
     } catch (error) {
       this.health.set("registry", false);
       throw new PstnError(
@@ -198,12 +228,16 @@ export class Source {
     }
     this.health.set("registry", true);
     const stream = this.unit.stream.name as StreamName;
+    const outputs: OutputEncoding[] = this.schemaIds.map((schemaId, index) => {
+      const policy = this.unit.privacy?.outputs[index]?.policy;
+      return policy === undefined || policy.changes.length === 0 ? { schemaId } : { schemaId, policy };
+    });
     this.decoder =
       this.options.pageDecoder === "inline"
-        ? new InlinePageDecoder(this.schemaId, stream)
-        : (this.options.decoderThreads?.decoderFor(this.schemaId, stream) ??
-          new WorkerPageDecoder(this.schemaId, stream));
-    this.options.logger.info({ schemaId: this.schemaId, subject: this.subject }, "schema registered");
+        ? new InlinePageDecoder(outputs, stream)
+        : (this.options.decoderThreads?.decoderFor(outputs, stream) ??
+          new WorkerPageDecoder(outputs, stream));
+    this.options.logger.info({ schemaIds: this.schemaIds, subjects: this.subjects }, "schema registered");
   }
 
   /**
@@ -309,7 +343,7 @@ export class Source {
     const state = this.session.state;
     if (!state.watermark) {
       // Fix a first run's start now, so that a start given as a duration ago stays where it was.
-      await this.session.commit({ data: [], dlq: [], state: [state.checkpointRecord()] });
+      await this.session.commit({ outputs: [], dlq: [], state: [state.checkpointRecord()] });
     }
     this.progress.start = state.start;
     this.progress.watermark = state.watermark;
@@ -349,13 +383,13 @@ export class Source {
     const maxBatchRows = this.options.maxBatchRows ?? 5000;
     const tracker = session.state;
     const committer = new Committer(session, (tally) => this.countEncoded(tally));
-    let batch = new BatchBuilder(tracker, this.now, this.recordHeaders);
+    let batch = new BatchBuilder(tracker, this.now, this.recordHeaders, this.outputHeaders);
     // The checkpoint of the last finished window, until a transaction carries it.
     let checkpoint: { records: StateRecord[]; watermark: Date } | undefined;
     const commit = async () => {
       const committed = batch;
       const carried = checkpoint;
-      batch = new BatchBuilder(tracker, this.now, this.recordHeaders);
+      batch = new BatchBuilder(tracker, this.now, this.recordHeaders, this.outputHeaders);
       checkpoint = undefined;
       const dedupeIds = tracker.ids.size;
       await committer.submit(committed, carried?.records ?? [], () => {
@@ -465,8 +499,8 @@ export class Source {
   }
 
   private published(batch: BatchBuilder): void {
-    this.metrics.rowsPublished.inc(batch.data.length);
-    this.progress.published += batch.data.length;
+    this.metrics.rowsPublished.inc(batch.published);
+    this.progress.published += batch.published;
     this.progress.deadLettered += batch.dlq.length;
     this.options.onProgress?.(this.progress);
   }

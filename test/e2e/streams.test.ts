@@ -106,7 +106,7 @@ describe("each call log end to end: simulator → Kafka → registry", () => {
       assert.ok(live.length > 5, `${name}: ${live.length} live rows`);
       const messages = await assertEachIdOnce(
         stack.brokers,
-        source.unit.topics.data,
+        source.unit.topics.outputs[0] as string,
         truth.map((row) => String(row.id)),
       );
       const schema = rowSchema(stream.schemaFile).schema;

@@ -137,10 +137,10 @@ test("two streams catching up a month beside a live one: within the budget, no R
     assert.ok(truth.length > 1000, `${name}: ${truth.length} rows`);
     await assertEachIdOnce(
       stack.brokers,
-      source.unit.topics.data,
+      source.unit.topics.outputs[0] as string,
       truth.map((row) => String(row.id)),
     );
-    t.diagnostic(`${name}: ${truth.length} rows, each once on ${source.unit.topics.data}`);
+    t.diagnostic(`${name}: ${truth.length} rows, each once on ${source.unit.topics.outputs[0]}`);
   }
 });
 

@@ -26,23 +26,24 @@ describe("the connector's Kafka client against the real broker", () => {
   });
 
   test("ensureTopics creates a source's three topics with their settings, then finds them there", async () => {
+    const data = uniqueName("test-data");
     const names: SourceTopics = {
-      data: uniqueName("test-data"),
+      outputs: [data],
       dlq: uniqueName("test-dlq"),
       state: uniqueName("test-state"),
     };
-    topics.push(names.data, names.dlq, names.state);
+    topics.push(data, names.dlq, names.state);
     const admin = kafka.admin();
     try {
       assert.deepEqual(await ensureTopics(admin, names, { dataPartitions: 3 }), [
-        names.data,
+        data,
         names.dlq,
         names.state,
       ]);
       assert.deepEqual(await ensureTopics(admin, names, { dataPartitions: 3 }), [], "nothing created twice");
-      const metadata = await admin.metadata({ topics: [names.data, names.dlq, names.state] });
+      const metadata = await admin.metadata({ topics: [data, names.dlq, names.state] });
       assert.deepEqual(
-        [names.data, names.dlq, names.state].map((name) => metadata.topics.get(name)?.partitionsCount),
+        [data, names.dlq, names.state].map((name) => metadata.topics.get(name)?.partitionsCount),
         [3, 1, 1],
       );
       const [state] = await admin.describeConfigs({

@@ -40,7 +40,7 @@ describe("SlotGroup: slots spread over replicas by the group, fenced per slot", 
   async function deployment(): Promise<{ slotsTopic: string; topics: SourceTopics; groupId: string }> {
     const slotsTopic = uniqueName("test-slots");
     const data = uniqueName("test-slots-data");
-    const topics = { data, dlq: `${data}.dlq`, state: `${data}.state` };
+    const topics = { outputs: [data], dlq: `${data}.dlq`, state: `${data}.state` };
     const admin = client("slots-admin").admin();
     try {
       assert.equal(await ensureSlotsTopic(admin, slotsTopic, SLOTS), SLOTS);
@@ -48,7 +48,7 @@ describe("SlotGroup: slots spread over replicas by the group, fenced per slot", 
     } finally {
       await admin.close();
     }
-    topicsMade.push(slotsTopic, topics.data, topics.dlq, topics.state);
+    topicsMade.push(slotsTopic, data, topics.dlq, topics.state);
     return { slotsTopic, topics, groupId: uniqueName("test-slots-group") };
   }
 
@@ -137,7 +137,7 @@ describe("SlotGroup: slots spread over replicas by the group, fenced per slot", 
     assert.equal(first.state.watermark, undefined);
     const watermark = new Date("2026-01-02T00:00:00Z");
     await first.commit({
-      data: [{ key: "row-1", value: Buffer.from("one") }],
+      outputs: [[{ key: "row-1", value: Buffer.from("one") }]],
       dlq: [],
       state: first.state.advance(watermark, new Date("2026-01-01T00:00:00Z")),
     });
@@ -159,7 +159,7 @@ describe("SlotGroup: slots spread over replicas by the group, fenced per slot", 
     if (split[1]?.includes(slot)) {
       // a still runs but b opened the slot: a's writer is fenced, its commit refused.
       await assert.rejects(
-        first.commit({ data: [{ key: "row-2", value: Buffer.from("two") }], dlq: [], state: [] }),
+        first.commit({ outputs: [[{ key: "row-2", value: Buffer.from("two") }]], dlq: [], state: [] }),
         (error: Error & { code?: string }) => error.code === "PSTN_KAFKA_FENCED",
       );
     }
@@ -176,12 +176,12 @@ describe("SlotGroup: slots spread over replicas by the group, fenced per slot", 
       logger: createLogger("silent"),
     });
     const { writer: older } = await SlotWriter.open(writerOptions("older"), [where.topics.state]);
-    const batch = (key: string) => ({ data: [{ key, value: Buffer.from(key) }], dlq: [], state: [] });
+    const batch = (key: string) => ({ outputs: [[{ key, value: Buffer.from(key) }]], dlq: [], state: [] });
     await older.commit(where.topics, batch("before"));
     const { writer: newer } = await SlotWriter.open(writerOptions("newer"), [where.topics.state]);
     // The older writer does not know yet: its next transaction fails for a reason of its own (a
     // topic the cluster does not have), not by the fence.
-    const missing = { ...where.topics, data: uniqueName("test-slots-missing") };
+    const missing = { ...where.topics, outputs: [uniqueName("test-slots-missing")] };
     await assert.rejects(older.commit(missing, batch("zombie-0")));
     await assert.rejects(older.commit(where.topics, batch("zombie-1")));
     assert.equal(older.ended.aborted, true, "the older writer ended");
@@ -190,7 +190,7 @@ describe("SlotGroup: slots spread over replicas by the group, fenced per slot", 
     await older.close();
     await newer.close();
     const keys = (
-      await readTopicWithJava(stack.brokers, where.topics.data, {
+      await readTopicWithJava(stack.brokers, where.topics.outputs[0] as string, {
         expected: 2,
         timeoutMs: 30_000,
         settleMs: 1500,

@@ -289,12 +289,13 @@ describe("the state topic's restore and the session's fencing, on the real broke
   });
 
   test("KafkaSession: a second session with the same transactional id fences the first and restores what it committed", async (t) => {
+    const data = uniqueName("test-session-data");
     const names: SourceTopics = {
-      data: uniqueName("test-session-data"),
+      outputs: [data],
       dlq: uniqueName("test-session-dlq"),
       state: uniqueName("test-session-state"),
     };
-    topics.push(names.data, names.dlq, names.state);
+    topics.push(data, names.dlq, names.state);
     const admin = kafka.admin();
     t.after(() => admin.close());
     assert.equal((await ensureTopics(admin, names, { dataPartitions: 3 })).length, 3);
@@ -324,7 +325,7 @@ describe("the state topic's restore and the session's fencing, on the real broke
     const batch = (tracker: StateTracker, ids: string[], watermark: number): CommitBatch => {
       for (const id of ids) tracker.ids.add(id, BUCKET);
       return {
-        data: ids.map((id) => ({ key: id, value: `row ${id}` })),
+        outputs: [ids.map((id) => ({ key: id, value: `row ${id}` }))],
         dlq: [{ key: `dead-${ids[0]}`, value: "unencodable", headers: { reason: "test" } }],
         state: [
           ...tracker.idsRecords(new Map([[BUCKET, ids]])),
@@ -357,7 +358,7 @@ describe("the state topic's restore and the session's fencing, on the real broke
     const secondIds = range(100, 20);
     await second.commit(batch(second.state, secondIds, NOW));
     const expected = [...committedByFirst, ...secondIds].sort();
-    const rows = await consumeAll(stack.brokers, names.data, { expected: expected.length, settleMs: 1_500 });
+    const rows = await consumeAll(stack.brokers, data, { expected: expected.length, settleMs: 1_500 });
     assert.deepEqual(
       rows.map((m) => m.key?.toString()).sort(),
       expected,

@@ -263,7 +263,7 @@ export const demoCommand: Command = {
 
       const streamOfTopic = new Map(
         app.sources.map((source) => [
-          source.unit.topics.data,
+          source.unit.topics.outputs[0] as string,
           { name: source.unit.stream.name, schema: rowSchema(source.unit.stream.schemaFile).schema },
         ]),
       );

@@ -46,8 +46,12 @@ function batchOf(session: HeldSession, ids: string[]): BatchBuilder {
   const values = fresh.map((i) => Buffer.from(ids[i] as string));
   let end = 0;
   const encoded: EncodedRows = {
-    buffer: new Uint8Array(Buffer.concat(values)).buffer,
-    ends: Uint32Array.from(values, (v) => (end += v.length)),
+    outputs: [
+      {
+        buffer: new Uint8Array(Buffer.concat(values)).buffer,
+        ends: Uint32Array.from(values, (v) => (end += v.length)),
+      },
+    ],
     dead: [],
     unknownProperties: 0,
   };
@@ -79,16 +83,16 @@ describe("Committer", () => {
     assert.equal(committer.idle, true);
     const [first, next] = session.started as [CommitBatch, CommitBatch];
     assert.deepEqual(
-      first.data.map((r) => r.key),
+      (first.outputs[0] ?? []).map((r) => r.key),
       ["a", "b"],
     );
     assert.deepEqual(
-      first.data.map((r) => String(r.value)),
+      (first.outputs[0] ?? []).map((r) => String(r.value)),
       ["a", "b"],
     );
     assert.equal(first.state.length, 1, "the ids record of the batch's hour");
     assert.deepEqual(
-      next.data.map((r) => r.key),
+      (next.outputs[0] ?? []).map((r) => r.key),
       ["c"],
     );
   });

@@ -81,7 +81,13 @@ describe("rows checked at the door", () => {
 
   test("encodeRows dead-letters them with reasons led by the field; the DLQ copy of the row is bounded", () => {
     const rows = doorRows();
-    const encoded = encodeRows(createRowCodec(), wireHeader(7), rows, [0, 1, 2, 3, 4, 5], WINDOW);
+    const encoded = encodeRows(
+      createRowCodec(),
+      [{ header: wireHeader(7) }],
+      rows,
+      [0, 1, 2, 3, 4, 5],
+      WINDOW,
+    );
     assert.deepEqual(
       encoded.dead.map((d) => [d.at, d.reason.split(":")[0]]),
       [
@@ -102,8 +108,8 @@ describe("rows checked at the door", () => {
   });
 
   for (const [kind, make] of [
-    ["inline", () => new InlinePageDecoder(7)],
-    ["worker thread", () => new WorkerPageDecoder(7)],
+    ["inline", () => new InlinePageDecoder([{ schemaId: 7 }])],
+    ["worker thread", () => new WorkerPageDecoder([{ schemaId: 7 }])],
   ] as const) {
     test(`dead-lettered once: the same page read again (overlapping windows) is all duplicates (${kind})`, async (t) => {
       const decoder = make();
@@ -120,7 +126,7 @@ describe("rows checked at the door", () => {
         else decoder.release(page);
         await batch.settle();
         dlqKeys.push(...batch.dlq.map((m) => String(m.key)));
-        published.push(...batch.data.map((m) => String(m.key)));
+        published.push(...(batch.outputs[0] ?? []).map((m) => String(m.key)));
         for (const key of batch.newIds.values()) for (const id of key) assert.ok(id.length <= MAX_ID_LENGTH);
       }
       assert.deepEqual(published.sort(), ["good", "within-slack", "y".repeat(MAX_ID_LENGTH)].sort());

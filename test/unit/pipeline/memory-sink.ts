@@ -35,7 +35,7 @@ export class MemorySink implements Sink {
   }
 
   async ensureTopics(topics: SourceTopics): Promise<string[]> {
-    const created = [topics.data, topics.dlq, topics.state].filter((name) => !this.topics.has(name));
+    const created = [...topics.outputs, topics.dlq, topics.state].filter((name) => !this.topics.has(name));
     for (const name of created) this.topics.set(name, []);
     return created;
   }
@@ -80,11 +80,11 @@ export class MemorySink implements Sink {
     const index = this.commits.length;
     if (this.failCommitAt === index) {
       this.failCommitAt = undefined;
-      this.commits.push({ data: [], dlq: [], state: [] });
+      this.commits.push({ outputs: [], dlq: [], state: [] });
       throw new PstnError(ErrorCode.KAFKA_PUBLISH_FAILED, "the broker went away", { retriable: true });
     }
     this.commits.push(batch);
-    this.append(spec.topics.data, batch.data);
+    spec.topics.outputs.forEach((topic, index) => this.append(topic, batch.outputs[index] ?? []));
     this.append(spec.topics.dlq, batch.dlq);
     this.append(spec.topics.state, batch.state);
   }

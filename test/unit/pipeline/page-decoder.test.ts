@@ -37,9 +37,9 @@ const shared = new DecoderThreads({ pstn: 2 });
 after(() => shared.close());
 
 const decoders: [string, () => PageDecoder][] = [
-  ["inline", () => new InlinePageDecoder(SCHEMA_ID)],
-  ["worker thread", () => new WorkerPageDecoder(SCHEMA_ID)],
-  ["a view of a shared thread", () => shared.decoderFor(SCHEMA_ID, "pstn")],
+  ["inline", () => new InlinePageDecoder([{ schemaId: SCHEMA_ID }])],
+  ["worker thread", () => new WorkerPageDecoder([{ schemaId: SCHEMA_ID }])],
+  ["a view of a shared thread", () => shared.decoderFor([{ schemaId: SCHEMA_ID }], "pstn")],
 ];
 
 for (const [kind, make] of decoders) {
@@ -78,12 +78,14 @@ for (const [kind, make] of decoders) {
       const header = wireHeader(SCHEMA_ID);
       const expectA = codec.encode(seedRow({ id: "a", charge: "0.10" }), header);
       assert.ok(expectA.ok);
-      const bytes = Buffer.from(encoded.buffer);
-      assert.equal(encoded.ends[0], expectA.value.length);
-      assert.deepEqual(bytes.subarray(0, encoded.ends[0]), expectA.value);
-      assert.equal(encoded.ends[1], encoded.ends[0], "a dead row takes no bytes");
-      assert.equal(encoded.ends[3], encoded.ends[0]);
-      assert.equal(bytes.length, encoded.ends[0]);
+      const [values] = encoded.outputs;
+      assert.ok(values);
+      const bytes = Buffer.from(values.buffer);
+      assert.equal(values.ends[0], expectA.value.length);
+      assert.deepEqual(bytes.subarray(0, values.ends[0]), expectA.value);
+      assert.equal(values.ends[1], values.ends[0], "a dead row takes no bytes");
+      assert.equal(values.ends[3], values.ends[0]);
+      assert.equal(bytes.length, values.ends[0]);
     });
 
     test("a body that is not a page is a retriable PSTN_GRAPH_BAD_RESPONSE", async () => {
@@ -131,7 +133,7 @@ for (const [kind, make] of decoders) {
 }
 
 test("when the decoder thread dies, what it was asked fails retriably and the next request starts a new one", async () => {
-  const decoder = new WorkerPageDecoder(SCHEMA_ID);
+  const decoder = new WorkerPageDecoder([{ schemaId: SCHEMA_ID }]);
   try {
     const page = await decoder.decode(pageBody());
     const thread = (decoder as unknown as { worker: { terminate(): Promise<number> } }).worker;
@@ -153,7 +155,7 @@ test("when the decoder thread dies, what it was asked fails retriably and the ne
 });
 
 test("a page whose rows outgrow the decoder thread's heap is refused for good; the next page gets a new thread", async () => {
-  const decoder = new WorkerPageDecoder(SCHEMA_ID);
+  const decoder = new WorkerPageDecoder([{ schemaId: SCHEMA_ID }]);
   try {
     // About 60 MB of small numbers in 5,000 rows: far more objects' worth of heap than the thread has.
     const props = Array.from({ length: 1_100 }, (_, i) => `"p${i}":${i}`).join(",");
@@ -174,9 +176,9 @@ test("a page whose rows outgrow the decoder thread's heap is refused for good; t
 test("sources of one stream share one decoder thread, each releasing only its own pages", async () => {
   const threads = new DecoderThreads({ pstn: 3 });
   try {
-    const first = threads.decoderFor(SCHEMA_ID, "pstn");
-    const second = threads.decoderFor(SCHEMA_ID, "pstn");
-    threads.decoderFor(SCHEMA_ID + 1, "sms");
+    const first = threads.decoderFor([{ schemaId: SCHEMA_ID }], "pstn");
+    const second = threads.decoderFor([{ schemaId: SCHEMA_ID }], "pstn");
+    threads.decoderFor([{ schemaId: SCHEMA_ID + 1 }], "sms");
     assert.equal(threads.size, 2, "one thread per stream and schema");
     const mine = await first.decode(pageBody());
     const theirs = await second.decode(pageBody());
@@ -185,7 +187,7 @@ test("sources of one stream share one decoder thread, each releasing only its ow
       isPstnError(error, ErrorCode.DECODER_FAILED),
     );
     const encoded = await second.encode(theirs, [0], WINDOW);
-    assert.equal(encoded.ends.length, 1, "the other source's page is still held, and encodes");
+    assert.equal(encoded.outputs[0]?.ends.length, 1, "the other source's page is still held, and encodes");
     await first.close();
     // Closing a view leaves the thread to the other views.
     assert.equal((await second.decode(pageBody())).keys[0], "a");
@@ -196,7 +198,7 @@ test("sources of one stream share one decoder thread, each releasing only its ow
 
 describe("batch builder", () => {
   test("dedupes in order across pages, then builds the messages in row order with dead letters apart", async () => {
-    const decoder = new InlinePageDecoder(SCHEMA_ID);
+    const decoder = new InlinePageDecoder([{ schemaId: SCHEMA_ID }]);
     const tracker = new StateTracker("t/pstn/x", new Date(0));
     const batch = new BatchBuilder(tracker, () => Date.parse("2026-01-01T10:30:00Z"));
     const first = await decoder.decode(pageBody());
@@ -209,7 +211,7 @@ describe("batch builder", () => {
     assert.equal(batch.size, 5);
     const tally = await batch.settle();
     assert.deepEqual(
-      batch.data.map((m) => m.key),
+      (batch.outputs[0] ?? []).map((m) => m.key),
       ["a"],
     );
     assert.deepEqual(
@@ -233,7 +235,11 @@ describe("batch builder", () => {
 
 test("a decoder thread that cannot start fails its requests for good: no Graph request is worth repeating for it", async () => {
   // As if the thread's file were missing from the install.
-  const decoder = new WorkerPageDecoder(SCHEMA_ID, "pstn", new URL("./no-such-thread.js", import.meta.url));
+  const decoder = new WorkerPageDecoder(
+    [{ schemaId: SCHEMA_ID }],
+    "pstn",
+    new URL("./no-such-thread.js", import.meta.url),
+  );
   try {
     await assert.rejects(decoder.decode(pageBody()), (error) => {
       assert.ok(isPstnError(error, ErrorCode.DECODER_FAILED), String(error));

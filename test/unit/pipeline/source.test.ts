@@ -108,7 +108,7 @@ function optionsOn(sink: MemorySink, options: Shape = {}): SourceOptions {
       tenantId: "contoso",
       stream: STREAMS.pstn,
       name: "test",
-      topics: { data: "calls", dlq: "calls.dlq", state: "calls.state" },
+      topics: { outputs: ["calls"], dlq: "calls.dlq", state: "calls.state" },
       start: START,
     },
     pollIntervalMs: 60_000,
@@ -155,7 +155,7 @@ describe("Source on an in-memory sink", () => {
     const identity = source.identity(`/backfill/${START.toISOString()}/${to.toISOString()}`);
     assert.equal(watermarkOf(sink, identity), to.toISOString());
     assert.ok(
-      sink.commits.every((c) => c.data.length + c.dlq.length <= 20 + PAGE_ROWS),
+      sink.commits.every((c) => (c.outputs[0]?.length ?? 0) + c.dlq.length <= 20 + PAGE_ROWS),
       "batches stay bounded",
     );
   });
