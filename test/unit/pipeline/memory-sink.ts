@@ -84,7 +84,9 @@ export class MemorySink implements Sink {
       throw new PstnError(ErrorCode.KAFKA_PUBLISH_FAILED, "the broker went away", { retriable: true });
     }
     this.commits.push(batch);
-    spec.topics.outputs.forEach((topic, index) => this.append(topic, batch.outputs[index] ?? []));
+    spec.topics.outputs.forEach((topic, index) => {
+      this.append(topic, batch.outputs[index] ?? []);
+    });
     this.append(spec.topics.dlq, batch.dlq);
     this.append(spec.topics.state, batch.state);
   }
