@@ -19,6 +19,8 @@ need docker-compose command -v docker-compose
 need yamllint command -v yamllint
 need python3-yaml /usr/bin/python3 -c "import yaml"
 need kubernetes-client command -v kubectl
+# test/support/avro-readers.ts: the Python Avro reader's virtualenv (Debian ships ensurepip apart).
+need python3-venv python3 -c "import ensurepip, venv"
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
