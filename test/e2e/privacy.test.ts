@@ -12,12 +12,15 @@ import { BlockList, isIPv4 } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { request } from "undici";
 import { rowSchema } from "../../src/avro/index.js";
 import { STREAMS, type StreamName } from "../../src/streams/index.js";
 import { startGraphSimulator } from "../../tools/simulator/index.js";
 import { type AvroRecord, readAvroWithJava, readAvroWithPython } from "../support/avro-readers.js";
-import { connectorEnv, createTestApp } from "../support/connector.js";
+import { CliProcess, cleanEnv, runCli } from "../support/cli.js";
+import { connectorEnv, createTestApp, waitFor } from "../support/connector.js";
 import { uniqueName } from "../support/kafka.js";
+import { freePort, sampleOf, writeCaFile } from "../support/processes.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
 const DAY = 86_400_000;
@@ -186,6 +189,146 @@ describe("privacy policy end to end: a raw and a pseudonymised output of every s
       assert.ok(hashed > truth.length, `${stream}: ${hashed} values hashed`);
       t.diagnostic(`${stream}: ${truth.length} rows, in both outputs once, read alike by Python and Java`);
     }
+  });
+});
+
+describe("privacy policy as a process: bad files refused with one line each, no key anywhere", () => {
+  let stack: TestStack;
+  const dir = mkdtempSync(join(tmpdir(), "pstn-privacy-cli-"));
+  const key = randomBytes(32);
+  const keyText = key.toString("base64");
+
+  before(async () => {
+    stack = await startTestStack();
+  });
+  after(async () => {
+    await stack?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A one-stream policy with a SIEM output; `edit` changes its text to make it bad. */
+  function policyFile(name: string, edit: (text: string) => string = (text) => text): string {
+    const text = [
+      "version: v1",
+      "keys:",
+      "  k1: { env: SIEM_HASH_KEY }",
+      "streams:",
+      "  pstn:",
+      "    outputs:",
+      "      - default: keep",
+      "      - topic: cli-privacy.siem",
+      "        hashKey: k1",
+      "        fields:",
+      "          callerNumber: { action: hash, keepCountryCode: true }",
+      "          userDisplayName: drop",
+      "",
+    ].join("\n");
+    const path = join(dir, name);
+    writeFileSync(path, edit(text));
+    return path;
+  }
+
+  const baseEnv = (extra: Record<string, string>) =>
+    cleanEnv({
+      AZURE_TENANT_ID: "contoso.onmicrosoft.com",
+      AZURE_CLIENT_ID: "11111111-2222-3333-4444-555555555555",
+      AZURE_CLIENT_SECRET: "s3cret",
+      KAFKA_BROKERS: "127.0.0.1:9",
+      SCHEMA_REGISTRY_URL: "http://127.0.0.1:9",
+      ...extra,
+    });
+
+  test("unknown field, unknown action, missing key, a key too short: exit 2, one line naming the problem", async () => {
+    const short = randomBytes(16).toString("base64");
+    const cases: [string, string, Record<string, string>, RegExp][] = [
+      [
+        "field",
+        policyFile("field.yaml", (t) => t.replace("userDisplayName", "userDisplayNam")),
+        { SIEM_HASH_KEY: keyText },
+        /fields\.userDisplayNam: is not a field of pstn rows; did you mean userDisplayName\?$/,
+      ],
+      [
+        "action",
+        policyFile("action.yaml", (t) => t.replace("userDisplayName: drop", "userDisplayName: erase")),
+        { SIEM_HASH_KEY: keyText },
+        /fields\.userDisplayName: "erase" is not an action; use keep, hash, mask, truncate-ip or drop$/,
+      ],
+      ["missing key", policyFile("missing.yaml"), {}, /keys\.k1: env: SIEM_HASH_KEY is not set$/],
+      [
+        "short key",
+        policyFile("short.yaml"),
+        { SIEM_HASH_KEY: short },
+        /keys\.k1: is 16 bytes; a hashing key needs at least 32/,
+      ],
+    ];
+    for (const [what, file, extra, line] of cases) {
+      const result = await runCli(["check"], baseEnv({ PRIVACY_POLICY_FILE: file, ...extra }));
+      assert.equal(result.code, 2, `${what}: ${result.stderr}`);
+      const lines = result.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, `${what}: one line: ${result.stderr}`);
+      assert.match(lines[0] as string, /^pstn-connector check: PRIVACY_POLICY_FILE \(/);
+      assert.match(lines[0] as string, line, what);
+      assert.equal(result.stdout, "");
+      for (const secret of [keyText, short])
+        assert.ok(!result.stderr.includes(secret), `${what}: no key shown`);
+    }
+  });
+
+  test("run with hashed outputs at debug level: the key is in no log line, metric or status", async (t) => {
+    const sim = await startGraphSimulator({
+      seed: 43,
+      clientSecret: "simulator-secret",
+      dataStart: new Date(Date.now() - 2 * DAY),
+      dataEnd: new Date(Date.now() + 60_000),
+      callsPerHour: 60,
+    });
+    t.after(() => sim.close());
+    const port = await freePort();
+    const topic = uniqueName("cli-privacy");
+    const file = policyFile("run.yaml", (text) => text.replace("cli-privacy.siem", `${topic}.siem`));
+    const run = new CliProcess(
+      ["run"],
+      cleanEnv({
+        ...connectorEnv(sim, stack, {
+          KAFKA_TOPIC: topic,
+          CONNECTOR_START: "2d",
+          POLL_INTERVAL: "1s",
+          METRICS_PORT: String(port),
+          LOG_LEVEL: "debug",
+          PRIVACY_POLICY_FILE: file,
+          SIEM_HASH_KEY: keyText,
+        }),
+        NODE_EXTRA_CA_CERTS: await writeCaFile(sim.caCertificatePem),
+      }),
+    );
+    let metrics = "";
+    let status = "";
+    try {
+      await waitFor(
+        "rows to be published",
+        async () => {
+          metrics = await request(`http://127.0.0.1:${port}/metrics`)
+            .then((response) => response.body.text())
+            .catch(() => "");
+          return (sampleOf(metrics, "pstn_connector_rows_published_total") ?? 0) > 1000;
+        },
+        60_000,
+      );
+      status = await (await request(`http://127.0.0.1:${port}/status`)).body.text();
+    } finally {
+      run.kill("SIGTERM");
+    }
+    const result = await run.done;
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    const everything = `${result.stdout}\n${result.stderr}\n${metrics}\n${status}`;
+    assert.match(result.stdout + result.stderr, /schema registered/, "the log is there to search");
+    for (const form of [
+      keyText,
+      key.toString("hex"),
+      key.toString("base64url"),
+      JSON.stringify([...key]).slice(1, 40),
+    ])
+      assert.ok(!everything.includes(form), `the key (as ${form.slice(0, 6)}…) appears nowhere`);
   });
 });
 
