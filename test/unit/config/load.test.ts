@@ -769,6 +769,49 @@ test("tenants: from CONNECTOR_TENANTS_FILE instead of AZURE_TENANT_ID, each with
   }
 });
 
+test("privacy: PRIVACY_POLICY_FILE covers every stream a tenant reads, at load and at reload", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pstn-config-privacy-"));
+  try {
+    const policy = join(dir, "privacy.yaml");
+    writeFileSync(policy, "version: v1\nstreams:\n  pstn:\n    outputs:\n      - default: keep\n");
+    const single = loadConfig({ env: validEnv({ PRIVACY_POLICY_FILE: policy }) });
+    assert.equal(single.privacyFile, policy);
+    assert.deepEqual(single.privacy?.outputs, {
+      pstn: [{ topic: "teams.pstn-calls", policy: { changes: [] } }],
+    });
+    assert.equal(loadConfig({ env: validEnv() }).privacy, undefined);
+
+    // A tenant of the file reading sms, which the policy leaves out: refused with the policy's line.
+    const tenants = join(dir, "tenants.yaml");
+    writeFileSync(
+      tenants,
+      "tenants:\n  - id: contoso.onmicrosoft.com\n  - id: fabrikam.example.com\n    streams: [sms]\n",
+    );
+    const env = validEnv({
+      AZURE_TENANT_ID: undefined,
+      CONNECTOR_TENANTS_FILE: tenants,
+      PRIVACY_POLICY_FILE: policy,
+    });
+    assert.deepEqual(
+      problemsOf(() => loadConfig({ env })),
+      [
+        `PRIVACY_POLICY_FILE (${policy}) streams.sms: missing: the stream is read, and the policy says what each stream's outputs carry (for rows as Graph sends them, an output with default: keep)`,
+      ],
+    );
+    writeFileSync(tenants, "tenants:\n  - id: contoso.onmicrosoft.com\n");
+    const config = loadConfig({ env });
+    writeFileSync(
+      tenants,
+      "tenants:\n  - id: contoso.onmicrosoft.com\n  - id: fabrikam.example.com\n    streams: [sms]\n",
+    );
+    assert.deepEqual(reloadTenants(config, {}).problems, [
+      "CONNECTOR_TENANTS_FILE: a tenant reads sms, which PRIVACY_POLICY_FILE has no outputs for; add the stream to the policy first",
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // --- registry, connector, operations ----------------------------------------------------------------
 
 test("schema registry: http(s) URL, basic auth in pairs, never in the URL", () => {
