@@ -1,5 +1,6 @@
 import { request } from "undici";
 import { createApp } from "../app.js";
+import type { PrivacyOutput } from "../config/index.js";
 import { ErrorCode, PstnError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { type Command, parseCommandArgs } from "./command.js";
@@ -10,7 +11,8 @@ const help = `Usage: pstn-connector check [options]
 Validates the configuration, then reaches each dependency once: an access token from Entra ID, one
 page from Graph (the last minute) for each stream of CONNECTOR_STREAMS, at the API version the
 stream reads (sms: beta only), the Kafka cluster, the schema registry. With CONNECTOR_TENANTS_FILE,
-the token and Graph lines repeat for each tenant, each naming it. Prints one line per check;
+the token and Graph lines repeat for each tenant, each naming it. With PRIVACY_POLICY_FILE, a line
+per stream names its output topics and what each policy does. Prints one line per check;
 exits 0 when all pass, 2 with one line per problem otherwise.
 
 Options:
@@ -94,6 +96,9 @@ export const checkCommand: Command = {
     } finally {
       await app.close();
     }
+    // What each topic will see of a row: checked when the configuration loaded, shown here.
+    for (const [stream, outputs] of Object.entries(config.privacy?.outputs ?? {}))
+      results.push({ name: `privacy ${stream}`, ok: true, detail: describeOutputs(outputs ?? []) });
     for (const result of results) {
       const line = `${result.ok ? "ok  " : "FAIL"} ${result.name}: ${result.detail}\n`;
       (result.ok ? process.stdout : process.stderr).write(line);
@@ -101,3 +106,17 @@ export const checkCommand: Command = {
     return results.every((result) => result.ok) ? 0 : 2;
   },
 };
+
+/** `topic (as Graph sends it), topic (hash 2, drop 3; key k1)`: an output's actions, counted. */
+function describeOutputs(outputs: readonly PrivacyOutput[]): string {
+  return outputs
+    .map(({ topic, policy, keyId }) => {
+      const counts = new Map<string, number>();
+      for (const [, action] of policy.changes)
+        counts.set(action.action, (counts.get(action.action) ?? 0) + 1);
+      const actions = [...counts].map(([action, count]) => `${action} ${count}`).join(", ");
+      if (actions === "") return `${topic} (as Graph sends it)`;
+      return `${topic} (${actions}${keyId === undefined ? "" : `; key ${keyId}`})`;
+    })
+    .join(", ");
+}

@@ -286,21 +286,28 @@ describe("privacy policy as a process: bad files refused with one line each, no 
     const port = await freePort();
     const topic = uniqueName("cli-privacy");
     const file = policyFile("run.yaml", (text) => text.replace("cli-privacy.siem", `${topic}.siem`));
-    const run = new CliProcess(
-      ["run"],
-      cleanEnv({
-        ...connectorEnv(sim, stack, {
-          KAFKA_TOPIC: topic,
-          CONNECTOR_START: "2d",
-          POLL_INTERVAL: "1s",
-          METRICS_PORT: String(port),
-          LOG_LEVEL: "debug",
-          PRIVACY_POLICY_FILE: file,
-          SIEM_HASH_KEY: keyText,
-        }),
-        NODE_EXTRA_CA_CERTS: await writeCaFile(sim.caCertificatePem),
+    const env = cleanEnv({
+      ...connectorEnv(sim, stack, {
+        KAFKA_TOPIC: topic,
+        CONNECTOR_START: "2d",
+        POLL_INTERVAL: "1s",
+        METRICS_PORT: String(port),
+        LOG_LEVEL: "debug",
+        PRIVACY_POLICY_FILE: file,
+        SIEM_HASH_KEY: keyText,
       }),
+      NODE_EXTRA_CA_CERTS: await writeCaFile(sim.caCertificatePem),
+    });
+    const check = await runCli(["check"], env);
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(
+      check.stdout,
+      new RegExp(
+        `^ok {3}privacy pstn: ${topic} \\(as Graph sends it\\), ${topic}\\.siem \\(drop 1, hash 1; key k1\\)$`,
+        "m",
+      ),
     );
+    const run = new CliProcess(["run"], env);
     let metrics = "";
     let status = "";
     try {
@@ -320,7 +327,7 @@ describe("privacy policy as a process: bad files refused with one line each, no 
     }
     const result = await run.done;
     assert.equal(result.code, 0, result.stderr.slice(-2000));
-    const everything = `${result.stdout}\n${result.stderr}\n${metrics}\n${status}`;
+    const everything = `${check.stdout}\n${check.stderr}\n${result.stdout}\n${result.stderr}\n${metrics}\n${status}`;
     assert.match(result.stdout + result.stderr, /schema registered/, "the log is there to search");
     for (const form of [
       keyText,
