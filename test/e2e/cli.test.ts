@@ -258,12 +258,13 @@ describe("pstn-connector commands as processes: simulate, check, run, demo", () 
   });
 
   test("demo --duration runs simulator and connector against the given stack and exits 0 with a summary", async () => {
+    const callsTopic = uniqueName("demo-calls");
     const result = await runCli(
       ["demo", "--days", "2", "--duration", "15"],
       cleanEnv({
         KAFKA_BROKERS: stack.brokers.join(","),
         SCHEMA_REGISTRY_URL: stack.registryUrl,
-        KAFKA_TOPIC: uniqueName("demo-calls"),
+        KAFKA_TOPIC: callsTopic,
         KAFKA_TOPIC_DIRECT_ROUTING: uniqueName("demo-direct-routing"),
         KAFKA_TOPIC_SMS: uniqueName("demo-sms"),
       }),
@@ -286,7 +287,50 @@ describe("pstn-connector commands as processes: simulate, check, run, demo", () 
       published,
       "the total is the streams' sum",
     );
+    // Under the demo's privacy policy, one row raw and as its SIEM output wrote it, read back from
+    // both topics: a raw number next to its token (country code kept), the UPN hashed, the name dropped.
+    assert.match(
+      result.stdout,
+      /^demo: privacy policy \S+privacy-policy\.json \(version demo-\d{8}T\d{6}Z; /m,
+    );
+    assert.match(
+      result.stdout,
+      new RegExp(`^ {4}field +${callsTopic} \\(raw\\) +${callsTopic}\\.siem$`, "m"),
+      result.stdout,
+    );
+    assert.match(
+      result.stdout,
+      /^ {4}(callerNumber|calleeNumber) +\+\d{7,15} +→ {2}\+\d{1,3}~k1:[0-9a-f]{8}… +hash, country code kept$/m,
+      result.stdout,
+    );
+    assert.match(
+      result.stdout,
+      /^ {4}userPrincipalName +\S+@\S+ +→ {2}k1:[0-9a-f]{8}… +hash$/m,
+      result.stdout,
+    );
+    assert.match(result.stdout, /^ {4}userDisplayName +\S.* +→ {2}null +drop$/m, result.stdout);
+    assert.match(result.stdout, /^ {4}header pstn\.policy\.version +(demo-\S+) += {2}\1$/m, result.stdout);
+    assert.match(result.stdout, /^ {4}header pstn\.policy\.key +- +→ {2}k1$/m, result.stdout);
+    // The key itself (base64 of 32 bytes) is shown nowhere.
+    assert.doesNotMatch(`${result.stdout}${result.stderr}`, /[A-Za-z0-9+/]{43}=/);
     await sleep(0);
+  });
+
+  test("demo --no-privacy writes each stream's one topic as before, with no SIEM output", async () => {
+    const result = await runCli(
+      ["demo", "--no-privacy", "--days", "1", "--duration", "8"],
+      cleanEnv({
+        KAFKA_BROKERS: stack.brokers.join(","),
+        SCHEMA_REGISTRY_URL: stack.registryUrl,
+        KAFKA_TOPIC: uniqueName("demo-raw-calls"),
+        KAFKA_TOPIC_DIRECT_ROUTING: uniqueName("demo-raw-direct-routing"),
+        KAFKA_TOPIC_SMS: uniqueName("demo-raw-sms"),
+      }),
+    );
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    const published = Number(/^demo: stopped\. .*published (\d+)/m.exec(result.stdout)?.[1] ?? "0");
+    assert.ok(published > 0, result.stdout);
+    assert.doesNotMatch(result.stdout, /privacy|\.siem|k1:/, result.stdout);
   });
 
   test("demo --tenants 3 reads three simulated tenants from a tenants file: each publishes, the totals add up", async () => {
@@ -332,6 +376,17 @@ describe("pstn-connector commands as processes: simulate, check, run, demo", () 
       counts.reduce((a, b) => a + b, 0),
       published,
       "the total is the tenants' sum",
+    );
+    // The privacy policy covers every tenant's rows: the pair side by side names its tenant.
+    assert.match(
+      result.stdout,
+      /^ {4}(pstn|directRouting|sms) \S+ \((Contoso|Fabrikam|Northwind)\)$/m,
+      result.stdout,
+    );
+    assert.match(
+      result.stdout,
+      /^ {4}\w+Number +\+\d{7,15} +→ {2}\+\d{1,3}~k1:[0-9a-f]{8}… /m,
+      result.stdout,
     );
   });
 });

@@ -14,12 +14,24 @@ import { ErrorCode, PstnError } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";
 import { startMetricsServer } from "../../src/metrics/server.js";
 import { type Source, TENANT_HEADER } from "../../src/pipeline/source.js";
+import type { StreamName } from "../../src/streams/index.js";
+import {
+  DEMO_KEY_ID,
+  DEMO_KEY_VARIABLE,
+  demoKey,
+  demoPolicy,
+  demoPolicyVersion,
+  PairTracker,
+  policyHeaders,
+} from "../demo/privacy.js";
 import {
   type Counters,
   type DemoEvent,
   eventOf,
   inLastMinute,
+  type PrivacyView,
   readCounters,
+  renderPrivacy,
   renderProgressLine,
   renderSummary,
   renderTenantsProgressLine,
@@ -101,6 +113,17 @@ duplicates, rows/s, Graph requests, requests in the last minute, 429s, the water
 slowest stream and its lag), each stream's totals over the tenants, and the grand total; the
 summary on stop adds a line per tenant.
 
+Privacy: unless --no-privacy, the connector runs under a privacy policy (PRIVACY_POLICY_FILE,
+written in the demo's temporary folder): each stream writes its topic raw and <topic>.siem, both in
+the same transactions, where phone numbers are hashed with their country code left readable
+(+44~k1:...), the UPN hashed, the display name dropped, public IP addresses cut to their network
+and local ones dropped. The hashing key is 32 random bytes made for each run, handed to the
+connector by reference (an environment variable of its configuration only), never written or
+shown. The view shows one recent event raw next to the same event as the SIEM output wrote it,
+both read back from Kafka (read_committed) and decoded with the registry's schema, a field per
+line, with the records' pstn.policy.version and pstn.policy.key headers (when stdout is not a
+terminal, the summary on stop shows it instead).
+
 Options:
   --days <n>             history the simulated tenants have, read as a backfill first (default 100)
   --calls-per-hour <n>   the (main) tenant's PSTN call rate over its history (default 60); Direct
@@ -109,6 +132,7 @@ Options:
                          late (default 1800); Direct Routing calls and SMS speed up by the same factor
   --tenants <n>          how many tenants to simulate and read at once, 1 to ${MAX_TENANTS} (default 1)
   --duration <seconds>   stop by itself after this long and print a summary (default: until Ctrl-C)
+  --no-privacy           no privacy policy: each stream writes its one topic, rows as Graph sent them
   -h, --help             this help
 `;
 
@@ -123,6 +147,7 @@ export const demoCommand: Command = {
       "live-calls-per-hour": { type: "string" },
       duration: { type: "string" },
       tenants: { type: "string" },
+      "no-privacy": { type: "boolean" },
     });
     if (values.help) {
       process.stdout.write(help);
@@ -137,6 +162,7 @@ export const demoCommand: Command = {
     const durationS = parseIntegerOption("duration", values.duration, 1, 86_400);
     const roster = demoTenants(parseIntegerOption("tenants", values.tenants, 1, MAX_TENANTS) ?? 1);
     const multi = roster.length > 1;
+    const privacyOn = values["no-privacy"] !== true;
     const shutdown = shutdownSignal();
     const cleanups: Array<() => Promise<unknown>> = [];
     const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
@@ -193,31 +219,48 @@ export const demoCommand: Command = {
           `# The demo's tenants (CONNECTOR_TENANTS_FILE): each read through the shared app, AZURE_CLIENT_ID.\n${stringify({ tenants })}`,
         );
       }
-      const config = loadConfig({
-        env: {
-          ...process.env,
-          ...(multi
-            ? {
-                AZURE_TENANT_ID: undefined,
-                CONNECTOR_TENANTS_FILE: tenantsFile,
-                // The view's lines per tenant read the tenant label.
-                METRICS_TENANT_LABEL: "true",
-              }
-            : { AZURE_TENANT_ID: sim.tenantId, CONNECTOR_TENANTS_FILE: undefined }),
-          AZURE_CLIENT_ID: sim.clientId,
-          AZURE_CLIENT_SECRET: secret,
-          AZURE_CLIENT_CERTIFICATE_PATH: "",
-          AZURE_AUTHORITY_HOST: sim.url,
-          GRAPH_ENDPOINT: sim.url,
-          CONNECTOR_STREAMS: process.env.CONNECTOR_STREAMS ?? DEMO_STREAMS,
-          KAFKA_BROKERS: brokers,
-          SCHEMA_REGISTRY_URL: registryUrl,
-          CONNECTOR_START: process.env.CONNECTOR_START ?? `${days}d`,
-          POLL_INTERVAL: process.env.POLL_INTERVAL ?? "5s",
-          LOOKBACK: process.env.LOOKBACK ?? "2m",
-          WINDOW_SLICE: process.env.WINDOW_SLICE ?? "30d",
-        },
-      });
+      const env: Record<string, string | undefined> = {
+        ...process.env,
+        ...(multi
+          ? {
+              AZURE_TENANT_ID: undefined,
+              CONNECTOR_TENANTS_FILE: tenantsFile,
+              // The view's lines per tenant read the tenant label.
+              METRICS_TENANT_LABEL: "true",
+            }
+          : { AZURE_TENANT_ID: sim.tenantId, CONNECTOR_TENANTS_FILE: undefined }),
+        AZURE_CLIENT_ID: sim.clientId,
+        AZURE_CLIENT_SECRET: secret,
+        AZURE_CLIENT_CERTIFICATE_PATH: "",
+        AZURE_AUTHORITY_HOST: sim.url,
+        GRAPH_ENDPOINT: sim.url,
+        CONNECTOR_STREAMS: process.env.CONNECTOR_STREAMS ?? DEMO_STREAMS,
+        KAFKA_BROKERS: brokers,
+        SCHEMA_REGISTRY_URL: registryUrl,
+        CONNECTOR_START: process.env.CONNECTOR_START ?? `${days}d`,
+        POLL_INTERVAL: process.env.POLL_INTERVAL ?? "5s",
+        LOOKBACK: process.env.LOOKBACK ?? "2m",
+        WINDOW_SLICE: process.env.WINDOW_SLICE ?? "30d",
+        // The demo's own policy below, or (--no-privacy) none.
+        PRIVACY_POLICY_FILE: undefined,
+        [DEMO_KEY_VARIABLE]: undefined,
+      };
+      let config = loadConfig({ env });
+      let privacy: PrivacyView | undefined;
+      if (privacyOn) {
+        // The streams' topics as configured (KAFKA_TOPIC, ...), each with its `.siem` beside it. The
+        // key is in the configuration's environment only: not in this process's, a file or a log.
+        const policyFile = join(workDir, "privacy-policy.json");
+        const version = demoPolicyVersion(now);
+        const topics = Object.fromEntries(
+          Object.entries(config.kafka.topics).map(([stream, { data }]) => [stream, data]),
+        ) as Record<StreamName, string>;
+        await writeFile(policyFile, demoPolicy(version, topics));
+        config = loadConfig({
+          env: { ...env, PRIVACY_POLICY_FILE: policyFile, [DEMO_KEY_VARIABLE]: demoKey() },
+        });
+        privacy = { file: policyFile, version, keyId: DEMO_KEY_ID };
+      }
       const logger = createLogger(
         config.logLevel,
         pino.destination({ dest: logFile, sync: false, mkdir: true }),
@@ -261,12 +304,30 @@ export const demoCommand: Command = {
         ),
       );
 
-      const streamOfTopic = new Map(
-        app.sources.map((source) => [
-          source.unit.topics.outputs[0] as string,
-          { name: source.unit.stream.name, schema: rowSchema(source.unit.stream.schemaFile).schema },
-        ]),
-      );
+      /**
+       * Each topic the tail reads: each stream's first output (its raw topic), and under the demo's
+       * policy its second (`.siem`), whose records are paired with the raw ones of the same rows.
+       */
+      const streamOfTopic = new Map<
+        string,
+        { name: string; schema: object; side: "raw" | "siem"; siem?: string }
+      >();
+      for (const source of app.sources) {
+        const [raw, siem] = source.unit.topics.outputs as [string, string | undefined];
+        const stream = {
+          name: source.unit.stream.name,
+          schema: rowSchema(source.unit.stream.schemaFile).schema,
+        };
+        streamOfTopic.set(raw, { ...stream, side: "raw", ...(privacy && siem ? { siem } : {}) });
+        if (privacy && siem) streamOfTopic.set(siem, { ...stream, side: "siem" });
+      }
+      const schemaOf = new Map([...streamOfTopic.values()].map(({ name, schema }) => [name, schema]));
+      const decodeRow = async (stream: string, value: Buffer): Promise<Record<string, unknown>> =>
+        decodedToGraphJson(
+          (await app.registry.decode(value)) as Record<string, unknown>,
+          schemaOf.get(stream),
+        );
+      const pairs = new PairTracker({ decode: decodeRow });
       const messages = await tail.consume({
         topics: [...streamOfTopic.keys()],
         mode: MessagesStreamModes.LATEST,
@@ -282,27 +343,44 @@ export const demoCommand: Command = {
         }
         return undefined;
       };
-      const show = async (
-        topic: string,
-        value: Buffer | undefined,
-        tenant: string | undefined,
-      ): Promise<void> => {
+      const show = async (message: {
+        topic: string;
+        key?: Buffer | undefined;
+        value?: Buffer | undefined;
+        headers?: ReadonlyMap<unknown, unknown> | undefined;
+      }): Promise<void> => {
+        const { topic, value } = message;
         const stream = streamOfTopic.get(topic);
         if (!stream || !value || value.length === 0) return;
-        const decoded = (await app.registry.decode(value)) as Record<string, unknown>;
-        const event = eventOf(stream.name, decodedToGraphJson(decoded, stream.schema));
+        const tenant = tenantOf(message.headers);
+        const record = {
+          stream: stream.name,
+          ...(tenant === undefined ? {} : { tenant }),
+          topic,
+          key: message.key?.toString() ?? "",
+          headers: policyHeaders(message.headers),
+        };
+        if (stream.side === "siem") return pairs.siem(record, value, Date.now());
+        const row = await decodeRow(stream.name, value);
+        const event = eventOf(stream.name, row);
         if (event)
           events = withEvent(events, tenant === undefined ? event : { ...event, tenant }, EVENTS_PER_STREAM);
+        if (stream.siem !== undefined) await pairs.raw(record, row, Date.now());
       };
-      messages.on(
-        "data",
-        (message) =>
-          void show(message.topic, message.value, tenantOf(message.headers)).catch(() => undefined),
-      );
+      messages.on("data", (message) => void show(message).catch(() => undefined));
 
       const header = `pstn-connector demo: Graph simulator ${sim.url} -> Kafka ${brokers} (registry ${registryUrl})`;
       // Each stream's topic once: the tenants share them.
-      const topics = [...streamOfTopic].map(([topic, { name }]) => ({ stream: name, topic }));
+      const topics = [...streamOfTopic]
+        .filter(([, { side }]) => side === "raw")
+        .map(([topic, { name, siem }]) => ({ stream: name, topic, ...(siem ? { siem } : {}) }));
+      const streamOrder = topics.map(({ stream }) => stream);
+      /** The privacy section's state now: the policy and the latest pair. */
+      const privacyNow = (): PrivacyView | undefined => {
+        if (!privacy) return undefined;
+        const pair = pairs.latest(streamOrder);
+        return pair ? { ...privacy, pair } : privacy;
+      };
       const maxRequestsPerMinute = config.graph.maxRequestsPerMinute;
       const tty = process.stdout.isTTY === true;
       let last = {
@@ -359,6 +437,7 @@ export const demoCommand: Command = {
           throttled: counters.throttled,
         };
         if (tty) {
+          const shownPrivacy = privacyNow();
           const lines = renderView({
             header,
             topics,
@@ -368,6 +447,7 @@ export const demoCommand: Command = {
             unknownProperties: counters.unknownProperties,
             ...(tenants ? { tenants, tenantsFile } : {}),
             events,
+            ...(shownPrivacy ? { privacy: shownPrivacy } : {}),
             now: at,
             logFile,
           });
@@ -397,6 +477,12 @@ export const demoCommand: Command = {
       });
       process.stdout.write(`${summary}\n`);
       if (tenants) process.stdout.write(`${renderTenantsSummary(tenants, at).join("\n")}\n`);
+      // Not a terminal: the raw and SIEM records of one row side by side, as the view shows them.
+      const shown = tty ? undefined : privacyNow();
+      if (shown) {
+        const [first = "", ...rest] = renderPrivacy(shown);
+        process.stdout.write(`demo: ${first.trim()}\n${rest.join("\n")}\n`);
+      }
       return 0;
     } finally {
       for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);

@@ -59,10 +59,46 @@ export interface TenantView {
   requestsLastMinute: number;
 }
 
+/**
+ * One row as two outputs of a privacy policy wrote it, read back from both topics (read_committed)
+ * and decoded with the registry's schema: the raw record and the SIEM one of the same id.
+ */
+export interface PrivacyPair {
+  stream: string;
+  /** Its tenant's name, when several share the topics. */
+  tenant?: string;
+  /** The row's id (both records' key). */
+  id: string;
+  topics: { raw: string; siem: string };
+  /** Both rows in Graph's JSON form (decodedToGraphJson). */
+  raw: Readonly<Record<string, unknown>>;
+  siem: Readonly<Record<string, unknown>>;
+  /** Each record's `pstn.policy.*` headers. */
+  rawHeaders: Readonly<Record<string, string>>;
+  siemHeaders: Readonly<Record<string, string>>;
+  /** What the policy does to the fields it changes ("hash, country code kept", "drop", ...). */
+  actions?: Readonly<Record<string, string>>;
+}
+
+/** The demo's privacy policy, when it runs with one (not --no-privacy). */
+export interface PrivacyView {
+  /** The policy file (PRIVACY_POLICY_FILE). */
+  file: string;
+  /** Its version (`pstn.policy.version`). */
+  version: string;
+  /** The id of the key the SIEM outputs hash with (its bytes are never shown). */
+  keyId: string;
+  /** One recent row raw and as the SIEM output wrote it; undefined until both are read back. */
+  pair?: PrivacyPair;
+}
+
 export interface ViewState {
   header: string;
-  /** Where each stream's rows go: `stream -> topic`, in CONNECTOR_STREAMS order. */
-  topics: ReadonlyArray<{ stream: string; topic: string }>;
+  /**
+   * Where each stream's rows go: `stream -> topic`, in CONNECTOR_STREAMS order; `siem`, its SIEM
+   * output's topic under the demo's privacy policy.
+   */
+  topics: ReadonlyArray<{ stream: string; topic: string; siem?: string }>;
   streams: readonly StreamView[];
   /** The Graph budget all streams share (one per tenant). */
   budget: {
@@ -86,6 +122,8 @@ export interface ViewState {
   tenantsFile?: string;
   /** The latest events, newest first (any stream order: the view groups them by stream). */
   events: readonly DemoEvent[];
+  /** The privacy policy and a raw and a SIEM record of one row, side by side; absent: no policy. */
+  privacy?: PrivacyView;
   now: number;
   logFile: string;
 }
@@ -107,12 +145,7 @@ export function renderView(state: ViewState): string[] {
     "429".padStart(6),
     "  watermark (lag)",
   ].join("");
-  const lines = [
-    state.header,
-    `  topics: ${state.topics.map(({ stream, topic }) => `${stream} -> ${topic}`).join(", ")}`,
-    "",
-    `  ${head}`,
-  ];
+  const lines = [state.header, `  topics: ${topicsLine(state)}`, "", `  ${head}`];
   for (const stream of state.streams) {
     const { progress } = stream;
     const watermark = progress.watermark;
@@ -146,6 +179,7 @@ export function renderView(state: ViewState): string[] {
   const events = [...state.events].sort((a, b) => streamRank(state, a.stream) - streamRank(state, b.stream));
   if (events.length === 0) lines.push("    (waiting for the first committed transaction)");
   for (const event of events) lines.push(`    ${event.stream.padEnd(width)}  ${eventLine(event)}`);
+  if (state.privacy !== undefined) lines.push("", ...renderPrivacy(state.privacy));
   lines.push(
     "",
     `  logs: ${state.logFile}`,
@@ -229,7 +263,7 @@ function renderTenantsView(state: ViewState, tenants: readonly TenantView[]): st
   };
   const lines = [
     state.header,
-    `  topics: ${state.topics.map(({ stream, topic }) => `${stream} -> ${topic}`).join(", ")} (the ${tenants.length} tenants share them; each record names its tenant in the header pstn.tenant)`,
+    `  topics: ${topicsLine(state)} (the ${tenants.length} tenants share them; each record names its tenant in the header pstn.tenant)`,
     `  tenants: ${tenants.length}${state.tenantsFile ? ` from ${state.tenantsFile}` : ""}, each with a token and a Graph budget of its own`,
     "",
     head("tenant"),
@@ -260,6 +294,7 @@ function renderTenantsView(state: ViewState, tenants: readonly TenantView[]): st
     lines.push(
       `    ${event.stream.padEnd(width)}  ${(event.tenant ?? "-").padEnd(tenantWidth)}  ${eventLine(event)}`,
     );
+  if (state.privacy !== undefined) lines.push("", ...renderPrivacy(state.privacy));
   lines.push(
     "",
     `  logs: ${state.logFile}`,
@@ -362,6 +397,107 @@ function eventLine(event: DemoEvent): string {
     case "sms":
       return `${head}  ${event.sourceNumber} -> ${event.destinationNumber}  ${event.smsType}  ${event.callCharge}`;
   }
+}
+
+/** `stream -> topic` of each stream, with its SIEM output's topic under the demo's policy. */
+function topicsLine(state: Pick<ViewState, "topics">): string {
+  return state.topics
+    .map(({ stream, topic, siem }) => `${stream} -> ${topic}${siem === undefined ? "" : ` + ${siem}`}`)
+    .join(", ");
+}
+
+/** The longest value the side-by-side view shows in a column before cutting it with an ellipsis. */
+const PAIR_CELL = 40;
+const POLICY_HEADERS = ["pstn.policy.version", "pstn.policy.key"];
+
+/**
+ * The privacy section of the view: the policy, then one row raw next to the same row as its SIEM
+ * output wrote it (renderPrivacyPair), or a line saying it is awaited.
+ */
+export function renderPrivacy(privacy: PrivacyView): string[] {
+  return [
+    `  privacy policy ${privacy.file} (version ${privacy.version}; hashing key ${privacy.keyId}, random for this run, never shown)`,
+    "  each stream writes its topic raw and <topic>.siem pseudonymised, both in the same transactions",
+    "  one event raw and as the SIEM output wrote it (both read back read_committed, decoded with the registry's schema):",
+    ...(privacy.pair === undefined
+      ? ["    (waiting for a row read back from both outputs)"]
+      : renderPrivacyPair(privacy.pair)),
+  ];
+}
+
+/**
+ * One row as both outputs wrote it, a field per line: its id and start, each field the SIEM output
+ * changed (`raw  →  siem`, and what the policy did), the records' policy headers, and how many
+ * fields are alike. Tokens are cut to their key id and 8 hex digits with an ellipsis.
+ */
+export function renderPrivacyPair(pair: PrivacyPair): string[] {
+  const changed = new Set(changedFields(pair));
+  const context = ["id", "startDateTime", "sentDateTime"].filter(
+    (name) => Object.hasOwn(pair.raw, name) && !changed.has(name),
+  );
+  const rows: Array<{ name: string; raw: string; siem: string; note: string }> = [];
+  for (const name of [...context, ...changed])
+    rows.push({
+      name,
+      raw: cell(pair.raw[name]),
+      siem: cell(pair.siem[name]),
+      note: changed.has(name) ? (pair.actions?.[name] ?? "") : "",
+    });
+  const headerNames = [
+    ...new Set([...POLICY_HEADERS, ...Object.keys(pair.rawHeaders), ...Object.keys(pair.siemHeaders)]),
+  ].filter((name) => pair.rawHeaders[name] !== undefined || pair.siemHeaders[name] !== undefined);
+  for (const name of headerNames)
+    rows.push({
+      name: `header ${name}`,
+      raw: cell(pair.rawHeaders[name] ?? "-"),
+      siem: cell(pair.siemHeaders[name] ?? "-"),
+      note: "",
+    });
+  const rawLabel = `${pair.topics.raw} (raw)`;
+  const siemLabel = pair.topics.siem;
+  const nameWidth = Math.max("field".length, ...rows.map((row) => row.name.length));
+  const rawWidth = Math.max(rawLabel.length, ...rows.map((row) => row.raw.length));
+  // The rows alike end with their value: only the changed ones (an action after) set the width.
+  const siemWidth = Math.max(0, ...rows.filter((row) => row.raw !== row.siem).map((row) => row.siem.length));
+  const alike =
+    new Set([...Object.keys(pair.raw), ...Object.keys(pair.siem)]).size - changed.size - context.length;
+  const line = (name: string, raw: string, mark: string, siem: string, note: string) =>
+    `    ${name.padEnd(nameWidth)}  ${raw.padEnd(rawWidth)}  ${mark}  ${siem.padEnd(siemWidth)}  ${note}`.trimEnd();
+  return [
+    `    ${pair.stream} ${pair.id}${pair.tenant === undefined ? "" : ` (${pair.tenant})`}`,
+    line("field", rawLabel, " ", siemLabel, ""),
+    ...rows.map((row) => line(row.name, row.raw, row.raw === row.siem ? "=" : "→", row.siem, row.note)),
+    `    (${alike} other field${alike === 1 ? "" : "s"} alike in both)`,
+  ];
+}
+
+/** The fields whose values differ between the raw and the SIEM row, in the raw row's order. */
+export function changedFields(pair: Pick<PrivacyPair, "raw" | "siem">): string[] {
+  const names = [...new Set([...Object.keys(pair.raw), ...Object.keys(pair.siem)])];
+  return names.filter(
+    (name) => JSON.stringify(pair.raw[name] ?? null) !== JSON.stringify(pair.siem[name] ?? null),
+  );
+}
+
+/**
+ * A value as one cell of the side-by-side view: text as it is with each token (`k1:<64 hex>`) cut
+ * to 8 hex digits and an ellipsis (empty text as `""`), null as `null`, the rest as JSON; at most
+ * PAIR_CELL characters.
+ */
+export function cell(value: unknown): string {
+  const text =
+    value === null || value === undefined
+      ? "null"
+      : value === ""
+        ? '""'
+        : typeof value === "string"
+          ? value
+          : JSON.stringify(value);
+  const short = text.replace(
+    /\b([A-Za-z0-9][A-Za-z0-9._-]{0,31}):([0-9a-f]{64})\b/g,
+    (_, id: string, hex: string) => `${id}:${hex.slice(0, 8)}…`,
+  );
+  return short.length > PAIR_CELL ? `${short.slice(0, PAIR_CELL - 1)}…` : short;
 }
 
 function streamRank(state: Pick<ViewState, "streams">, stream: string): number {
