@@ -2,8 +2,10 @@
  * 1. CPU-bound pipeline: ~1M rows from a simulator without latency or faults, running in its own
  * process. First the rows paged and encoded without Kafka (the Graph side's share, and the exact
  * messages; the simulator keeps the pages it rendered), then the connector end to end (createApp +
- * backfill, production settings, pacing off), then the ceilings: the connector's Kafka client alone
- * (@platformatic/kafka) and kcat producing those messages, and the client in each compression.
+ * backfill, production settings, pacing off), the same pipeline under each privacy policy measured
+ * (none, one pseudonymised output, raw + pseudonymised), then the ceilings: the connector's Kafka
+ * client alone (@platformatic/kafka) and kcat producing those messages, and the client in each
+ * compression.
  */
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
@@ -11,6 +13,8 @@ import { cpus } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createRowCodec } from "../../src/avro/index.js";
 import { KAFKA_COMPRESSIONS } from "../../src/config/types.js";
+import type { Kafka } from "../../src/kafka/index.js";
+import { topicLayout } from "../../src/kafka/layout.js";
 import { wireHeader } from "../../src/pipeline/page-codec.js";
 import { STREAMS } from "../../src/streams/index.js";
 import { sliceRange } from "../../src/windows/planner.js";
@@ -28,6 +32,7 @@ import {
   uniqueTopic,
 } from "./connector.js";
 import { type BenchResult, type Figure, type FigureTable, round } from "./figures.js";
+import { PRIVACY_VARIANTS, type PrivacyVariant, policyFiles } from "./privacy-policy.js";
 import { cpuOf, Probe } from "./sampler.js";
 import { SimulatorProcess } from "./simulator-process.js";
 
@@ -49,7 +54,14 @@ export interface CpuBoundOptions {
 }
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const DAYS = 100;
+/**
+ * Rows each privacy variant reads at most (the first days of the range, whole days): three more
+ * pipeline runs, the policies' at under half the pipeline's rate, so the full run's 1M rows each
+ * would add about 2.5 min; 300k add under a minute.
+ */
+export const PRIVACY_MAX_ROWS = 300_000;
 /** The connector's default (Connector.readWindows); a transaction is committed at this size. */
 const DEFAULT_MAX_BATCH_ROWS = 5000;
 /** monitorEventLoopDelay records whole timer intervals of this length: subtracted. */
@@ -87,9 +99,12 @@ export async function cpuBound(options: CpuBoundOptions): Promise<BenchResult> {
     const rendering = await renderPages(bench, sim, from, to);
     options.log(`cpu: pipeline (topic ${bench.topic})`);
     const pipeline = await runPipeline(bench, sim, from, to, options.profile === true);
-    options.log(
-      `cpu: pipeline ${pipeline.rows} rows in ${pipeline.wallMs} ms; paging and encoding without Kafka`,
-    );
+    options.log(`cpu: pipeline ${pipeline.rows} rows in ${pipeline.wallMs} ms`);
+    // Right after the pipeline's first run, in the same state of this process (the captured
+    // messages are not held yet), over the first days of the same range: pages the simulator
+    // has cached for the pipeline.
+    const privacy = await privacyVariants(sim, options, from, pipeline.rows);
+    options.log("cpu: paging and encoding without Kafka");
     const paging = await pageAndEncode(bench, from, to, maxBatchRows);
     if (paging.rows !== pipeline.rows) {
       const { fetched, duplicates, deadLettered, transactions, transactionsAborted } = pipeline;
@@ -194,6 +209,7 @@ export async function cpuBound(options: CpuBoundOptions): Promise<BenchResult> {
       clientPerPartition: ceilings.clientPerPartition as CeilingResult,
       clientNoTransactions: ceilings.clientNoTransactions as CeilingResult,
       compressions,
+      privacy,
       kcat: kcat ?? { skipped: "kcat not found on PATH" },
       kcatVersion: options.kcat,
       /** Rows/s of each round (the first is the one the other figures describe). */
@@ -215,7 +231,7 @@ export async function cpuBound(options: CpuBoundOptions): Promise<BenchResult> {
       benchmark: "cpu-bound pipeline",
       elapsedSeconds: round((performance.now() - started) / 1000),
       figures: figures(details),
-      tables: [compressionTable(compressions)],
+      tables: [compressionTable(compressions), privacyTable(privacy)],
       details,
     };
   } finally {
@@ -546,5 +562,157 @@ function compressionTable(compressions: Record<string, CeilingResult>): FigureTa
         c.mbPer100kRows ?? "? (DescribeLogDirs refused)",
       ],
     })),
+  };
+}
+
+/** One privacy variant's pipeline run, and the bytes its outputs' topics took on the brokers. */
+interface PrivacyRun {
+  topics: string[];
+  pipeline: Awaited<ReturnType<typeof runPipeline>>;
+  /** Pages the simulator answered from its cache during the run, of all requests. */
+  pagesFromCache: number;
+  /** All output topics' record batches on the brokers' disks (DescribeLogDirs), per 100k rows. */
+  mbPer100kRows: number | undefined;
+}
+
+interface PrivacyResults {
+  /** Rows each variant published (the first `days` of the range), and the pipeline's whole run. */
+  rows: number;
+  days: number;
+  pipelineRows: number;
+  /** The three runs' wall time, setup (apps, topics, schemas) and cleanup included. */
+  elapsedSeconds: number;
+  runs: Record<PrivacyVariant, PrivacyRun>;
+}
+
+/**
+ * The pipeline (a fresh app, production settings, pacing off) over the first days of the range in
+ * each privacy variant: no policy, one output pseudonymised for a SIEM, two outputs (raw and that
+ * SIEM one) in the same transactions. Each run's CPU is this process's (the connector's main
+ * thread, its decoder thread and libuv pool); the simulator is another process.
+ */
+async function privacyVariants(
+  sim: SimulatorProcess,
+  options: CpuBoundOptions,
+  from: Date,
+  pipelineRows: number,
+): Promise<PrivacyResults> {
+  const days = Math.max(1, Math.min(DAYS, Math.round((DAYS * PRIVACY_MAX_ROWS) / options.rows)));
+  const until = new Date(from.getTime() + days * DAY);
+  const started = performance.now();
+  const files = policyFiles();
+  const runs: Partial<Record<PrivacyVariant, PrivacyRun>> = {};
+  try {
+    for (const variant of PRIVACY_VARIANTS) {
+      // The SIEM output's own topic; the raw output is the stream's (KAFKA_TOPIC, the app's topic).
+      const siemTopic = `${uniqueTopic("cpu-privacy")}.siem`;
+      const bench = connectorFor(
+        sim,
+        options.endpoints,
+        "cpu-privacy",
+        { GRAPH_MAX_REQUESTS_PER_MINUTE: "60000", ...files.env(variant, siemTopic) },
+        { maxBatchRows: options.maxBatchRows },
+      );
+      try {
+        const topics = [...bench.app.source.unit.topics.outputs];
+        options.log(`cpu: privacy ${variant}: ${days} days into ${topics.join(", ")}`);
+        const before = await sim.sample();
+        // --profile: each variant's main thread too (results/tmp/<its topic>.cpuprofile).
+        const pipeline = await runPipeline(bench, sim, from, until, options.profile === true);
+        const after = await sim.sample();
+        const bytes = await topicsBytes(bench.app.kafka, topics);
+        runs[variant] = {
+          topics,
+          pipeline,
+          pagesFromCache: after.stats.pagesFromCache - before.stats.pagesFromCache,
+          mbPer100kRows: bytes === undefined ? undefined : round(bytes / 1e6 / (pipeline.rows / 100_000), 2),
+        };
+        options.log(
+          `cpu: privacy ${variant}: ${pipeline.rows} rows in ${pipeline.wallMs} ms, ${pipeline.cpuSecondsPer100kRows} CPU s / 100k rows`,
+        );
+      } finally {
+        await deleteTopics(bench.app.kafka, [siemTopic]).catch(() => undefined);
+        await bench.close();
+      }
+    }
+  } finally {
+    files.remove();
+  }
+  const done = runs as Record<PrivacyVariant, PrivacyRun>;
+  const rows = new Set(PRIVACY_VARIANTS.map((variant) => done[variant].pipeline.rows));
+  if (rows.size !== 1)
+    throw new Error(
+      `the privacy variants published different rows: ${PRIVACY_VARIANTS.map((v) => `${v} ${done[v].pipeline.rows}`).join(", ")}`,
+    );
+  const elapsedSeconds = round((performance.now() - started) / 1000);
+  options.log(`cpu: privacy variants done in ${elapsedSeconds} s`);
+  return { rows: done.none.pipeline.rows, days, pipelineRows, elapsedSeconds, runs: done };
+}
+
+/** The bytes the topics' partitions take on the brokers' disks (DescribeLogDirs); undefined if refused. */
+async function topicsBytes(kafka: Kafka, topics: readonly string[]): Promise<number | undefined> {
+  const counts = (await topicLayout(kafka, topics)).partitions;
+  const admin = kafka.admin();
+  try {
+    const brokers = await admin.describeLogDirs({
+      topics: topics.map((name) => ({
+        name,
+        partitions: Array.from({ length: counts.get(name) ?? 1 }, (_, i) => i),
+      })),
+    });
+    let bytes = 0;
+    for (const broker of brokers)
+      for (const dir of broker.results)
+        for (const topic of dir.topics) {
+          if (!topics.includes(topic.name)) continue;
+          for (const partition of topic.partitions)
+            if (!partition.isFutureKey) bytes += Number(partition.partitionSize);
+        }
+    return bytes;
+  } catch {
+    return undefined;
+  } finally {
+    await admin.close();
+  }
+}
+
+const PRIVACY_NAMES: Record<PrivacyVariant, string> = {
+  none: "no policy (one topic, rows as Graph sent them)",
+  siem: "one output: SIEM (hash ×3, drop ×1, truncate-ip ×4)",
+  "raw+siem": "two outputs: raw + SIEM, same transactions",
+};
+
+/** The pipeline under each privacy policy: CPU and bytes per 100k rows, against no policy. */
+function privacyTable(p: PrivacyResults): FigureTable {
+  const base = p.runs.none.pipeline.cpuSecondsPer100kRows;
+  const size =
+    p.rows === p.pipelineRows
+      ? `${p.rows} rows each`
+      : `${p.rows} rows each (the first ${p.days} of the ${DAYS} days; the pipeline read ${p.pipelineRows})`;
+  return {
+    title: `privacy policy, ${size}`,
+    columns: [
+      "rows/s",
+      "CPU s per 100k rows",
+      "CPU ÷ no policy",
+      "MB on the wire per 100k rows (all outputs)",
+      "peak RSS MB",
+      "cores busy: connector / simulator / rest",
+    ],
+    rows: PRIVACY_VARIANTS.map((variant) => {
+      const run = p.runs[variant];
+      const cores = run.pipeline.machineCores;
+      return {
+        name: PRIVACY_NAMES[variant],
+        values: [
+          run.pipeline.rowsPerSecond,
+          run.pipeline.cpuSecondsPer100kRows,
+          round(run.pipeline.cpuSecondsPer100kRows / base, 2),
+          run.mbPer100kRows ?? "? (DescribeLogDirs refused)",
+          run.pipeline.peakRssMb,
+          `${cores.connector} / ${cores.simulator} / ${cores.rest ?? "?"}`,
+        ],
+      };
+    }),
   };
 }
