@@ -33,7 +33,7 @@ export type RowTransform = (row: Record<string, unknown>) => Record<string, unkn
 export function rowTransform(policy: OutputPolicy): RowTransform | undefined {
   const steps = policy.changes
     .filter(([, action]) => action.action !== "keep")
-    .map(([field, action]) => [field, fieldStep(action, policy.hashKey)] as const);
+    .map(([field, action]) => [field, remembered(fieldStep(action, policy.hashKey))] as const);
   if (steps.length === 0) return undefined;
   return (row) => {
     const out = { ...row };
@@ -45,6 +45,29 @@ export function rowTransform(policy: OutputPolicy): RowTransform | undefined {
       }
     }
     return out;
+  };
+}
+
+/**
+ * Values a step remembers its answers for. A tenant's numbers, names and addresses repeat from row
+ * to row, and an HMAC or an IPv6 parse costs microseconds each; the answers are bounded, and
+ * forgotten all at once when full, so a stream of unique values costs one lookup each and no more
+ * memory than this. They live in the decoder thread, beside the raw rows they came from.
+ */
+const REMEMBERED_VALUES = 4096;
+
+function remembered(
+  step: ((value: string) => string | null) | null,
+): ((value: string) => string | null) | null {
+  if (step === null) return null;
+  const answers = new Map<string, string | null>();
+  return (value) => {
+    const known = answers.get(value);
+    if (known !== undefined) return known;
+    const answer = step(value);
+    if (answers.size >= REMEMBERED_VALUES) answers.clear();
+    answers.set(value, answer);
+    return answer;
   };
 }
 

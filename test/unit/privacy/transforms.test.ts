@@ -106,3 +106,23 @@ test("a row transform changes only the fields its policy names, on a copy", () =
   assert.equal(transform({ callerNumber: 14255550123 }).callerNumber, 14255550123);
   assert.equal(rowTransform({ changes: [["callId", { action: "keep" }]] }), undefined);
 });
+
+test("answers stay the same past the values a transform remembers", () => {
+  const transform = rowTransform({
+    changes: [
+      ["userPrincipalName", { action: "hash", keepCountryCode: false }],
+      ["clientPublicIpV4Address", { action: "truncate-ip", ipv4Prefix: 24, ipv6Prefix: 48 }],
+    ],
+    hashKey: { id: "k1", secret: SECRET },
+  });
+  assert.ok(transform);
+  for (let round = 0; round < 2; round++)
+    for (let i = 0; i < 10_000; i += 7) {
+      const out = transform({
+        userPrincipalName: `user${i}@contoso.com`,
+        clientPublicIpV4Address: "not an ip",
+      });
+      assert.equal(out.userPrincipalName, `k1:${hmac(`user${i}@contoso.com`)}`);
+      assert.equal(out.clientPublicIpV4Address, null);
+    }
+});
