@@ -103,8 +103,23 @@ export function readReference(
 
 /** `<where> <at><key>: unknown key`, with the nearest known key or the list of them. */
 export function unknownKey(where: string, at: string, key: string, known: readonly string[]): string {
+  return `${where} ${at}${key}: ${unknownKeyMessage(key, known)}`;
+}
+
+/** `unknown key`, with the nearest known key or the list of them. */
+function unknownKeyMessage(key: string, known: readonly string[]): string {
   const near = closestName(key, known);
-  return `${where} ${at}${key}: unknown key${near === undefined ? `; use ${listWords(known)}` : `; did you mean ${near}?`}`;
+  return `unknown key${near === undefined ? `; use ${listWords(known)}` : `; did you mean ${near}?`}`;
+}
+
+/** Reports each key of `record` that is not one of `known`, as `.<key>`. */
+export function reportUnknownKeys(
+  record: Record<string, unknown>,
+  known: readonly string[],
+  report: (key: string, message: string) => void,
+): void {
+  for (const key of Object.keys(record))
+    if (!known.includes(key)) report(`.${key}`, unknownKeyMessage(key, known));
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -15,6 +15,7 @@ import {
   type ReferenceContext,
   readBoundedFile,
   readReference,
+  reportUnknownKeys,
   unknownKey,
 } from "./file-values.js";
 import { closestName } from "./similarity.js";
@@ -205,14 +206,7 @@ function readOutput(
     report(key, message);
     bad = true;
   };
-  for (const key of Object.keys(value))
-    if (!(OUTPUT_KEYS as readonly string[]).includes(key)) {
-      const near = closestName(key, OUTPUT_KEYS);
-      fail(
-        `.${key}`,
-        `unknown key${near === undefined ? `; use ${listWords(OUTPUT_KEYS)}` : `; did you mean ${near}?`}`,
-      );
-    }
+  reportUnknownKeys(value, OUTPUT_KEYS, fail);
   let topic = context.topics[stream].data;
   if (value.topic !== undefined) {
     const checked = typeof value.topic === "string" ? topicField.safeParse(value.topic.trim()) : undefined;

@@ -13,6 +13,7 @@ import {
   type ReferenceContext,
   readBoundedFile,
   readReference,
+  reportUnknownKeys,
   unknownKey,
 } from "./file-values.js";
 import { closestName } from "./similarity.js";
@@ -220,14 +221,7 @@ function readCredentials(
     report(key, message);
     bad = true;
   };
-  for (const key of Object.keys(value))
-    if (!(CREDENTIAL_KEYS as readonly string[]).includes(key)) {
-      const near = closestName(key, CREDENTIAL_KEYS);
-      fail(
-        `.${key}`,
-        `unknown key${near === undefined ? `; use ${listWords(CREDENTIAL_KEYS)}` : `; did you mean ${near}?`}`,
-      );
-    }
+  reportUnknownKeys(value, CREDENTIAL_KEYS, fail);
   const clientId = readText(
     value.clientId,
     CLIENT_ID,

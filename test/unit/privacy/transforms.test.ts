@@ -118,7 +118,7 @@ test("answers stay the same past the values a transform remembers", () => {
   assert.ok(transform);
   for (let round = 0; round < 2; round++)
     for (let i = 0; i < 10_000; i += 7) {
-      const out = transform({
+      const out: Record<string, unknown> = transform({
         userPrincipalName: `user${i}@contoso.com`,
         clientPublicIpV4Address: "not an ip",
       });
