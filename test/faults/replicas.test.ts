@@ -13,6 +13,7 @@ import { request } from "undici";
 import { startGraphSimulator } from "../../tools/simulator/index.js";
 import { CliProcess, cleanEnv } from "../support/cli.js";
 import { assertEachIdOnce, connectorEnv, waitFor } from "../support/connector.js";
+import { type ReadRecord, readTopicWithJava } from "../support/java-reader.js";
 import { uniqueName } from "../support/kafka.js";
 import { freePort, writeCaFile } from "../support/processes.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
@@ -103,6 +104,8 @@ test("3 replicas × 50 tenants × 2 streams: kill one, add one, remove one; ever
     CONNECTOR_FAILOVER_TIMEOUT: `${FAILOVER_TIMEOUT_MS}ms`,
     POLL_INTERVAL: "2s",
     LOOKBACK: "30s",
+    // Slots opened, states restored and writers fenced are info lines: a failure explains itself.
+    LOG_LEVEL: "info",
   });
   delete base.AZURE_TENANT_ID;
   const caFile = await writeCaFile(sim.caCertificatePem);
@@ -207,7 +210,12 @@ test("3 replicas × 50 tenants × 2 streams: kill one, add one, remove one; ever
   }
   const counts: string[] = [];
   for (const [stream, { topic, rows }] of Object.entries(truths)) {
-    const records = await assertEachIdOnce(stack.brokers, topic, [...rows.keys()], 120_000);
+    const records = await assertEachIdOnce(stack.brokers, topic, [...rows.keys()], 120_000).catch(
+      async (error: unknown) => {
+        t.diagnostic(await duplicatesDigest(stack, topic, rows.size, replicas, stream));
+        throw error;
+      },
+    );
     const wrongTenant = records.filter((record) => {
       const header = record.headers?.find(([name]) => name === "pstn.tenant")?.[1]?.toString();
       return header !== rows.get(String(record.key));
@@ -228,3 +236,56 @@ test("3 replicas × 50 tenants × 2 streams: kill one, add one, remove one; ever
   );
   assert.ok(failoverMs < FAILOVER_TIMEOUT_MS + 15_000, `failover took ${failoverMs} ms`);
 });
+
+/**
+ * For a topic holding a row twice: where each copy of the first duplicated rows lies, and what each
+ * replica logged about their unit's slot (opened, restored, fenced, failed) around it.
+ */
+async function duplicatesDigest(
+  stack: TestStack,
+  topic: string,
+  expected: number,
+  replicas: readonly Replica[],
+  stream: string,
+): Promise<string> {
+  const { records } = await readTopicWithJava(stack.brokers, topic, {
+    expected,
+    timeoutMs: 60_000,
+    settleMs: 2000,
+  });
+  const copies = new Map<string, ReadRecord[]>();
+  for (const record of records) {
+    const key = record.key?.toString() ?? "";
+    copies.set(key, [...(copies.get(key) ?? []), record]);
+  }
+  const doubled = [...copies].filter(([, list]) => list.length > 1);
+  const lines = [`${topic}: ${doubled.length} rows more than once`];
+  const tenants = new Set<string>();
+  for (const [key, list] of doubled.slice(0, 5)) {
+    const tenant = list[0]?.headers.find(([name]) => name === "pstn.tenant")?.[1]?.toString() ?? "?";
+    tenants.add(tenant);
+    lines.push(`  ${key} (${tenant}): ${list.map((r) => `p${r.partition}@${r.offset}`).join(", ")}`);
+  }
+  const byTenant = new Map<string, number>();
+  for (const [, list] of doubled) {
+    const tenant = list[0]?.headers.find(([name]) => name === "pstn.tenant")?.[1]?.toString() ?? "?";
+    byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + 1);
+  }
+  lines.push(`  by tenant: ${JSON.stringify(Object.fromEntries(byTenant))}`);
+  const wanted = [...tenants].map((tenant) => `${tenant}/${stream}/`);
+  for (const replica of replicas) {
+    const logged = (replica.child.stdout + replica.child.stderr)
+      .split("\n")
+      .filter(
+        (line) =>
+          wanted.some((identity) => line.includes(identity)) ||
+          /slots opened|another replica opened|a transaction of this slot failed|opening slots failed/.test(
+            line,
+          ),
+      )
+      .slice(-40)
+      .map((line) => `  ${replica.name} ${line.slice(0, 400)}`);
+    lines.push(...logged);
+  }
+  return lines.join("\n");
+}
