@@ -14,6 +14,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readCachedClasspath } from "../../tools/stack/artifacts.js";
 import { stackCacheDir } from "../../tools/stack/paths.js";
 import { requireJava, requireMaven, runCommand } from "../../tools/stack/tools.js";
 import { KAFKA_VERSION } from "../../tools/stack/versions.js";
@@ -313,15 +314,6 @@ async function resolveSerdeClasspath(): Promise<string> {
   await rename(`${classpathFile}.${unique}`, classpathFile);
   const classpath = await readCachedClasspath(classpathFile);
   if (!classpath) throw new Error(`Maven wrote an unusable classpath; read ${log}`);
-  return classpath;
-}
-
-async function readCachedClasspath(file: string): Promise<string | undefined> {
-  if (!existsSync(file)) return undefined;
-  const classpath = (await readFile(file, "utf8")).trim();
-  const jars = classpath.split(":");
-  // A cleaned local Maven repository invalidates the remembered classpath.
-  if (jars.length < 2 || !jars.every((jar) => existsSync(jar))) return undefined;
   return classpath;
 }
 

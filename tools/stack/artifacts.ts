@@ -51,7 +51,8 @@ export async function resolveKafkaClasspath(
   return classpath;
 }
 
-async function readCachedClasspath(file: string): Promise<string | undefined> {
+/** A classpath Maven wrote before, while every jar on it still exists. */
+export async function readCachedClasspath(file: string): Promise<string | undefined> {
   if (!existsSync(file)) return undefined;
   const classpath = (await readFile(file, "utf8")).trim();
   const jars = classpath.split(":");
