@@ -5,7 +5,7 @@ import { ErrorCode, PstnError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { StateRestorer, StatesRestorer } from "../state/restore.js";
 import type { StateTracker } from "../state/tracker.js";
-import { committedRecords, nextOffset } from "./committed.js";
+import { CommittedRecords, nextOffset } from "./committed.js";
 import { describe } from "./errors.js";
 import type { Kafka } from "./index.js";
 
@@ -24,7 +24,7 @@ export interface RestoreOptions {
 const MAX_FETCH_BYTES = 64 * 1024 * 1024;
 
 /**
- * Reads the state topic (one partition) with read_committed from its beginning up to this
+ * Reads the state topic (one partition) from its beginning up to this
  * session's barrier, and rebuilds the source's state from it (StateRestorer).
  */
 export async function restoreState(options: RestoreOptions): Promise<StateTracker> {
@@ -57,10 +57,10 @@ export async function restoreStates(options: RestoreStatesOptions): Promise<Stat
 }
 
 /**
- * Reads a state topic with read_committed from its beginning, handing each keyed record to
- * `accept` until it returns true. It fetches without a group: nothing is committed, and every read
- * takes the topic whole. The client's own read_committed filter keeps some aborted records (see
- * docs/kafka-client.md): the records are taken through `committedRecords`.
+ * Reads a state topic from its beginning, handing each committed keyed record to `accept` until it
+ * returns true. It fetches without a group: nothing is committed, and every read takes the topic
+ * whole. It reads uncommitted and keeps what the transaction markers commit (`CommittedRecords`):
+ * the client's read_committed filter can drop committed records (docs/kafka-client.md).
  */
 async function readStateTopic(
   kafka: Kafka,
@@ -70,7 +70,7 @@ async function readStateTopic(
 ): Promise<void> {
   const consumer = kafka.consumer({
     groupId: `pstn-connector-restore-${randomUUID()}`,
-    isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+    isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED,
   });
   consumer.topics.track(stateTopic);
   const deadline = new AbortController();
@@ -113,6 +113,7 @@ async function readUntilBarrier(
 ): Promise<void> {
   const earliest = await consumer.listOffsets({ topics: [topic], timestamp: ListOffsetTimestamps.EARLIEST });
   let offset = earliest.get(topic)?.[0] ?? 0n;
+  const committed = new CommittedRecords();
   let forceUpdate = false;
   while (!stop.aborted) {
     const metadata = await consumer.metadata({ topics: [topic], forceUpdate });
@@ -157,7 +158,7 @@ async function readUntilBarrier(
     }
     forceUpdate = false;
     const batches = partition?.records ?? [];
-    for (const record of committedRecords(batches, partition?.abortedTransactions)) {
+    for (const record of committed.take(batches)) {
       if (record.key === null) continue;
       // An unreadable record of this source throws the decoder's reason: reading it again cannot heal it.
       if (accept(record.key.toString("utf8"), record.value)) return;

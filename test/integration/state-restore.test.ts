@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, type TestContext, test } from "node:test";
-import type { Consumer, Producer } from "@platformatic/kafka";
+import { type Consumer, FetchIsolationLevels, type Producer } from "@platformatic/kafka";
 import { HorizonIdSet } from "../../src/dedupe/id-set.js";
 import { ErrorCode, isPstnError } from "../../src/errors.js";
 import { Kafka } from "../../src/kafka/index.js";
 import { restoreState } from "../../src/kafka/restore.js";
-import { KafkaSession, openProducer } from "../../src/kafka/session.js";
+import { addPartitions, KafkaSession, openProducer } from "../../src/kafka/session.js";
 import { ensureTopics } from "../../src/kafka/topics.js";
 import { createLogger } from "../../src/log.js";
 import type { CommitBatch, SessionSpec, SourceTopics } from "../../src/sink.js";
@@ -115,6 +115,45 @@ describe("the state topic's restore and the session's fencing, on the real broke
     await (outcome === "commit" ? txn.commit() : txn.abort());
   }
 
+  /** How many records the client's fetch returns with read_committed (its own filter applied). */
+  async function clientReadCommitted(topic: string): Promise<number> {
+    const consumer = kafka.consumer({
+      groupId: uniqueName("test-read-committed"),
+      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+    });
+    try {
+      const metadata = await consumer.metadata({ topics: [topic] });
+      const described = metadata.topics.get(topic);
+      const answer = await consumer.fetch({
+        node: described?.partitions[0]?.leader ?? 0,
+        topics: [
+          {
+            topicId: described?.id ?? "",
+            partitions: [
+              {
+                partition: 0,
+                fetchOffset: 0n,
+                currentLeaderEpoch: -1,
+                lastFetchedEpoch: -1,
+                partitionMaxBytes: 1 << 20,
+              },
+            ],
+          },
+        ],
+        maxBytes: 1 << 20,
+        maxWaitTime: 250,
+        minBytes: 1,
+      });
+      return answer.responses
+        .flatMap((topicAnswer) => topicAnswer.partitions)
+        .flatMap((partition) => partition.records ?? [])
+        .filter((batch) => (batch.attributes & 0x20) === 0)
+        .reduce((sum, batch) => sum + batch.records.length, 0);
+    } finally {
+      await consumer.close(true);
+    }
+  }
+
   function restore(topic: string, nonce: string, timeoutMs = 20_000): Promise<StateTracker> {
     return restoreState({
       kafka,
@@ -179,6 +218,32 @@ describe("the state topic's restore and the session's fencing, on the real broke
       NOW - 2 * HOUR,
       "the committed checkpoint, not the aborted later one",
     );
+  });
+
+  test("a transaction aborted before it wrote to the state topic leaves a bare ABORT marker: nothing committed before it is lost", async (t) => {
+    // A replica paused, killed or fenced between adding the state partition to its transaction and
+    // writing to it: the next writer's fencing aborts the transaction, and the partition gets an
+    // ABORT marker that the broker's list of aborted transactions does not name.
+    const topic = await stateTopic();
+    const writer = await producer(t);
+    await transaction(writer, topic, "abort", [idsRecord(ME, 0, ["x1"])]);
+    await transaction(writer, topic, "commit", [idsRecord(ME, 1, ["a1"]), checkpointRecord(ME, NOW - HOUR)]);
+    await transaction(writer, topic, "commit", [idsRecord(ME, 2, ["a2"])]);
+    const bare = await writer.beginTransaction();
+    await addPartitions(writer, bare, [{ topic, messages: [{ topic, partition: 0 }] }]);
+    await bare.abort();
+    await transaction(writer, topic, "commit", [barrierRecord(ME, "mine")]);
+    // Kafka's Java consumer (read_committed) finds the two committed transactions and the barrier.
+    const committed = await consumeAll(stack.brokers, topic, { expected: 4, settleMs: 500 });
+    assert.deepEqual(
+      committed.map((record) => record.key?.toString()),
+      [idsKey(ME, BUCKET, 1), checkpointKey(ME), idsKey(ME, BUCKET, 2), barrierKey(ME)],
+    );
+    t.diagnostic(`the client's own read_committed fetch returns ${await clientReadCommitted(topic)} of them`);
+
+    const tracker = await restore(topic, "mine");
+    assert.deepEqual(holds(tracker, ["x1", "a1", "a2"]), [false, true, true]);
+    assert.equal(tracker.watermark?.getTime(), NOW - HOUR, "the committed checkpoint");
   });
 
   test("records after the barrier do not count, those in the barrier's own batch neither", async (t) => {
