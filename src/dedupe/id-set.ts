@@ -1,3 +1,5 @@
+import { IdTable } from "./id-table.js";
+
 const HOUR_MS = 3_600_000;
 
 /**
@@ -6,7 +8,7 @@ const HOUR_MS = 3_600_000;
  * total ever seen.
  */
 export class HorizonIdSet {
-  private readonly buckets = new Map<number, Set<string>>();
+  private readonly buckets = new Map<number, IdTable>();
   private count = 0;
 
   static bucketOf(startMs: number): number {
@@ -37,11 +39,10 @@ export class HorizonIdSet {
     const bucket = HorizonIdSet.bucketOf(startMs);
     let ids = this.buckets.get(bucket);
     if (!ids) {
-      ids = new Set();
+      ids = new IdTable();
       this.buckets.set(bucket, ids);
     }
-    if (ids.has(id)) return false;
-    ids.add(id);
+    if (!ids.add(id)) return false;
     this.count++;
     return true;
   }
