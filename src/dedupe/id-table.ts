@@ -17,7 +17,7 @@ export class IdTable {
 
   has(id: string): boolean {
     if (!parseGuid(id)) return this.texts?.has(id) ?? false;
-    return this.find(this.words) >= 0;
+    return find(this.words, parsed, 0) >= 0;
   }
 
   /** Returns false when the id was already there. */
@@ -28,76 +28,63 @@ export class IdTable {
       this.texts.add(id);
       return true;
     }
-    if (this.find(this.words) >= 0) return false;
-    if ((this.guids + 1) * 4 > (this.words.length / 4) * 3) {
-      this.grow();
-      // Growing moved every entry through `parsed`: this id is parsed again.
-      parseGuid(id);
-    }
-    insert(this.words);
+    if (find(this.words, parsed, 0) >= 0) return false;
+    if ((this.guids + 1) * 4 > (this.words.length / 4) * 3) this.grow();
+    insert(this.words, parsed, 0);
     this.guids++;
     return true;
   }
 
-  /** The slot of the GUID in `parsed`, or -1. */
-  private find(words: Uint32Array): number {
-    const mask = words.length / 4 - 1;
-    for (let slot = slotOf(mask); ; slot = (slot + 1) & mask) {
-      const at = slot * 4;
-      const w0 = words[at] as number;
-      const w1 = words[at + 1] as number;
-      const w2 = words[at + 2] as number;
-      const w3 = words[at + 3] as number;
-      if ((w0 | w1 | w2 | w3) === 0) return -1;
-      if (w0 === parsed[0] && w1 === parsed[1] && w2 === parsed[2] && w3 === parsed[3]) return slot;
-    }
-  }
-
   private grow(): void {
     const old = this.words;
-    const words = new Uint32Array(old.length * 2);
-    for (let at = 0; at < old.length; at += 4) {
-      if (
-        ((old[at] as number) |
-          (old[at + 1] as number) |
-          (old[at + 2] as number) |
-          (old[at + 3] as number)) ===
-        0
-      )
-        continue;
-      parsed.set(old.subarray(at, at + 4));
-      insert(words);
-    }
-    this.words = words;
+    this.words = new Uint32Array(old.length * 2);
+    for (let at = 0; at < old.length; at += 4) if (!isFree(old, at)) insert(this.words, old, at);
   }
 }
 
 const INITIAL_SLOTS = 16;
 
-/** The last GUID parsed, as four words: the table's methods read it (one parse per call). */
+/** The GUID `parseGuid` read last, as four words. */
 const parsed = new Uint32Array(4);
 
-/** Puts the GUID in `parsed` into the first free slot of its probe sequence. */
-function insert(words: Uint32Array): void {
-  const mask = words.length / 4 - 1;
-  let slot = slotOf(mask);
-  while (
-    ((words[slot * 4] as number) |
-      (words[slot * 4 + 1] as number) |
-      (words[slot * 4 + 2] as number) |
-      (words[slot * 4 + 3] as number)) !==
+function isFree(words: Uint32Array, at: number): boolean {
+  return (
+    ((words[at] as number) |
+      (words[at + 1] as number) |
+      (words[at + 2] as number) |
+      (words[at + 3] as number)) ===
     0
-  )
-    slot = (slot + 1) & mask;
-  words.set(parsed, slot * 4);
+  );
 }
 
-/** Where the probe for the GUID in `parsed` starts: its words mixed (GUIDs are not all random). */
-function slotOf(mask: number): number {
-  let h = Math.imul((parsed[0] as number) ^ 0x9e3779b9, 0x85ebca6b);
-  h = Math.imul(h ^ (parsed[1] as number) ^ (h >>> 13), 0xc2b2ae35);
-  h = Math.imul(h ^ (parsed[2] as number) ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (parsed[3] as number) ^ (h >>> 13), 0xc2b2ae35);
+function sameGuid(words: Uint32Array, at: number, guid: Uint32Array, from: number): boolean {
+  for (let i = 0; i < 4; i++) if (words[at + i] !== guid[from + i]) return false;
+  return true;
+}
+
+/** Where in `words` the GUID at `guid[from]` lies, or -1. */
+function find(words: Uint32Array, guid: Uint32Array, from: number): number {
+  const mask = words.length / 4 - 1;
+  for (let slot = slotOf(guid, from, mask); ; slot = (slot + 1) & mask) {
+    if (isFree(words, slot * 4)) return -1;
+    if (sameGuid(words, slot * 4, guid, from)) return slot * 4;
+  }
+}
+
+/** Puts the GUID at `guid[from]` into the first free slot of its probe sequence. */
+function insert(words: Uint32Array, guid: Uint32Array, from: number): void {
+  const mask = words.length / 4 - 1;
+  let slot = slotOf(guid, from, mask);
+  while (!isFree(words, slot * 4)) slot = (slot + 1) & mask;
+  words.set(guid.subarray(from, from + 4), slot * 4);
+}
+
+/** Where the probe for a GUID starts: its four words mixed (GUIDs are not all random). */
+function slotOf(guid: Uint32Array, from: number, mask: number): number {
+  let h = Math.imul((guid[from] as number) ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (guid[from + 1] as number) ^ (h >>> 13), 0xc2b2ae35);
+  h = Math.imul(h ^ (guid[from + 2] as number) ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (guid[from + 3] as number) ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) & mask;
 }
 
